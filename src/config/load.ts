@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { configError } from '../errors.js';
+import { registerSecret } from '../secrets.js';
+import { configSchema, type Config } from './schema.js';
+import { nearest } from './suggest.js';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Absolute path of the config file; relative paths in the config are relative to its folder. */
+  file: string;
+  dir: string;
+}
+
+/** Secret settings and the environment variables that override them, so secrets stay out of the file. */
+export const secretEnv = [{ path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres' }];
+
+type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;
+
+export async function loadConfig(file = 'mlops.config.yaml', env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw configError(`config file not found: ${path}`, 'run from the repository root, or pass --config <file>');
+  }
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    throw configError(`${path} is not valid YAML${where}: ${e.message.split('\n')[0]}`);
+  }
+  const config = parseConfig(doc.toJS() ?? {}, env);
+  return { config, file: path, dir: dirname(path) };
+}
+
+/** Validates a parsed config object, applying secret overrides from the environment. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const input = structuredClone(raw) as Raw;
+  for (const { path, env: name, when } of secretEnv) {
+    const value = env[name];
+    if (value && typeof input === 'object' && when(input)) setPath(input, path, value);
+  }
+  const result = configSchema.safeParse(input, { reportInput: true });
+  if (!result.success) {
+    const messages = result.error.issues.map((issue) => describeIssue(issue, input));
+    throw configError(messages.join('; '));
+  }
+  const config = result.data;
+  if (config.data.source.kind === 'postgres') {
+    if (!config.data.source.url) {
+      throw configError('data.source.url: missing for a postgres source', 'set the MLOPS_PG_URL environment variable to the connection string');
+    }
+    registerSecret(config.data.source.url);
+  }
+  return config;
+}
+
+/** A stable hash of the settings that shape a run (secrets excluded), for lineage. */
+export function configHash(config: Config): string {
+  const copy = structuredClone(config) as Raw;
+  for (const { path } of secretEnv) setPath(copy, path, undefined);
+  return createHash('sha256').update(stableJson(copy)).digest('hex');
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = obj;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path.at(-1)!] = value;
+}
+
+const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value));
+
+/** `data.contract.columns.age.range: expected [min, max], got "abc"`. */
+function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  const at = (path: PropertyKey[]) => path.map(String).join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(issue.path);
+    return issue.keys
+      .map((key) => {
+        const guess = nearest(key, known);
+        const hint = guess ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
+        return `${at([...issue.path, key])}: unknown key; ${hint}`;
+      })
+      .join('; ');
+  }
+  const value = issue.input === undefined ? valueAt(input, issue.path) : issue.input;
+  let expected = issue.message;
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) expected = `expected ${issue.expected}`;
+  if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid')) expected = `expected one of ${issue.values.map(String).join(', ')}`;
+  if (issue.code === 'invalid_union' && issue.message.startsWith('Invalid')) expected = 'expected a different shape';
+  expected = expected.replace(/^Too (small|big): /, '').replace(/^[A-Z]/, (c) => c.toLowerCase());
+  return value === undefined ? `${at(issue.path)}: missing (${expected})` : `${at(issue.path)}: ${expected}, got ${show(value)}`;
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let node = input;
+  for (const key of path) node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+  return node;
+}
+
+/** The keys the schema accepts at a path, found by walking the schema itself. */
+function knownKeys(path: PropertyKey[]): string[] {
+  type Def = { type: string; shape?: Record<string, Node>; innerType?: Node; valueType?: Node; element?: Node; options?: Node[]; in?: Node };
+  type Node = { _zod: { def: Def } };
+  const unwrap = (node: Node): Node[] => {
+    const def = node._zod.def;
+    if (def.innerType) return unwrap(def.innerType);
+    if (def.in) return unwrap(def.in);
+    if (def.options) return def.options.flatMap(unwrap);
+    return [node];
+  };
+  let nodes = unwrap(configSchema as unknown as Node);
+  for (const key of path) {
+    nodes = nodes.flatMap((n) => {
+      const def = n._zod.def;
+      const next = def.shape?.[String(key)] ?? def.valueType ?? def.element;
+      return next ? unwrap(next) : [];
+    });
+  }
+  return [...new Set(nodes.flatMap((n) => Object.keys(n._zod.def.shape ?? {})))];
+}

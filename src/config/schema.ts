@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/**
+ * The schema of `mlops.config.yaml`, the fork's single source of truth. Objects are strict so that
+ * a typo is an error with a suggestion rather than a setting silently ignored.
+ */
+
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a date as YYYY-MM-DD' });
+
+export const columnTypes = ['float', 'integer', 'category', 'boolean', 'timestamp', 'label'] as const;
+export type ColumnType = (typeof columnTypes)[number];
+
+const column = z
+  .strictObject({
+    type: z.enum(columnTypes),
+    nullable: z.boolean().default(false),
+    range: z
+      .tuple([z.number(), z.number()], { error: 'expected [min, max]' })
+      .refine(([min, max]) => min <= max, { error: 'expected min <= max' })
+      .optional(),
+    values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+    key: z.boolean().default(false),
+    description: z.string().optional(),
+  })
+  .superRefine((col, ctx) => {
+    if (col.range && !['float', 'integer', 'label'].includes(col.type)) {
+      ctx.addIssue({ code: 'custom', path: ['range'], message: `a range applies to float, integer or label columns, not ${col.type}` });
+    }
+    if (col.values && !['category', 'integer', 'label'].includes(col.type)) {
+      ctx.addIssue({ code: 'custom', path: ['values'], message: `allowed values apply to category, integer or label columns, not ${col.type}` });
+    }
+  });
+
+const contract = z.strictObject({
+  columns: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a column name of letters, digits and _' }), column),
+  /** Above this share of quarantined rows the extract fails with a data error. */
+  max_quarantine_ratio: z.number().min(0).max(1).default(0.05),
+  /** Columns the query returns that the contract does not declare: warned about and dropped, or an error. */
+  undeclared_columns: z.enum(['warn', 'error']).default('warn'),
+});
+
+const duckdbSource = z.strictObject({
+  kind: z.literal('duckdb'),
+  /** SQL over the sample files; `$as_of` and `$window_start` are bound to the training window. */
+  query: z.string().min(1),
+  /** A DuckDB database file; by default an in-memory database that reads files. */
+  database: z.string().default(':memory:'),
+});
+
+const postgresSource = z.strictObject({
+  kind: z.literal('postgres'),
+  query: z.string().min(1),
+  /** Secret: set it with the MLOPS_PG_URL environment variable rather than in the file. */
+  url: z.string().optional(),
+});
+
+const split = z
+  .strictObject({
+    seed: z.number().int().default(42),
+    train: z.number().gt(0).lt(1).default(0.7),
+    validation: z.number().gt(0).lt(1).default(0.15),
+    test: z.number().gt(0).lt(1).default(0.15),
+    /** Split by time instead of by a seeded, label-stratified shuffle: the newest rows are the test set. */
+    time_column: z.string().optional(),
+  })
+  .refine((s) => Math.abs(s.train + s.validation + s.test - 1) < 1e-9, { error: 'expected train + validation + test = 1' });
+
+const data = z.strictObject({
+  source: z.discriminatedUnion('kind', [duckdbSource, postgresSource], { error: 'expected kind: duckdb or postgres' }),
+  window: z
+    .strictObject({
+      /** The day the batch is for. `today` in production; a fixed date reproduces a past run. */
+      as_of: z.union([isoDate, z.literal('today')]).default('today'),
+      days: z.number().int().positive().default(365),
+    })
+    .prefault({}),
+  contract,
+  /** Model inputs; by default every declared float, integer, category and boolean column that is not a key. */
+  features: z.array(z.string()).min(1).optional(),
+  split: split.prefault({}),
+});
+
+const model = z.strictObject({
+  task: z.enum(['binary', 'multiclass', 'regression']).default('multiclass'),
+});
+
+/** Sections that later parts of the pipeline define; accepted as maps until then. */
+const later = z.record(z.string(), z.unknown()).optional();
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1, { error: 'expected version: 1' }),
+    project: z.string().min(1),
+    /** Where runs write their artifacts, relative to the config file. */
+    workdir: z.string().default('.mlops'),
+    data,
+    model: model.prefault({}),
+    gates: later,
+    registry: later,
+    image: later,
+    deploy: later,
+    serving: later,
+    monitoring: later,
+    slo: later,
+    notify: later,
+  })
+  .superRefine((cfg, ctx) => {
+    const columns = cfg.data.contract.columns;
+    const labels = Object.keys(columns).filter((c) => columns[c]!.type === 'label');
+    if (labels.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'contract', 'columns'],
+        message: `expected exactly one column of type label, got ${labels.length}${labels.length ? ` (${labels.join(', ')})` : ''}`,
+      });
+    }
+    for (const [i, f] of (cfg.data.features ?? []).entries()) {
+      if (!columns[f]) ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is not a column of data.contract.columns` });
+      else if (columns[f].type === 'label') ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is the label, not a feature` });
+    }
+    const t = cfg.data.split.time_column;
+    if (t !== undefined && columns[t]?.type !== 'timestamp') {
+      ctx.addIssue({ code: 'custom', path: ['data', 'split', 'time_column'], message: `"${t}" is not a timestamp column of data.contract.columns` });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type DataConfig = Config['data'];
+export type ContractConfig = DataConfig['contract'];
+export type ColumnConfig = ContractConfig['columns'][string];
+export type SourceConfig = DataConfig['source'];

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import type { LoadedConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { configError } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { createProgress, type Progress } from './progress.js';
+
+/** What every pipeline step receives, whoever calls it: the CLI, an action or a test. */
+export interface StepContext {
+  runId: string;
+  /** `<workdir>/runs/<runId>`: each step writes its artifacts in a folder of its own below it. */
+  runDir: string;
+  config: Config;
+  /** Relative paths in the config (data files, workdir) resolve against this folder. */
+  configDir: string;
+  log: Logger;
+  progress: Progress;
+}
+
+/** Sortable by time, unique enough for concurrent runs: `20261121-163000-a1b2c3`. */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export function createContext(
+  loaded: LoadedConfig,
+  options: { runId?: string; log?: Logger; progress?: Progress } = {},
+): StepContext {
+  const runId = options.runId ?? newRunId();
+  if (!/^[\w.-]+$/.test(runId)) throw configError(`run id: expected letters, digits, '.', '-' or '_', got "${runId}"`);
+  return {
+    runId,
+    runDir: join(resolve(loaded.dir, loaded.config.workdir), 'runs', runId),
+    config: loaded.config,
+    configDir: loaded.dir,
+    log: options.log ?? createLogger(),
+    progress: options.progress ?? createProgress(),
+  };
+}
+
+export const stepDir = (ctx: StepContext, step: string) => join(ctx.runDir, step);

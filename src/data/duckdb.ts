@@ -1,0 +1,42 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { MlopsError } from '../errors.js';
+
+export interface DuckOptions {
+  /** A database file, or `:memory:`. */
+  database?: string;
+  /** Folder that relative file paths in SQL resolve against (the config's folder). */
+  searchPath?: string;
+  /** Where DuckDB spills when a query outgrows memory_limit. */
+  tempDir?: string;
+  memoryLimit?: string;
+}
+
+/** Opens DuckDB with the settings every step wants: bounded memory, spilling, relative paths. */
+export async function openDuck(options: DuckOptions = {}): Promise<DuckDBConnection> {
+  const settings: Record<string, string> = { memory_limit: options.memoryLimit ?? '512MB' };
+  if (options.tempDir) settings.temp_directory = options.tempDir;
+  if (options.searchPath) settings.file_search_path = options.searchPath;
+  const instance = await DuckDBInstance.create(options.database ?? ':memory:', settings);
+  return instance.connect();
+}
+
+/** Runs SQL and returns rows as plain objects. For small results only (reports, counts). */
+export async function rows<T = Record<string, unknown>>(db: DuckDBConnection, sql: string): Promise<T[]> {
+  const reader = await db.runAndReadAll(sql);
+  return reader.getRowObjectsJson() as T[];
+}
+
+/** A SQL identifier, quoted. */
+export const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** A SQL string literal. */
+export const literal = (value: string | number | boolean) =>
+  typeof value === 'string' ? `'${value.replaceAll("'", "''")}'` : String(value);
+
+/** DuckDB's own message is what the user needs to fix their SQL; wrap it as a config error. */
+export function sqlError(err: unknown, what: string): MlopsError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new MlopsError('config', `${what} failed: ${message.split('\n')[0]}`, {
+    hint: 'check the SQL in data.source.query',
+    cause: err,
+  });
+}
