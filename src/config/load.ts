@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { configError } from '../errors.js';
 import { registerSecret } from '../secrets.js';
@@ -28,10 +28,13 @@ export async function loadConfig(file = 'mlops.config.yaml', env: NodeJS.Process
   } catch {
     throw configError(`config file not found: ${path}`, 'run from the repository root, or pass --config <file>');
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  // Without prettyErrors the parser leaves linePos unset; a LineCounter turns the offset into a line.
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const where = e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    const pos = lines.linePos(e.pos[0]);
+    const where = ` at line ${pos.line}, column ${pos.col}`;
     throw configError(`${path} is not valid YAML${where}: ${e.message.split('\n')[0]}`);
   }
   const config = parseConfig(doc.toJS() ?? {}, env);
@@ -100,12 +103,17 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
       })
       .join('; ');
   }
-  const value = issue.input === undefined ? valueAt(input, issue.path) : issue.input;
+  let value = issue.input === undefined ? valueAt(input, issue.path) : issue.input;
+  // A refinement or a union reports the whole object it checked as its input: show the value at the
+  // issue's path instead, and no whole section (it would bury the message, and could echo a secret).
+  const whole = issue.code === 'custom' || issue.code === 'invalid_union';
+  if (whole) value = valueAt(input, issue.path);
   let expected = issue.message;
   if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) expected = `expected ${issue.expected}`;
   if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid')) expected = `expected one of ${issue.values.map(String).join(', ')}`;
   if (issue.code === 'invalid_union' && issue.message.startsWith('Invalid')) expected = 'expected a different shape';
   expected = expected.replace(/^Too (small|big): /, '').replace(/^[A-Z]/, (c) => c.toLowerCase());
+  if (whole && (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value)))) return `${at(issue.path)}: ${expected}`;
   return value === undefined ? `${at(issue.path)}: missing (${expected})` : `${at(issue.path)}: ${expected}, got ${show(value)}`;
 }
 

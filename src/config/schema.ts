@@ -29,6 +29,9 @@ const column = z
     if (col.values && !['category', 'integer', 'label'].includes(col.type)) {
       ctx.addIssue({ code: 'custom', path: ['values'], message: `allowed values apply to category, integer or label columns, not ${col.type}` });
     }
+    if (col.values && col.type === 'integer' && !col.values.every((v) => Number.isInteger(v))) {
+      ctx.addIssue({ code: 'custom', path: ['values'], message: 'allowed values of an integer column must be whole numbers' });
+    }
   });
 
 const contract = z.strictObject({
@@ -63,7 +66,12 @@ const split = z
     /** Split by time instead of by a seeded, label-stratified shuffle: the newest rows are the test set. */
     time_column: z.string().optional(),
   })
-  .refine((s) => Math.abs(s.train + s.validation + s.test - 1) < 1e-9, { error: 'expected train + validation + test = 1' });
+  .refine((s) => Math.abs(s.train + s.validation + s.test - 1) < 1e-9, {
+    error: (issue) => {
+      const s = issue.input as { train: number; validation: number; test: number };
+      return `expected train + validation + test = 1, got ${s.train} + ${s.validation} + ${s.test}`;
+    },
+  });
 
 const data = z.strictObject({
   source: z.discriminatedUnion('kind', [duckdbSource, postgresSource], { error: 'expected kind: duckdb or postgres' }),
@@ -113,6 +121,16 @@ export const configSchema = z
         path: ['data', 'contract', 'columns'],
         message: `expected exactly one column of type label, got ${labels.length}${labels.length ? ` (${labels.join(', ')})` : ''}`,
       });
+    }
+    // A classification label is text: a range, or numeric allowed values on a regression label, cannot be checked.
+    for (const l of labels) {
+      const col = columns[l]!;
+      if (col.range && cfg.model.task !== 'regression') {
+        ctx.addIssue({ code: 'custom', path: ['data', 'contract', 'columns', l, 'range'], message: `a range applies to the label of a regression task, not ${cfg.model.task}` });
+      }
+      if (col.values && cfg.model.task === 'regression' && !col.values.every((v) => typeof v === 'number')) {
+        ctx.addIssue({ code: 'custom', path: ['data', 'contract', 'columns', l, 'values'], message: 'allowed values of a regression label must be numbers' });
+      }
     }
     for (const [i, f] of (cfg.data.features ?? []).entries()) {
       if (!columns[f]) ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is not a column of data.contract.columns` });

@@ -21,16 +21,21 @@ export interface SourceColumn {
 export interface CompiledColumn {
   name: string;
   target: TargetType;
-  /** Expressions over table `raw`. */
+  /** Level 1, over the source: `__t_<i>`, the value with blank text as missing. */
+  text: string;
+  /** Level 2, over `__t_<i>`: `__d_<i>`, the value as a DOUBLE, for numeric targets. */
+  number?: string;
+  /** Level 3, over `__t_<i>`, `__d_<i>` and `__r_<j>`: the typed value, present and coerced flags. */
   value: string;
   present: string;
   coerced: string;
-  /** Expressions over the typed table, where the column holds the typed value and `__p_<i>` its present flag. */
+  /** Level 4, over the typed value `__v_<i>` and present flag `__p_<i>`: one failure condition a rule. */
   checks: { rule: Rule; failed: string }[];
 }
 
 const truthy = ['true', 't', 'yes', 'y', '1'];
 const falsy = ['false', 'f', 'no', 'n', '0'];
+const whitespace = "(' ' || chr(9) || chr(10) || chr(13))";
 const list = (values: readonly (string | number | boolean)[]) => values.map(literal).join(', ');
 
 const isText = (t: string) => t === 'VARCHAR';
@@ -43,48 +48,54 @@ export function targetOf(col: ColumnConfig, task: string): TargetType {
   return ({ float: 'DOUBLE', integer: 'BIGINT', boolean: 'BOOLEAN', timestamp: 'TIMESTAMP', category: 'VARCHAR' } as const)[type];
 }
 
-export function compileColumn(name: string, col: ColumnConfig, source: SourceColumn, task: string, index: number): CompiledColumn {
-  const x = ident(name);
+/**
+ * Each expression is computed once, a level at a time, so a value is trimmed or parsed once
+ * however many rules look at it. `raw` is the name of the column's untouched source value.
+ */
+export function compileColumn(name: string, col: ColumnConfig, source: SourceColumn, task: string, index: number, raw: string): CompiledColumn {
   const target = targetOf(col, task);
-  // Blank text counts as missing, whatever the column's type.
-  const text = isText(source.type) ? `NULLIF(trim(${x}), '')` : `CAST(${x} AS VARCHAR)`;
-  const present = `(${text} IS NOT NULL)`;
+  const sourceIsText = isText(source.type);
+  // Blank text counts as missing, whatever the column's type; tabs and line ends pad values too.
+  const text = sourceIsText ? `NULLIF(trim(${ident(name)}, ${whitespace}), '')` : ident(name);
+  const t = `__t_${index}`;
+  const d = `__d_${index}`;
+  const asText = sourceIsText ? t : `CAST(${t} AS VARCHAR)`;
+  let number: string | undefined;
   let value: string;
   let native: boolean;
   switch (target) {
     case 'DOUBLE':
-    case 'BIGINT': {
+    case 'BIGINT':
       native = target === 'DOUBLE' ? isNumeric(source.type) : isInteger(source.type);
-      const number = isNumeric(source.type) ? `CAST(${x} AS DOUBLE)` : `TRY_CAST(${text} AS DOUBLE)`;
-      // NaN and Infinity are not usable numbers; an integer must be whole.
-      const usable = target === 'DOUBLE' ? `isfinite(${number})` : `isfinite(${number}) AND ${number} = trunc(${number})`;
-      value = `CASE WHEN ${usable} THEN CAST(${number} AS ${target}) END`;
+      number = isNumeric(source.type) ? `CAST(${t} AS DOUBLE)` : `TRY_CAST(${asText} AS DOUBLE)`;
+      // NaN and Infinity are not usable numbers; an integer must be whole and within BIGINT.
+      if (target === 'DOUBLE') value = `CASE WHEN isfinite(${d}) THEN ${d} END`;
+      else if (native) value = `TRY_CAST(${t} AS BIGINT)`;
+      else {
+        const whole = `CASE WHEN isfinite(${d}) AND ${d} = trunc(${d}) THEN TRY_CAST(${d} AS BIGINT) END`;
+        // Digits parse straight to BIGINT: a detour through DOUBLE would change ids above 2^53.
+        value = sourceIsText ? `CASE WHEN regexp_full_match(${t}, '[+-]?[0-9]+') THEN TRY_CAST(${t} AS BIGINT) ELSE ${whole} END` : whole;
+      }
       break;
-    }
     case 'BOOLEAN':
       native = source.type === 'BOOLEAN';
-      value = native ? x : `CASE WHEN lower(${text}) IN (${list(truthy)}) THEN true WHEN lower(${text}) IN (${list(falsy)}) THEN false END`;
+      value = native ? t : `CASE WHEN lower(${asText}) IN (${list(truthy)}) THEN true WHEN lower(${asText}) IN (${list(falsy)}) THEN false END`;
       break;
     case 'TIMESTAMP':
       native = isTemporal(source.type);
-      value = native ? `CAST(${x} AS TIMESTAMP)` : `TRY_CAST(${text} AS TIMESTAMP)`;
+      value = native ? `CAST(${t} AS TIMESTAMP)` : `TRY_CAST(${asText} AS TIMESTAMP)`;
       break;
     case 'VARCHAR':
       native = false;
-      value = text;
+      value = asText;
       break;
   }
+  const present = `(${t} IS NOT NULL)`;
   // Coerced: a usable value that needed converting (text to number, padded text, "TRUE" to true).
   const coerced =
-    target === 'VARCHAR'
-      ? isText(source.type)
-        ? `(${x} <> trim(${x}) AND ${present})`
-        : present
-      : native
-        ? 'false'
-        : `(${value}) IS NOT NULL`;
+    target === 'VARCHAR' ? (sourceIsText ? `(${present} AND ${raw} <> ${t})` : present) : native ? 'false' : `((${value}) IS NOT NULL)`;
 
-  const v = x; // in the typed table the column holds its typed value
+  const v = `__v_${index}`;
   const p = `__p_${index}`;
   // Any value is a valid category, so only the other types can fail to convert.
   const checks: { rule: Rule; failed: string }[] = target === 'VARCHAR' ? [] : [{ rule: 'type', failed: `(${p} AND ${v} IS NULL)` }];
@@ -94,44 +105,68 @@ export function compileColumn(name: string, col: ColumnConfig, source: SourceCol
     const allowed = target === 'VARCHAR' ? list(col.values.map(String)) : list(col.values);
     checks.push({ rule: 'allowed', failed: `coalesce(${v} NOT IN (${allowed}), false)` });
   }
-  return { name, target, value, present, coerced, checks };
+  return { name, target, text, number, value, present, coerced, checks };
 }
 
 export interface CompiledContract {
   columns: CompiledColumn[];
   keys: string[];
-  /** `raw` -> typed values with present and coerced flags. */
-  typedSql: string;
-  /** typed -> typed plus `__reasons`, the broken rules as `column:rule`, comma-separated ('' when clean). */
+  /**
+   * The source relation -> table `checked`, in one pass: typed values, present and coerced flags,
+   * `__reasons` (broken rules as `column:rule`, '' when clean), `__raw` (a bad row's source values as
+   * JSON, for the quarantine file) and `__h` (a seeded hash of the row's identity, for the split).
+   * A row's position in the source is its `rowid` + 1.
+   */
   checkedSql: string;
-  /** Over `checked`, one row of counts: `rows`, `quarantined`, `key:duplicate`, and `<i>:<rule>`, `<i>:coerced`, `<i>:nulls` per column. */
+  /** Marks duplicate keys in `checked`; the first row that passes every other rule keeps its key. */
+  duplicatesSql?: string;
+  /** Over `checked`, one row: `rows`, `quarantined`, `sum_hash` and `xor_hash` of the clean rows, and per column `<i>:values` (non-null typed values) and `<i>:coerced`. */
   countsSql: string;
+  /** Over `checked`, rows per broken rule (`column:rule`), from the quarantined rows alone. */
+  rulesSql: string;
 }
 
-export function compileContract(contract: ContractConfig, task: string, source: SourceColumn[]): CompiledContract {
-  const byName = new Map(source.map((c) => [c.name, c]));
-  const columns = Object.entries(contract.columns).map(([name, col], i) => compileColumn(name, col, byName.get(name)!, task, i));
-  const keys = Object.entries(contract.columns).filter(([, c]) => c.key).map(([n]) => n);
+export function compileContract(contract: ContractConfig, task: string, source: SourceColumn[], relation: string, seed: number): CompiledContract {
+  const names = Object.keys(contract.columns);
+  const keys = names.filter((n) => contract.columns[n]!.key);
+  const keyList = keys.map(ident).join(', ');
+  const rawIndex = new Map(source.map((c, j) => [c.name, j]));
+  const columns = names.map((name, i) =>
+    compileColumn(name, contract.columns[name]!, source[rawIndex.get(name)!]!, task, i, `__r_${rawIndex.get(name)}`),
+  );
+  const json = (pairs: [string, string][]) => `to_json(struct_pack(${pairs.map(([k, v]) => `${ident(k)} := ${v}`).join(', ')}))`;
+  const each = (f: (c: CompiledColumn, i: number) => string | undefined) => columns.map(f).filter(Boolean).join(', ');
+  // Raw values ride along as __r_<j> and become JSON only for the few rows that break a rule.
+  const raws = source.map((c, j) => `__r_${j}`).join(', ');
 
-  const typedSql = `SELECT __row, ${columns
-    .map((c, i) => `${c.value} AS ${ident(c.name)}, ${c.present} AS __p_${i}, ${c.coerced} AS __c_${i}`)
-    .join(',\n  ')} FROM raw`;
-
+  const level1 = `SELECT ${each((c, i) => `${c.text} AS __t_${i}`)}, ${source.map((c, j) => `${ident(c.name)} AS __r_${j}`).join(', ')} FROM ${relation}`;
+  const level2 = `SELECT *, ${each((c, i) => c.number && `${c.number} AS __d_${i}`) || 'NULL AS __d'} FROM (${level1})`;
+  const level3 = `SELECT ${each((c, i) => `${c.value} AS __v_${i}, ${c.present} AS __p_${i}, ${c.coerced} AS __c_${i}`)}, ${raws} FROM (${level2})`;
   const reasons = columns.flatMap((c) => c.checks.map((k) => `CASE WHEN ${k.failed} THEN ${literal(`${c.name}:${k.rule}`)} END`));
-  const withReasons = `SELECT *, concat_ws(', ', ${reasons.join(', ')}) AS __reasons FROM typed`;
-  // A duplicate key is a rule of its own; the first row that passes everything else keeps the key.
-  const checkedSql = keys.length
-    ? `SELECT * EXCLUDE (__first, __reasons), CASE WHEN __reasons = '' AND NOT __first THEN 'key:duplicate' ELSE __reasons END AS __reasons
-       FROM (SELECT *, row_number() OVER (PARTITION BY ${keys.map(ident).join(', ')} ORDER BY __reasons <> '', __row) = 1 AS __first
-             FROM (${withReasons}))`
-    : withReasons;
+  const level4 = `SELECT *, concat_ws(', ', ${reasons.join(', ') || "''"}) AS __reasons FROM (${level3})`;
+  // Rows are identified by their key, or by all their values when there is none.
+  const identity = (keys.length ? keys : names).map((n) => `__v_${names.indexOf(n)}`).join(', ');
+  // Only what later queries need is stored: rule counts come from `__reasons`, missing values from count().
+  const checkedSql = `SELECT ${each((c, i) => `__v_${i} AS ${ident(c.name)}${c.coerced === 'false' ? '' : `, __c_${i}`}`)}, __reasons,
+      CASE WHEN __reasons <> '' THEN ${json(source.map((c, j) => [c.name, `__r_${j}`]))} END AS __raw, hash(${seed}, ${identity}) AS __h
+    FROM (${level4})`;
 
-  const counts = columns.flatMap((c, i) => [
-    ...c.checks.map((k) => `count(*) FILTER (WHERE ${k.failed}) AS "${i}:${k.rule}"`),
-    `count(*) FILTER (WHERE __c_${i}) AS "${i}:coerced"`,
-    `count(*) FILTER (WHERE NOT __p_${i}) AS "${i}:nulls"`,
-  ]);
+  // A grouped aggregate and an update of the few duplicates: far cheaper than a window over every row.
+  // A duplicate passed every other rule, so its typed values are what the source said.
+  const duplicatesSql = keys.length
+    ? `UPDATE checked SET __reasons = 'key:duplicate', __raw = ${json(names.map((n) => [n, ident(n)]))} WHERE rowid IN (
+         SELECT c.rowid FROM checked c
+         JOIN (SELECT ${keyList}, min(rowid) FILTER (WHERE __reasons = '') AS __keep
+               FROM checked GROUP BY ALL HAVING count(*) > 1) k USING (${keyList})
+         WHERE c.__reasons = '' AND c.rowid <> k.__keep)`
+    : undefined;
+
+  // The clean rows' fingerprint: order-independent sums of per-row hashes that include the source row.
+  const row = `hash(rowid, ${names.map(ident).join(', ')})`;
   const countsSql = `SELECT count(*) AS rows, count(*) FILTER (WHERE __reasons <> '') AS quarantined,
-    count(*) FILTER (WHERE __reasons = 'key:duplicate') AS "key:duplicate", ${counts.join(', ')} FROM checked`;
-  return { columns, keys, typedSql, checkedSql, countsSql };
+    CAST(sum(CAST(${row} AS HUGEINT)) FILTER (WHERE __reasons = '') AS VARCHAR) AS sum_hash,
+    CAST(bit_xor(${row}) FILTER (WHERE __reasons = '') AS VARCHAR) AS xor_hash,
+    ${each((c, i) => `count(${ident(c.name)}) AS "${i}:values"${c.coerced === 'false' ? '' : `, count(*) FILTER (WHERE __c_${i}) AS "${i}:coerced"`}`)} FROM checked`;
+  const rulesSql = `SELECT rule, count(*) AS n FROM (SELECT unnest(string_split(__reasons, ', ')) AS rule FROM checked WHERE __reasons <> '') GROUP BY rule`;
+  return { columns, keys, checkedSql, duplicatesSql, countsSql, rulesSql };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -5,11 +6,11 @@ import type { Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
 import { configError, dataError } from '../errors.js';
 import { compileContract, type CompiledContract, type SourceColumn } from './contract.js';
-import { ident, literal, openDuck, rows } from './duckdb.js';
+import { ident, literal, openDuck, rows, sqlError } from './duckdb.js';
 import { duckdbSource } from './sources/duckdb.js';
 import { postgresSource } from './sources/postgres.js';
 import type { Source } from './sources/source.js';
-import { splitSql, type SplitName } from './split.js';
+import { splitExpression, type SplitName } from './split.js';
 import { bindWindow, resolveWindow, type Window } from './window.js';
 
 export interface ExtractInputs {
@@ -28,7 +29,7 @@ export interface ExtractOutputs {
   schema: Record<string, string>;
   rows: { read: number; clean: number; quarantined: number };
   split: Record<SplitName, number>;
-  /** sha256 over the clean rows, their split and their schema: the data's identity for lineage. */
+  /** sha256 of the clean rows and their schema: the data's identity for lineage (the split follows from it and the seed). */
   dataHash: string;
   /** File names inside the step folder. */
   files: Record<SplitName | 'quarantine' | 'report', string>;
@@ -43,7 +44,11 @@ export interface ContractReport {
   /** `column:rule` -> rows that broke it, most frequent first. */
   rules: Record<string, number>;
   undeclaredColumns: string[];
+  /** sha256 of the clean rows and their schema: the data's identity for lineage. */
+  dataHash: string;
 }
+
+const splitNames = ['train', 'validation', 'test'] as const;
 
 const files = {
   train: 'train.parquet',
@@ -79,29 +84,38 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
   await mkdir(tempDir, { recursive: true });
   const database = source.kind === 'duckdb' && source.database !== ':memory:' ? resolvePath(ctx.configDir, source.database) : ':memory:';
   const db = await openDuck({ database, searchPath: ctx.configDir, tempDir });
-  const stages = ctx.progress.start('extract', { total: 4, unit: 'stages' });
+  const stages = ctx.progress.start('extract', { total: 3, unit: 'stages' });
   try {
     log.info(`extract: ${source.kind} window ${window.windowStart} to ${window.asOf} (as_of=${window.asOf})`);
-    await sourceFor(config).load(db, bindWindow(source.query, window), { tempDir, progress: ctx.progress });
+    const relation = await sourceFor(config).open(bindWindow(source.query, window), { tempDir, progress: ctx.progress });
+    let sourceColumns: SourceColumn[];
+    try {
+      sourceColumns = (await rows<{ column_name: string; column_type: string }>(db, `DESCRIBE SELECT * FROM ${relation}`)).map((c) => ({
+        name: c.column_name,
+        type: c.column_type,
+      }));
+    } catch (err) {
+      throw sqlError(err, 'the source query');
+    }
+    const undeclared = checkColumns(config, sourceColumns, log.warn);
     stages.update(1);
 
-    const sourceColumns = (await rows<{ column_name: string; column_type: string }>(db, 'DESCRIBE raw'))
-      .filter((c) => c.column_name !== '__row')
-      .map((c) => ({ name: c.column_name, type: c.column_type }));
-    const undeclared = checkColumns(config, sourceColumns, log.warn);
-    const read = Number((await rows<{ n: number }>(db, 'SELECT count(*) AS n FROM raw'))[0]!.n);
+    const compiled = compileContract(contract, config.model.task, sourceColumns, relation, config.data.split.seed);
+    try {
+      await db.run(`CREATE TEMP TABLE checked AS ${compiled.checkedSql}`);
+    } catch (err) {
+      throw sqlError(err, 'the source query');
+    }
+    if (compiled.duplicatesSql) await db.run(compiled.duplicatesSql);
+    const report = await contractReport(db, compiled, config, window, sourceColumns, undeclared);
+    const { read, quarantined } = report.rows;
     if (read === 0) {
       throw dataError(`no rows for as_of=${window.asOf} (window ${window.windowStart} to ${window.asOf})`, 'check data.window and the source query, or pass another --as-of');
     }
-
-    const compiled = compileContract(contract, config.model.task, sourceColumns);
-    await db.run(`CREATE TEMP TABLE typed AS ${compiled.typedSql}`);
-    await db.run(`CREATE TEMP TABLE checked AS ${compiled.checkedSql}`);
-    const report = await contractReport(db, compiled, config, window, undeclared);
-    await writeQuarantine(db, join(dir, files.quarantine));
+    await db.run(`COPY (SELECT rowid + 1 AS source_row, __reasons AS rules, CAST(__raw AS JSON) AS "values" FROM checked WHERE __reasons <> '') TO ${literal(join(dir, files.quarantine))} (FORMAT json)`);
     await writeFile(join(dir, files.report), JSON.stringify(report, null, 2) + '\n');
     stages.update(2);
-    log.info(`extract: ${read.toLocaleString('en-US')} rows read, ${report.rows.quarantined} quarantined (${(report.rows.quarantinedShare * 100).toFixed(2)}%)`);
+    log.info(`extract: ${read.toLocaleString('en-US')} rows read, ${quarantined.toLocaleString('en-US')} quarantined (${(report.rows.quarantinedShare * 100).toFixed(2)}%)`);
     if (report.rows.quarantinedShare > contract.max_quarantine_ratio) {
       const top = Object.entries(report.rules).slice(0, 3).map(([rule, n]) => `${rule} ${n}`).join(', ');
       throw dataError(
@@ -111,12 +125,14 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
     }
 
     const label = Object.keys(contract.columns).find((c) => contract.columns[c]!.type === 'label')!;
-    const output = ['__row', ...Object.keys(contract.columns)];
-    await db.run(`CREATE TEMP TABLE clean AS ${splitSql(config, label, compiled.keys, output)}`);
-    stages.update(3);
-    const split = await writeSplits(db, dir, output);
-    const dataHash = await hashClean(db, output, compiled);
-    stages.update(4);
+    const split = await splitExpression(db, config, label);
+    const output = ['rowid + 1 AS source_row', ...compiled.columns.map((c) => ident(c.name))].join(', ');
+    const counts = {} as Record<SplitName, number>;
+    for (const name of splitNames) {
+      const copy = `COPY (SELECT ${output} FROM checked WHERE __reasons = '' AND ${split} = '${name}') TO ${literal(join(dir, files[name]))} (FORMAT parquet)`;
+      counts[name] = (await db.run(copy)).rowsChanged;
+      stages.update(2 + (splitNames.indexOf(name) + 1) / splitNames.length);
+    }
 
     const outputs: ExtractOutputs = {
       window,
@@ -125,13 +141,13 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
       task: config.model.task,
       features: featuresOf(config),
       schema: Object.fromEntries([['source_row', 'BIGINT'], ...compiled.columns.map((c) => [c.name, c.target])]),
-      rows: { read, clean: read - report.rows.quarantined, quarantined: report.rows.quarantined },
-      split,
-      dataHash,
+      rows: { read, clean: read - quarantined, quarantined },
+      split: counts,
+      dataHash: report.dataHash,
       files,
     };
     await writeFile(join(dir, 'extract.json'), JSON.stringify(outputs, null, 2) + '\n');
-    stages.finish(`${outputs.rows.clean.toLocaleString('en-US')} clean rows (train ${split.train}, validation ${split.validation}, test ${split.test})`);
+    stages.finish(`${outputs.rows.clean.toLocaleString('en-US')} clean rows (train ${counts.train}, validation ${counts.validation}, test ${counts.test})`);
     return outputs;
   } finally {
     db.closeSync();
@@ -159,58 +175,44 @@ function checkColumns(config: Config, source: SourceColumn[], warn: (m: string) 
   return undeclared;
 }
 
-async function contractReport(db: DuckDBConnection, compiled: CompiledContract, config: Config, window: Window, undeclared: string[]): Promise<ContractReport> {
+async function contractReport(
+  db: DuckDBConnection,
+  compiled: CompiledContract,
+  config: Config,
+  window: Window,
+  source: SourceColumn[],
+  undeclared: string[],
+): Promise<ContractReport> {
   const counts = (await rows<Record<string, number | string>>(db, compiled.countsSql))[0]!;
   const n = (key: string) => Number(counts[key] ?? 0);
+  const rules = Object.fromEntries(
+    (await rows<{ rule: string; n: number }>(db, `${compiled.rulesSql} ORDER BY n DESC, rule`)).map((r) => [r.rule, Number(r.n)]),
+  );
   const read = n('rows');
   const quarantined = n('quarantined');
-  const sourceTypes = new Map((await rows<{ column_name: string; column_type: string }>(db, 'DESCRIBE raw')).map((c) => [c.column_name, c.column_type]));
-  const rules: Record<string, number> = {};
+  const sourceTypes = new Map(source.map((c) => [c.name, c.type]));
   const columns: ContractReport['columns'] = {};
   compiled.columns.forEach((c, i) => {
-    const violations = Object.fromEntries(c.checks.map((k) => [k.rule, n(`${i}:${k.rule}`)]));
-    for (const [rule, count] of Object.entries(violations)) if (count > 0) rules[`${c.name}:${rule}`] = count;
+    const violations = Object.fromEntries(c.checks.map((k) => [k.rule, rules[`${c.name}:${k.rule}`] ?? 0]));
     columns[c.name] = {
       type: config.data.contract.columns[c.name]!.type,
       sourceType: sourceTypes.get(c.name)!,
       coerced: n(`${i}:coerced`),
-      missing: n(`${i}:nulls`),
+      // No typed value and not a type failure: the source had nothing there.
+      missing: read - n(`${i}:values`) - (violations.type ?? 0),
       violations,
     };
   });
-  if (n('key:duplicate') > 0) rules['key:duplicate'] = n('key:duplicate');
   return {
     window,
     rows: { read, clean: read - quarantined, quarantined, quarantinedShare: read ? quarantined / read : 0 },
     maxQuarantineRatio: config.data.contract.max_quarantine_ratio,
     columns,
-    rules: Object.fromEntries(Object.entries(rules).sort((a, b) => b[1] - a[1])),
+    rules,
     undeclaredColumns: undeclared,
+    dataHash: createHash('sha256')
+      .update(compiled.columns.map((c) => `${c.name}:${c.target}`).join(','))
+      .update(`|${read - quarantined}:${counts.sum_hash}:${counts.xor_hash}`)
+      .digest('hex'),
   };
-}
-
-/** Quarantined rows keep their raw values exactly as the source gave them, with the rules they broke. */
-async function writeQuarantine(db: DuckDBConnection, file: string): Promise<void> {
-  await db.run(`COPY (
-    SELECT c.__row AS source_row, c.__reasons AS rules, r.* EXCLUDE (__row)
-    FROM checked c JOIN raw r USING (__row) WHERE c.__reasons <> '' ORDER BY c.__row
-  ) TO ${literal(file)} (FORMAT json)`);
-}
-
-async function writeSplits(db: DuckDBConnection, dir: string, output: string[]): Promise<Record<SplitName, number>> {
-  const select = output.map((c) => (c === '__row' ? '__row AS source_row' : ident(c))).join(', ');
-  const counts = {} as Record<SplitName, number>;
-  for (const split of ['train', 'validation', 'test'] as const) {
-    await db.run(`COPY (SELECT ${select} FROM clean WHERE split = '${split}' ORDER BY __row) TO ${literal(join(dir, files[split]))} (FORMAT parquet)`);
-    counts[split] = Number((await rows<{ n: number }>(db, `SELECT count(*) AS n FROM clean WHERE split = '${split}'`))[0]!.n);
-  }
-  return counts;
-}
-
-/** Order-fixed and engine-independent: md5 of each row's text, in source order, then sha256 of all. */
-async function hashClean(db: DuckDBConnection, output: string[], compiled: CompiledContract): Promise<string> {
-  const schema = compiled.columns.map((c) => `${c.name}:${c.target}`).join(',');
-  const row = `md5(CAST(ROW(${[...output, 'split'].map(ident).join(', ')}) AS VARCHAR))`;
-  const [result] = await rows<{ h: string }>(db, `SELECT sha256(${literal(schema)} || string_agg(${row}, '' ORDER BY __row)) AS h FROM clean`);
-  return result!.h;
 }

@@ -1,23 +1,34 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Config } from '../config/schema.js';
-import { ident } from './duckdb.js';
+import { ident, literal, rows } from './duckdb.js';
 
 export type SplitName = 'train' | 'validation' | 'test';
 
 /**
- * Assigns each clean row of `checked` to train, validation or test. Deterministic: rows are ranked
- * by a seeded hash of their key (or of their values when there is no key), so a rerun on the same
- * data gives the same split. Classification is stratified by label, so every class keeps its
- * share in every split. With `split.time_column` the oldest rows train and the newest test.
+ * The SQL expression that assigns a clean row of `checked` to train, validation or test.
+ *
+ * Rows are ordered by a seeded hash of their identity (`__h`), or by `split.time_column`, and cut
+ * at the train and train+validation quantiles: per label for classification, so every class keeps
+ * its share in every split. Quantiles are found by selection, not by sorting, and the expression
+ * needs no join, so the split costs one small aggregate however many rows there are. The same data
+ * and seed give the same split on every rerun.
  */
-export function splitSql(config: Config, label: string, keys: string[], output: string[]): string {
-  const { seed, train, validation, time_column } = config.data.split;
-  const identity = (keys.length ? keys : output.filter((c) => c !== '__row')).map(ident).join(', ');
-  const order = time_column ? `${ident(time_column)}, __row` : `hash(${seed}, ${identity}), __row`;
-  const partition = !time_column && config.model.task !== 'regression' ? `PARTITION BY ${ident(label)}` : '';
-  return `SELECT ${output.map(ident).join(', ')},
-      CASE WHEN __rank <= round(__n * ${train}) THEN 'train'
-           WHEN __rank <= round(__n * ${train + validation}) THEN 'validation'
-           ELSE 'test' END AS split
-    FROM (SELECT *, row_number() OVER (${partition} ORDER BY ${order}) AS __rank, count(*) OVER (${partition}) AS __n
-          FROM checked WHERE __reasons = '')`;
+export async function splitExpression(db: DuckDBConnection, config: Config, label: string): Promise<string> {
+  const { train, validation, time_column } = config.data.split;
+  const order = time_column ? `epoch_us(${ident(time_column)})` : '__h';
+  const stratified = !time_column && config.model.task !== 'regression';
+  const group = stratified ? ident(label) : `'all'`;
+  const cuts = await rows<{ g: string; a: string; b: string }>(
+    db,
+    `SELECT ${group} AS g, CAST(quantile_disc(${order}, ${train}) AS VARCHAR) AS a,
+            CAST(quantile_disc(${order}, ${(train + validation)}) AS VARCHAR) AS b
+     FROM checked WHERE __reasons = '' GROUP BY ALL`,
+  );
+  const type = time_column ? 'BIGINT' : 'UBIGINT';
+  // No clean rows means no cuts (and nothing to split); a CASE needs at least one WHEN.
+  const cut = (which: 'a' | 'b') =>
+    stratified && cuts.length
+      ? `CASE ${ident(label)} ${cuts.map((c) => `WHEN ${literal(c.g)} THEN CAST(${literal(c[which])} AS ${type})`).join(' ')} END`
+      : `CAST(${literal(cuts[0]?.[which] ?? '0')} AS ${type})`;
+  return `CASE WHEN ${order} <= ${cut('a')} THEN 'train' WHEN ${order} <= ${cut('b')} THEN 'validation' ELSE 'test' END`;
 }

@@ -5,10 +5,9 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { DuckDBConnection } from '@duckdb/node-api';
 import { MlopsError } from '../../errors.js';
 import { redact } from '../../secrets.js';
-import { literal, sqlError } from '../duckdb.js';
+import { literal } from '../duckdb.js';
 import type { Source } from './source.js';
 
 /** PostgreSQL type OIDs and the DuckDB types their CSV text is read back as. */
@@ -45,11 +44,11 @@ function classify(err: unknown): MlopsError {
 
 /**
  * The scale-out warehouse. Rows stream out with COPY into a CSV file in the run's temp folder and
- * DuckDB reads that back with the column types PostgreSQL declared; no row ever becomes a JS object.
+ * DuckDB scans that file; no row ever becomes a JS object.
  */
 export function postgresSource(url: string): Source {
   return {
-    async load(db: DuckDBConnection, sql: string, { tempDir, progress }) {
+    async open(sql, { tempDir, progress }) {
       const file = join(tempDir, 'postgres-extract.csv');
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
       client.on('error', () => {}); // a dropped connection surfaces through the pending query instead
@@ -75,15 +74,8 @@ export function postgresSource(url: string): Source {
       } finally {
         await client.end().catch(() => {});
       }
-      try {
-        await db.run(
-          `CREATE OR REPLACE TEMP TABLE raw AS SELECT row_number() OVER () AS __row, * FROM read_csv(${literal(file)}, header = true, allow_quoted_nulls = false, columns = {${columns}})`,
-        );
-      } catch (err) {
-        throw sqlError(err, "reading back PostgreSQL's rows");
-      } finally {
-        await rm(file, { force: true });
-      }
+      // Read back with the column types PostgreSQL declared; the file lives until the temp folder goes.
+      return `read_csv(${literal(file)}, header = true, allow_quoted_nulls = false, columns = {${columns}})`;
     },
   };
 }

@@ -1,0 +1,24 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { synth } from '../data/synth.js';
+import { createProgress } from '../progress.js';
+
+const positiveInt = (what: string) => (value: string) => {
+  const n = Number(value.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a positive whole number.`);
+  return n;
+};
+
+export function registerData(cli: Command): void {
+  const data = cli.command('data').description('sample and synthetic data');
+  data
+    .command('synth')
+    .description('generate a seeded synthetic data set with realistic anomalies, plus a matching config')
+    .requiredOption('--rows <n>', 'rows to generate', positiveInt('--rows'))
+    .option('--seed <n>', 'random seed', positiveInt('--seed'), 42)
+    .option('--out <dir>', 'output folder', 'synthetic')
+    .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).default('csv'))
+    .action(async (opts: { rows: number; seed: number; out: string; format: 'csv' | 'parquet' }) => {
+      const result = await synth({ rows: opts.rows, seed: opts.seed, out: opts.out, format: opts.format, progress: createProgress() });
+      process.stdout.write(`wrote ${result.file}\nconfig ${result.config}\ntry: npx mlops extract --config ${result.config}\n`);
+    });
+}
