@@ -1,5 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { loadIntoPostgres } from '../data/load-postgres.js';
 import { synth } from '../data/synth.js';
+import { configError } from '../errors.js';
+import { registerSecret } from '../secrets.js';
 import { createProgress } from '../progress.js';
 
 const positiveInt = (what: string) => (value: string) => {
@@ -20,5 +23,18 @@ export function registerData(cli: Command): void {
     .action(async (opts: { rows: number; seed: number; out: string; format: 'csv' | 'parquet' }) => {
       const result = await synth({ rows: opts.rows, seed: opts.seed, out: opts.out, format: opts.format, progress: createProgress() });
       process.stdout.write(`wrote ${result.file}\nconfig ${result.config}\ntry: npx mlops extract --config ${result.config}\n`);
+    });
+
+  data
+    .command('load')
+    .description('load a CSV or Parquet file into a PostgreSQL table (MLOPS_PG_URL), to try the postgres source')
+    .argument('<file>', 'the data file, e.g. data/penguins_raw.csv')
+    .requiredOption('--table <name>', 'the table to (re)create')
+    .action(async (file: string, opts: { table: string }) => {
+      const url = process.env.MLOPS_PG_URL;
+      if (!url) throw configError('MLOPS_PG_URL is not set', 'set it to the PostgreSQL connection string');
+      registerSecret(url);
+      const n = await loadIntoPostgres(url, opts.table, file);
+      process.stdout.write(`loaded ${n.toLocaleString('en-US')} rows into ${opts.table}\n`);
     });
 }

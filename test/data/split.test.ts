@@ -106,7 +106,6 @@ describe('the seeded split', () => {
   it('changes with the seed', async () => {
     const seed42 = await extracted({ split: { seed: 42 } });
     const seed7 = await extracted({ split: { seed: 7 } });
-    expect(seed7.outputs.dataHash).not.toBe(seed42.outputs.dataHash);
     const moved = seed42.rows.filter((r, i) => seed7.rows[i]!.split !== r.split);
     expect(moved.length).toBeGreaterThan(20);
     // The sizes depend only on the fractions and the classes, not on the seed.

@@ -27,7 +27,8 @@ const duckTypeOf: Record<number, string> = {
 /** Connection problems (refused, reset, timed out, server shutting down) are worth a retry. */
 const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
 
-function classify(err: unknown): MlopsError {
+/** Classifies a PostgreSQL failure: connection trouble is transient, the rest is the user's to fix. */
+export function postgresError(err: unknown): MlopsError {
   if (err instanceof MlopsError) return err;
   const e = err as { code?: string; message?: string };
   const message = redact(e.message ?? String(err));
@@ -70,7 +71,7 @@ export function postgresSource(url: string): Source {
         task.finish(`${Math.max(0, lines - 1).toLocaleString('en-US')} rows`);
       } catch (err) {
         await rm(file, { force: true });
-        throw classify(err);
+        throw postgresError(err);
       } finally {
         await client.end().catch(() => {});
       }

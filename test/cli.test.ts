@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** Runs the built CLI as a user would (`npm test` builds it first). */
+function mlops(...args: string[]) {
+  const result = spawnSync(process.execPath, ['bin/mlops.js', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('mlops', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'mlops-cli-'));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+    await rm('.mlops/runs/cli-test', { recursive: true, force: true });
+  });
+
+  it('has --help on every command', () => {
+    for (const command of [[], ['run'], ['extract'], ['data', 'synth'], ['data', 'load']]) {
+      const { code, stdout } = mlops(...command, '--help');
+      expect(code).toBe(0);
+      expect(stdout).toContain('Usage: mlops');
+    }
+    expect(mlops('extract', '--help').stdout).toContain('--as-of <date>');
+  });
+
+  it('extracts the sample data and prints where the artifacts are', async () => {
+    const { code, stdout, stderr } = mlops('extract', '--run-id', 'cli-test', '--json');
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out.rows).toEqual({ read: 344, clean: 344, quarantined: 0 });
+    expect(out.split.train + out.split.validation + out.split.test).toBe(344);
+    expect(existsSync('.mlops/runs/cli-test/extract/train.parquet')).toBe(true);
+    // In CI, progress is a few plain lines, not a redrawn bar.
+    expect(stderr).not.toContain('\r');
+    expect(stderr).toContain('extract: 344 clean rows');
+  });
+
+  it('exits non-zero with one clear line and no stack trace on failure', () => {
+    const missing = mlops('extract', '--config', join(root, 'nope.yaml'));
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toMatch(/^error\[config\]: config file not found: .*nope\.yaml/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+
+    const empty = mlops('extract', '--as-of', '1990-01-01', '--run-id', 'cli-test');
+    expect(empty.code).toBe(3);
+    expect(empty.stderr).toContain('error[data]: no rows for as_of=1990-01-01');
+
+    expect(mlops('extract', '--as-of', '2009-13-45', '--run-id', 'cli-test').code).toBe(2);
+    expect(mlops('data', 'synth', '--rows', 'many').code).toBe(2);
+  });
+
+  it('shows the stack trace only with --debug', () => {
+    const { stderr } = mlops('extract', '--as-of', '1990-01-01', '--run-id', 'cli-test', '--debug');
+    expect(stderr).toMatch(/\n\s+at /);
+  });
+
+  it('generates synthetic data with anomalies that the generated contract quarantines', async () => {
+    const out = join(root, 'synth');
+    expect(mlops('data', 'synth', '--rows', '5000', '--out', out).code).toBe(0);
+    const { code, stdout } = mlops('extract', '--config', join(out, 'mlops.config.yaml'), '--run-id', 'synth', '--json');
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result.rows.read).toBe(5000);
+    expect(result.rows.quarantined).toBeGreaterThan(0);
+    const report = JSON.parse(await readFile(join(out, '.mlops/runs/synth/extract/contract.json'), 'utf8'));
+    expect(Object.keys(report.rules)).toEqual(expect.arrayContaining(['x03:range', 'label:not_null']));
+    expect(report.columns.x01.coerced).toBeGreaterThan(0);
+  });
+});
