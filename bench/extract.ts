@@ -1,0 +1,75 @@
+/**
+ * `npm run bench:extract`: extract and cleanse 1,000,000 synthetic rows x 20 columns through DuckDB
+ * (Parquet and CSV files) and from PostgreSQL (when MLOPS_PG_URL or MLOPS_TEST_PG_URL is set).
+ * Each case runs in a fresh process, so its peak RSS is its own; the median of the runs is printed.
+ *
+ *   npm run bench:extract -- [--rows N] [--runs N]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { loadConfig, parseConfig } from '../src/config/load.js';
+import { createContext } from '../src/context.js';
+import { extract } from '../src/data/extract.js';
+import { loadIntoPostgres } from '../src/data/load-postgres.js';
+import { synth, synthConfig } from '../src/data/synth.js';
+import { createLogger } from '../src/log.js';
+import { silentProgress } from '../src/progress.js';
+
+const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, child: { type: 'string' } } });
+
+if (values.child) {
+  // One measured run: the whole extract step, from opening the source to the written artifacts.
+  const loaded = await loadConfig(values.child);
+  const ctx = createContext(loaded, { runId: 'bench', log: createLogger({ write: () => {} }), progress: silentProgress });
+  const began = performance.now();
+  const out = await extract(ctx);
+  const seconds = (performance.now() - began) / 1000;
+  process.stdout.write(JSON.stringify({ rows: out.rows.read, seconds, rss: process.resourceUsage().maxRSS * 1024 }));
+} else {
+  const rows = Number(values.rows);
+  const dir = resolve('.mlops/bench', `synthetic-${rows}`);
+  for (const format of ['parquet', 'csv'] as const) {
+    if (!existsSync(join(dir, `synthetic.${format}`))) await synth({ rows, out: dir, format });
+  }
+  const cases: { name: string; config: string }[] = [];
+  for (const format of ['parquet', 'csv']) {
+    const config = join(dir, `${format}.config.yaml`);
+    await writeFile(config, stringify(synthConfig({ file: `synthetic.${format}` })));
+    cases.push({ name: `DuckDB, ${format} file`, config });
+  }
+  const pgUrl = process.env.MLOPS_PG_URL ?? process.env.MLOPS_TEST_PG_URL;
+  if (pgUrl) {
+    const began = performance.now();
+    await loadIntoPostgres(pgUrl, 'synthetic', join(dir, 'synthetic.csv'));
+    console.log(`loaded ${rows.toLocaleString('en-US')} rows into PostgreSQL in ${((performance.now() - began) / 1000).toFixed(1)} s (setup, not measured)`);
+    const config = join(dir, 'postgres.config.yaml');
+    const raw = synthConfig({ table: 'synthetic' });
+    parseConfig(raw, { MLOPS_PG_URL: pgUrl }); // fail early on a bad config
+    await writeFile(config, stringify(raw));
+    cases.push({ name: 'PostgreSQL (COPY)', config });
+  } else {
+    console.log('PostgreSQL: skipped (set MLOPS_PG_URL to include it)');
+  }
+
+  console.log(`\nextract + cleanse + split + write, ${rows.toLocaleString('en-US')} rows x 20 columns, median of ${values.runs} runs`);
+  console.log('case                   rows/s      seconds   peak RSS');
+  for (const c of cases) {
+    const results = Array.from({ length: Number(values.runs) }, () => {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/extract.ts', '--child', c.config], {
+        encoding: 'utf8',
+        env: { ...process.env, MLOPS_PG_URL: pgUrl },
+      });
+      if (child.status !== 0) throw new Error(`${c.name} failed: ${child.stderr}`);
+      return JSON.parse(child.stdout) as { rows: number; seconds: number; rss: number };
+    }).sort((a, b) => a.seconds - b.seconds);
+    const median = results[Math.floor(results.length / 2)]!;
+    const rss = Math.max(...results.map((r) => r.rss));
+    console.log(
+      `${c.name.padEnd(22)} ${Math.round(median.rows / median.seconds).toLocaleString('en-US').padStart(9)}   ${median.seconds.toFixed(2).padStart(7)}   ${(rss / 2 ** 20).toFixed(0).padStart(5)} MiB`,
+    );
+  }
+}
