@@ -19,7 +19,9 @@ import { synth, synthConfig } from '../src/data/synth.js';
 import { createLogger } from '../src/log.js';
 import { silentProgress } from '../src/progress.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, child: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, child: { type: 'string' } },
+});
 
 if (values.child) {
   // One measured run: the whole extract step, from opening the source to the written artifacts.
@@ -45,7 +47,9 @@ if (values.child) {
   if (pgUrl) {
     const began = performance.now();
     await loadIntoPostgres(pgUrl, 'synthetic', join(dir, 'synthetic.csv'));
-    console.log(`loaded ${rows.toLocaleString('en-US')} rows into PostgreSQL in ${((performance.now() - began) / 1000).toFixed(1)} s (setup, not measured)`);
+    console.log(
+      `loaded ${rows.toLocaleString('en-US')} rows into PostgreSQL in ${((performance.now() - began) / 1000).toFixed(1)} s (setup, not measured)`,
+    );
     const config = join(dir, 'postgres.config.yaml');
     const raw = synthConfig({ table: 'synthetic' });
     parseConfig(raw, { MLOPS_PG_URL: pgUrl }); // fail early on a bad config
@@ -69,7 +73,9 @@ if (values.child) {
     const median = results[Math.floor(results.length / 2)]!;
     const rss = Math.max(...results.map((r) => r.rss));
     console.log(
-      `${c.name.padEnd(22)} ${Math.round(median.rows / median.seconds).toLocaleString('en-US').padStart(9)}   ${median.seconds.toFixed(2).padStart(7)}   ${(rss / 2 ** 20).toFixed(0).padStart(5)} MiB`,
+      `${c.name.padEnd(22)} ${Math.round(median.rows / median.seconds)
+        .toLocaleString('en-US')
+        .padStart(9)}   ${median.seconds.toFixed(2).padStart(7)}   ${(rss / 2 ** 20).toFixed(0).padStart(5)} MiB`,
     );
   }
 }

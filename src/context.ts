@@ -24,10 +24,7 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export function createContext(
-  loaded: LoadedConfig,
-  options: { runId?: string; log?: Logger; progress?: Progress } = {},
-): StepContext {
+export function createContext(loaded: LoadedConfig, options: { runId?: string; log?: Logger; progress?: Progress } = {}): StepContext {
   const runId = options.runId ?? newRunId();
   if (!/^[\w.-]+$/.test(runId)) throw configError(`run id: expected letters, digits, '.', '-' or '_', got "${runId}"`);
   return {

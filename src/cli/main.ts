@@ -9,7 +9,9 @@ export function program(): Command {
   const cli = new Command('mlops')
     .description('Scheduled, self-releasing machine learning: extract, train, evaluate, gate, release.')
     .addOption(new Option('-c, --config <file>', 'the pipeline config').default('mlops.config.yaml').env('MLOPS_CONFIG'))
-    .addOption(new Option('--log-format <format>', 'text for people, json for log shippers').choices(['text', 'json']).env('MLOPS_LOG_FORMAT'))
+    .addOption(
+      new Option('--log-format <format>', 'text for people, json for log shippers').choices(['text', 'json']).env('MLOPS_LOG_FORMAT'),
+    )
     .option('--debug', 'show debug logs and stack traces')
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ showGlobalOptions: true })

@@ -16,7 +16,9 @@ export interface LoadedConfig {
 }
 
 /** Secret settings and the environment variables that override them, so secrets stay out of the file. */
-export const secretEnv = [{ path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres' }];
+export const secretEnv = [
+  { path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres' },
+];
 
 type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;
 
@@ -56,7 +58,10 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   const config = result.data;
   if (config.data.source.kind === 'postgres') {
     if (!config.data.source.url) {
-      throw configError('data.source.url: missing for a postgres source', 'set the MLOPS_PG_URL environment variable to the connection string');
+      throw configError(
+        'data.source.url: missing for a postgres source',
+        'set the MLOPS_PG_URL environment variable to the connection string',
+      );
     }
     registerSecret(config.data.source.url);
   }
@@ -73,7 +78,9 @@ export function configHash(config: Config): string {
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -88,7 +95,7 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   node[path.at(-1)!] = value;
 }
 
-const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value));
+const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value)));
 
 /** `data.contract.columns.age.range: expected [min, max], got "abc"`. */
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
@@ -110,10 +117,12 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   if (whole) value = valueAt(input, issue.path);
   let expected = issue.message;
   if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) expected = `expected ${issue.expected}`;
-  if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid')) expected = `expected one of ${issue.values.map(String).join(', ')}`;
+  if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid'))
+    expected = `expected one of ${issue.values.map(String).join(', ')}`;
   if (issue.code === 'invalid_union' && issue.message.startsWith('Invalid')) expected = 'expected a different shape';
   expected = expected.replace(/^Too (small|big): /, '').replace(/^[A-Z]/, (c) => c.toLowerCase());
-  if (whole && (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value)))) return `${at(issue.path)}: ${expected}`;
+  if (whole && (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))))
+    return `${at(issue.path)}: ${expected}`;
   return value === undefined ? `${at(issue.path)}: missing (${expected})` : `${at(issue.path)}: ${expected}, got ${show(value)}`;
 }
 
@@ -125,7 +134,15 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
 
 /** The keys the schema accepts at a path, found by walking the schema itself. */
 function knownKeys(path: PropertyKey[]): string[] {
-  type Def = { type: string; shape?: Record<string, Node>; innerType?: Node; valueType?: Node; element?: Node; options?: Node[]; in?: Node };
+  type Def = {
+    type: string;
+    shape?: Record<string, Node>;
+    innerType?: Node;
+    valueType?: Node;
+    element?: Node;
+    options?: Node[];
+    in?: Node;
+  };
   type Node = { _zod: { def: Def } };
   const unwrap = (node: Node): Node[] => {
     const def = node._zod.def;

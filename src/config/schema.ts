@@ -18,7 +18,10 @@ const column = z
       .tuple([z.number(), z.number()], { error: 'expected [min, max]' })
       .refine(([min, max]) => min <= max, { error: 'expected min <= max' })
       .optional(),
-    values: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
+    values: z
+      .array(z.union([z.string(), z.number(), z.boolean()]))
+      .min(1)
+      .optional(),
     key: z.boolean().default(false),
     description: z.string().optional(),
   })
@@ -27,7 +30,11 @@ const column = z
       ctx.addIssue({ code: 'custom', path: ['range'], message: `a range applies to float, integer or label columns, not ${col.type}` });
     }
     if (col.values && !['category', 'integer', 'label'].includes(col.type)) {
-      ctx.addIssue({ code: 'custom', path: ['values'], message: `allowed values apply to category, integer or label columns, not ${col.type}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['values'],
+        message: `allowed values apply to category, integer or label columns, not ${col.type}`,
+      });
     }
     if (col.values && col.type === 'integer' && !col.values.every((v) => Number.isInteger(v))) {
       ctx.addIssue({ code: 'custom', path: ['values'], message: 'allowed values of an integer column must be whole numbers' });
@@ -126,19 +133,33 @@ export const configSchema = z
     for (const l of labels) {
       const col = columns[l]!;
       if (col.range && cfg.model.task !== 'regression') {
-        ctx.addIssue({ code: 'custom', path: ['data', 'contract', 'columns', l, 'range'], message: `a range applies to the label of a regression task, not ${cfg.model.task}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['data', 'contract', 'columns', l, 'range'],
+          message: `a range applies to the label of a regression task, not ${cfg.model.task}`,
+        });
       }
       if (col.values && cfg.model.task === 'regression' && !col.values.every((v) => typeof v === 'number')) {
-        ctx.addIssue({ code: 'custom', path: ['data', 'contract', 'columns', l, 'values'], message: 'allowed values of a regression label must be numbers' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['data', 'contract', 'columns', l, 'values'],
+          message: 'allowed values of a regression label must be numbers',
+        });
       }
     }
     for (const [i, f] of (cfg.data.features ?? []).entries()) {
-      if (!columns[f]) ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is not a column of data.contract.columns` });
-      else if (columns[f].type === 'label') ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is the label, not a feature` });
+      if (!columns[f])
+        ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is not a column of data.contract.columns` });
+      else if (columns[f].type === 'label')
+        ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is the label, not a feature` });
     }
     const t = cfg.data.split.time_column;
     if (t !== undefined && columns[t]?.type !== 'timestamp') {
-      ctx.addIssue({ code: 'custom', path: ['data', 'split', 'time_column'], message: `"${t}" is not a timestamp column of data.contract.columns` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['data', 'split', 'time_column'],
+        message: `"${t}" is not a timestamp column of data.contract.columns`,
+      });
     }
   });
 

@@ -120,8 +120,11 @@ export interface CompiledContract {
   checkedSql: string;
   /** Marks duplicate keys in `checked`; the first row that passes every other rule keeps its key. */
   duplicatesSql?: string;
-  /** Over `checked`, one row: `rows`, `quarantined`, `sum_hash` and `xor_hash` of the clean rows, and per column `<i>:values` (non-null typed values) and `<i>:coerced`. */
-  countsSql: string;
+  /**
+   * Aggregates over `checked`, to run grouped (per split stratum) and add up: `rows`, `quarantined`,
+   * `sum_hash` and `xor_hash` of the clean rows, and per column `<i>:values` (non-null typed values) and `<i>:coerced`.
+   */
+  counts: string[];
   /** Over `checked`, rows per broken rule (`column:rule`), from the quarantined rows alone. */
   rulesSql: string;
 }
@@ -143,7 +146,9 @@ export function compileContract(contract: ContractConfig, task: string, source: 
   const level2 = `SELECT *, ${each((c, i) => c.number && `${c.number} AS __d_${i}`) || 'NULL AS __d'} FROM (${level1})`;
   const level3 = `SELECT ${each((c, i) => `${c.value} AS __v_${i}, ${c.present} AS __p_${i}, ${c.coerced} AS __c_${i}`)}, ${raws} FROM (${level2})`;
   const reasons = columns.flatMap((c) => c.checks.map((k) => `CASE WHEN ${k.failed} THEN ${literal(`${c.name}:${k.rule}`)} END`));
-  const level4 = `SELECT *, concat_ws(', ', ${reasons.join(', ') || "''"}) AS __reasons FROM (${level3})`;
+  // Reasons are spelled out only for rows that fail a check: one OR per row is far cheaper.
+  const failed = columns.flatMap((c) => c.checks.map((k) => k.failed)).join(' OR ') || 'false';
+  const level4 = `SELECT *, CASE WHEN ${failed} THEN concat_ws(', ', ${reasons.join(', ') || "''"}) ELSE '' END AS __reasons FROM (${level3})`;
   // Rows are identified by their key, or by all their values when there is none.
   const identity = (keys.length ? keys : names).map((n) => `__v_${names.indexOf(n)}`).join(', ');
   // Only what later queries need is stored: rule counts come from `__reasons`, missing values from count().
@@ -163,10 +168,13 @@ export function compileContract(contract: ContractConfig, task: string, source: 
 
   // The clean rows' fingerprint: order-independent sums of per-row hashes that include the source row.
   const row = `hash(rowid, ${names.map(ident).join(', ')})`;
-  const countsSql = `SELECT count(*) AS rows, count(*) FILTER (WHERE __reasons <> '') AS quarantined,
-    CAST(sum(CAST(${row} AS HUGEINT)) FILTER (WHERE __reasons = '') AS VARCHAR) AS sum_hash,
-    CAST(bit_xor(${row}) FILTER (WHERE __reasons = '') AS VARCHAR) AS xor_hash,
-    ${each((c, i) => `count(${ident(c.name)}) AS "${i}:values"${c.coerced === 'false' ? '' : `, count(*) FILTER (WHERE __c_${i}) AS "${i}:coerced"`}`)} FROM checked`;
+  const counts = [
+    'count(*) AS rows',
+    `count(*) FILTER (WHERE __reasons <> '') AS quarantined`,
+    `CAST(sum(CAST(${row} AS HUGEINT)) FILTER (WHERE __reasons = '') AS VARCHAR) AS sum_hash`,
+    `CAST(bit_xor(${row}) FILTER (WHERE __reasons = '') AS VARCHAR) AS xor_hash`,
+    ...columns.flatMap((c, i) => [`count(${ident(c.name)}) AS "${i}:values"`, ...(c.coerced === 'false' ? [] : [`count(*) FILTER (WHERE __c_${i}) AS "${i}:coerced"`])]),
+  ];
   const rulesSql = `SELECT rule, count(*) AS n FROM (SELECT unnest(string_split(__reasons, ', ')) AS rule FROM checked WHERE __reasons <> '') GROUP BY rule`;
-  return { columns, keys, checkedSql, duplicatesSql, countsSql, rulesSql };
+  return { columns, keys, checkedSql, duplicatesSql, counts, rulesSql };
 }
