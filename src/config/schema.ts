@@ -168,3 +168,7 @@ export type DataConfig = Config['data'];
 export type ContractConfig = DataConfig['contract'];
 export type ColumnConfig = ContractConfig['columns'][string];
 export type SourceConfig = DataConfig['source'];
+
+/** The one column of type label (the schema guarantees there is exactly one). */
+export const labelOf = (config: Config): string =>
+  Object.keys(config.data.contract.columns).find((c) => config.data.contract.columns[c]!.type === 'label')!;

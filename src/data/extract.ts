@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { Config } from '../config/schema.js';
+import { labelOf, type Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
 import { configError, dataError } from '../errors.js';
 import { compileContract, type CompiledContract, type SourceColumn } from './contract.js';
@@ -110,7 +110,7 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
       throw sqlError(err, 'the source query');
     }
     if (compiled.duplicatesSql) await db.run(compiled.duplicatesSql);
-    const label = Object.keys(contract.columns).find((c) => contract.columns[c]!.type === 'label')!;
+    const label = labelOf(config);
     const plan = splitPlan(config, label);
     // One grouped scan counts the contract per stratum and finds the split's cut points.
     const strata = await rows<Stratum>(db, `SELECT ${plan.group} AS g, ${[...compiled.counts, ...plan.cuts].join(', ')} FROM checked GROUP BY ALL`);
@@ -172,7 +172,7 @@ function checkColumns(config: Config, source: SourceColumn[], warn: (m: string) 
   const { columns, undeclared_columns } = config.data.contract;
   const names = new Set(source.map((c) => c.name));
   const available = `the query returns: ${source.map((c) => c.name).join(', ')}`;
-  const label = Object.keys(columns).find((c) => columns[c]!.type === 'label')!;
+  const label = labelOf(config);
   if (!names.has(label)) throw configError(`the label column "${label}" is missing from the query result`, available);
   const missing = Object.keys(columns).filter((c) => !names.has(c));
   if (missing.length) throw configError(`declared columns missing from the query result: ${missing.join(', ')}`, available);
