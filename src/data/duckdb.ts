@@ -13,7 +13,7 @@ export interface DuckOptions {
 
 /** Opens DuckDB with the settings every step wants: bounded memory, spilling, relative paths. */
 export async function openDuck(options: DuckOptions = {}): Promise<DuckDBConnection> {
-  const settings: Record<string, string> = { memory_limit: options.memoryLimit ?? '512MB' };
+  const settings: Record<string, string> = { memory_limit: options.memoryLimit ?? '768MB' };
   if (options.tempDir) settings.temp_directory = options.tempDir;
   if (options.searchPath) settings.file_search_path = options.searchPath;
   const instance = await DuckDBInstance.create(options.database ?? ':memory:', settings);
