@@ -29,7 +29,7 @@ export interface CompiledColumn {
   value: string;
   present: string;
   coerced: string;
-  /** Level 4, over the typed value `__v_<i>` and present flag `__p_<i>`: one failure condition a rule. */
+  /** Level 4, over the typed value `__v_<i>` and present flag `__p_<i>`: one failure condition a rule (NULL counts as passing, as in CASE WHEN). */
   checks: { rule: Rule; failed: string }[];
 }
 
@@ -103,10 +103,10 @@ export function compileColumn(name: string, col: ColumnConfig, source: SourceCol
   // Any value is a valid category, so only the other types can fail to convert.
   const checks: { rule: Rule; failed: string }[] = target === 'VARCHAR' ? [] : [{ rule: 'type', failed: `(${p} AND ${v} IS NULL)` }];
   if (!col.nullable || col.type === 'label') checks.push({ rule: 'not_null', failed: `(NOT ${p})` });
-  if (col.range) checks.push({ rule: 'range', failed: `coalesce(${v} NOT BETWEEN ${col.range[0]} AND ${col.range[1]}, false)` });
+  if (col.range) checks.push({ rule: 'range', failed: `(${v} NOT BETWEEN ${col.range[0]} AND ${col.range[1]})` });
   if (col.values) {
     const allowed = target === 'VARCHAR' ? list(col.values.map(String)) : list(col.values);
-    checks.push({ rule: 'allowed', failed: `coalesce(${v} NOT IN (${allowed}), false)` });
+    checks.push({ rule: 'allowed', failed: `(${v} NOT IN (${allowed}))` });
   }
   return { name, target, text, number, value, present, coerced, checks };
 }
