@@ -16,7 +16,7 @@ export interface LoadedConfig {
 }
 
 /** Secret settings and the environment variables that override them, so secrets stay out of the file. */
-export const secretEnv = [
+const secretEnv = [
   { path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres' },
 ];
 

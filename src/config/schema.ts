@@ -8,7 +8,6 @@ import { z } from 'zod';
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a date as YYYY-MM-DD' });
 
 export const columnTypes = ['float', 'integer', 'category', 'boolean', 'timestamp', 'label'] as const;
-export type ColumnType = (typeof columnTypes)[number];
 
 const column = z
   .strictObject({
@@ -167,7 +166,6 @@ export type Config = z.output<typeof configSchema>;
 export type DataConfig = Config['data'];
 export type ContractConfig = DataConfig['contract'];
 export type ColumnConfig = ContractConfig['columns'][string];
-export type SourceConfig = DataConfig['source'];
 
 /** The one column of type label (the schema guarantees there is exactly one). */
 export const labelOf = (config: Config): string =>

@@ -61,7 +61,7 @@ const files = {
   report: 'contract.json',
 } as const;
 
-export function sourceFor(config: Config): Source {
+function sourceFor(config: Config): Source {
   const source = config.data.source;
   return source.kind === 'postgres' ? postgresSource(source.url!) : duckdbSource;
 }

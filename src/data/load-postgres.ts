@@ -20,7 +20,7 @@ const pgTypeOf: Record<string, string> = {
 };
 
 /** The DuckDB relation for a data file: CSV (with `NA` and blanks as missing) or Parquet. */
-export const fileRelation = (file: string) =>
+const fileRelation = (file: string) =>
   file.endsWith('.parquet') ? `read_parquet(${literal(file)})` : `read_csv(${literal(file)}, nullstr = ['NA', ''])`;
 
 /**
