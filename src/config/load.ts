@@ -16,9 +16,7 @@ export interface LoadedConfig {
 }
 
 /** Secret settings and the environment variables that override them, so secrets stay out of the file. */
-const secretEnv = [
-  { path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres' },
-];
+const secretEnv = [{ path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres' }];
 
 type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;
 

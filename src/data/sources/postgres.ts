@@ -34,7 +34,7 @@ export function postgresError(err: unknown): MlopsError {
   const message = redact(e.message ?? String(err));
   if ((e.code && (transientCodes.has(e.code) || e.code.startsWith('08'))) || /terminated unexpectedly|Connection terminated|timeout/i.test(message)) {
     return new MlopsError('transient', `PostgreSQL is unreachable: ${message}`, {
-      hint: 'the step is retried; check that the database is up and MLOPS_PG_URL is right',
+      hint: 'a transient error, worth a retry; check that the database is up and MLOPS_PG_URL points at it',
     });
   }
   if (e.code === '28P01' || e.code === '28000' || e.code === '3D000') {
