@@ -96,6 +96,20 @@ const data = z.strictObject({
 
 const model = z.strictObject({
   task: z.enum(['binary', 'multiclass', 'regression']).default('multiclass'),
+  /** Units of each hidden layer; [] is a linear (logistic or least-squares) model. */
+  hidden: z.array(z.number().int().positive()).default([64, 32]),
+  activation: z.enum(['relu', 'elu', 'selu', 'tanh', 'sigmoid', 'gelu']).default('relu'),
+  dropout: z.number().min(0).lt(1).default(0),
+  l2: z.number().min(0).default(0),
+  optimizer: z.enum(['adam', 'sgd', 'rmsprop', 'adagrad']).default('adam'),
+  learning_rate: z.number().positive().default(0.001),
+  epochs: z.number().int().positive().default(100),
+  batch_size: z.number().int().positive().default(32),
+  /** Stop when the validation loss has not improved for this many epochs, keeping the best weights. */
+  early_stopping_patience: z.number().int().positive().default(10),
+  seed: z.number().int().default(42),
+  /** Categories beyond the most frequent ones share the out-of-vocabulary bucket. */
+  max_categories: z.number().int().positive().default(50),
 });
 
 /** Sections that later parts of the pipeline define; accepted as maps until then. */
