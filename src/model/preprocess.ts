@@ -47,7 +47,10 @@ export function fitFeature(name: string, kind: FeatureKind, values: Value[], max
   if (kind === 'numeric') {
     let n = 0;
     let sum = 0;
-    for (const v of present(values, isNumber)) (n++, (sum += v));
+    for (const v of present(values, isNumber)) {
+      n++;
+      sum += v;
+    }
     const mean = n ? sum / n : 0;
     let squares = 0;
     for (const v of present(values, isNumber)) squares += (v - mean) ** 2;
