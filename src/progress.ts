@@ -3,8 +3,8 @@
  * counter when not); in CI or a pipe it writes a concise line at most every few seconds.
  */
 export interface ProgressTask {
-  /** Sets the amount done so far. */
-  update(done: number): void;
+  /** Sets the amount done so far, with an optional detail such as the latest loss. */
+  update(done: number, detail?: string): void;
   /** Ends the task with a closing line. */
   finish(summary?: string): void;
 }
@@ -32,18 +32,21 @@ export function createProgress(options: ProgressOptions = {}): Progress {
       const began = Date.now();
       let lastLine = 0;
       let done = 0;
+      let detail = '';
       const line = () => {
         const secs = (Date.now() - began) / 1000;
         const rate = secs > 0 ? ` ${fmt.format(Math.round(done / secs))} ${unit}/s` : '';
-        if (total === undefined || total <= 0) return `${label}: ${fmt.format(done)} ${unit}${rate}`;
+        const tail = detail ? ` ${detail}` : '';
+        if (total === undefined || total <= 0) return `${label}: ${fmt.format(done)} ${unit}${rate}${tail}`;
         const share = Math.min(1, done / total);
         const bar = live ? ` [${'#'.repeat(Math.round(share * 20)).padEnd(20, '-')}]` : '';
-        return `${label}:${bar} ${Math.round(share * 100)}% ${fmt.format(done)}/${fmt.format(total)} ${unit}${rate}`;
+        return `${label}:${bar} ${Math.round(share * 100)}% ${fmt.format(done)}/${fmt.format(total)} ${unit}${rate}${tail}`;
       };
       if (!live) stream.write(`${label}...\n`);
       return {
-        update(n) {
+        update(n, text) {
           done = n;
+          detail = text ?? detail;
           const now = Date.now();
           if (live) {
             if (now - lastLine < 100) return;

@@ -22,7 +22,7 @@ describe('mlops', () => {
   });
 
   it('has --help on every command', () => {
-    for (const command of [[], ['run'], ['extract'], ['data', 'synth'], ['data', 'load']]) {
+    for (const command of [[], ['run'], ['extract'], ['train'], ['data', 'synth'], ['data', 'load']]) {
       const { code, stdout } = mlops(...command, '--help');
       expect(code).toBe(0);
       expect(stdout).toContain('Usage: mlops');
@@ -72,5 +72,17 @@ describe('mlops', () => {
     const report = JSON.parse(await readFile(join(out, '.mlops/runs/synth/extract/contract.json'), 'utf8'));
     expect(Object.keys(report.rules)).toEqual(expect.arrayContaining(['x03:range', 'label:not_null']));
     expect(report.columns.x01.coerced).toBeGreaterThan(0);
+  });
+});
+
+describe('mlops run', () => {
+  afterAll(() => rm('.mlops/runs/cli-run', { recursive: true, force: true }));
+
+  it('extracts and trains on the sample data in one command', () => {
+    const { code, stdout } = mlops('run', '--run-id', 'cli-run');
+    expect(code).toBe(0);
+    expect(stdout).toContain('run cli-run succeeded');
+    expect(stdout).toMatch(/training\s+\d+ epochs on wasm/);
+    expect(existsSync('.mlops/runs/cli-run/train/model/model.json')).toBe(true);
   });
 });

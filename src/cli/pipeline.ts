@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { stepDir } from '../context.js';
 import { extract, type ExtractOutputs } from '../data/extract.js';
+import { train, type TrainOutputs } from '../model/train.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -16,6 +17,13 @@ function extractSummary(out: ExtractOutputs, dir: string): string {
   ].join('\n');
 }
 
+function trainSummary(out: TrainOutputs): string {
+  return [
+    `training    ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch} (val_loss ${out.valLoss.toFixed(4)}), ${fmt(out.samplesPerSecond)} samples/s`,
+    `model       ${out.modelDir}`,
+  ].join('\n');
+}
+
 export function registerPipeline(cli: Command): void {
   cli
     .command('run')
@@ -25,8 +33,9 @@ export function registerPipeline(cli: Command): void {
     .action(async (opts: { asOf?: string; runId?: string }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       ctx.log.info(`run ${ctx.runId}: ${ctx.config.project}`);
-      const out = await extract(ctx, { asOf: opts.asOf });
-      process.stdout.write(`\nrun ${ctx.runId} succeeded\n${extractSummary(out, ctx.runDir)}\n`);
+      const extracted = await extract(ctx, { asOf: opts.asOf });
+      const trained = await train(ctx);
+      process.stdout.write(`\nrun ${ctx.runId} succeeded\n${extractSummary(extracted, ctx.runDir)}\n${trainSummary(trained)}\n`);
     });
 
   cli
@@ -39,5 +48,16 @@ export function registerPipeline(cli: Command): void {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       const out = await extract(ctx, { asOf: opts.asOf });
       process.stdout.write(opts.json ? JSON.stringify(out, null, 2) + '\n' : extractSummary(out, stepDir(ctx, 'extract')) + '\n');
+    });
+
+  cli
+    .command('train')
+    .description("fit the preprocessing on the train split and train the model, from a run's extract output")
+    .requiredOption('--run-id <id>', 'the run whose extract output to train on')
+    .option('--json', 'print the step outputs as JSON')
+    .action(async (opts: { runId: string; json?: boolean }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
+      const out = await train(ctx);
+      process.stdout.write(opts.json ? JSON.stringify(out, null, 2) + '\n' : trainSummary(out) + '\n');
     });
 }

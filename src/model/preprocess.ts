@@ -102,3 +102,14 @@ export function transform(spec: PreprocessSpec, columns: Record<string, Value[]>
   }
   return out;
 }
+
+/** Labels as the model's targets: one-hot (multiclass), 0/1 for the second class (binary), or numbers. */
+export function encodeLabels(spec: PreprocessSpec, labels: Value[]): Float32Array {
+  const { task, classes = [] } = spec.label;
+  if (task === 'regression') return Float32Array.from(labels, (v) => Number(v));
+  if (task === 'binary') return Float32Array.from(labels, (v) => (v === classes[1] ? 1 : 0));
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const out = new Float32Array(labels.length * classes.length);
+  labels.forEach((v, r) => (out[r * classes.length + index.get(String(v))!] = 1));
+  return out;
+}

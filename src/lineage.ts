@@ -1,0 +1,13 @@
+import { execFileSync } from 'node:child_process';
+
+/** The commit the pipeline runs from: GitHub's GITHUB_SHA, else the checkout's HEAD, else "unknown". */
+export function gitSha(dir: string): string {
+  if (process.env.GITHUB_SHA) return process.env.GITHUB_SHA;
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}

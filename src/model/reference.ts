@@ -1,0 +1,55 @@
+import type { Dataset, Value } from './dataset.js';
+import type { PreprocessSpec } from './preprocess.js';
+
+/**
+ * Reference statistics of every input feature on the train split, saved in the model card, so
+ * serving and monitoring can measure drift (PSI) against exactly what the model learned from.
+ */
+export type FeatureReference =
+  /** Decile bin edges (9 inner edges) and the share of train values in each of the 10 bins. */
+  | { kind: 'numeric'; edges: number[]; shares: number[]; missing: number }
+  /** Share of each vocabulary value, then of everything else (out of vocabulary). */
+  | { kind: 'category'; values: string[]; shares: number[]; missing: number }
+  | { kind: 'boolean'; shareTrue: number; missing: number };
+
+export function referenceStats(spec: PreprocessSpec, train: Dataset): Record<string, FeatureReference> {
+  const out: Record<string, FeatureReference> = {};
+  for (const t of spec.features) {
+    const values: Value[] = train.columns[t.name] ?? [];
+    const n = values.length || 1;
+    const missing = values.filter((v) => v === null).length / n;
+    if (t.kind === 'numeric') {
+      const sorted = Float64Array.from(values.filter((v): v is number => typeof v === 'number')).sort();
+      const edges = sorted.length ? Array.from({ length: 9 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / 10)]!) : [];
+      const counts = new Array<number>(10).fill(0);
+      for (const v of sorted) counts[binOf(edges, v)]!++;
+      out[t.name] = { kind: 'numeric', edges, shares: counts.map((c) => c / (sorted.length || 1)), missing };
+    } else if (t.kind === 'category') {
+      const index = new Map(t.vocabulary.map((v, i) => [v, i]));
+      const counts = new Array<number>(t.vocabulary.length + 1).fill(0);
+      let present = 0;
+      for (const v of values) {
+        if (typeof v !== 'string') continue;
+        present++;
+        counts[index.get(v) ?? t.vocabulary.length]!++;
+      }
+      out[t.name] = { kind: 'category', values: t.vocabulary, shares: counts.map((c) => c / (present || 1)), missing };
+    } else {
+      const flags = values.filter((v): v is boolean => typeof v === 'boolean');
+      out[t.name] = { kind: 'boolean', shareTrue: flags.filter(Boolean).length / (flags.length || 1), missing };
+    }
+  }
+  return out;
+}
+
+/** The bin of a value given inner edges: values equal to an edge go to the upper bin. */
+export function binOf(edges: number[], v: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v < edges[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
