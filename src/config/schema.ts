@@ -112,6 +112,13 @@ const model = z.strictObject({
   max_categories: z.number().int().positive().default(50),
 });
 
+const registry = z.strictObject({
+  /** `folder`: versions and aliases in a folder (a git branch backend comes with the GitHub actions). */
+  backend: z.literal('folder').default('folder'),
+  /** The registry folder, relative to the config file. */
+  path: z.string().default('.mlops/registry'),
+});
+
 /** Sections that later parts of the pipeline define; accepted as maps until then. */
 const later = z.record(z.string(), z.unknown()).optional();
 
@@ -124,7 +131,7 @@ export const configSchema = z
     data,
     model: model.prefault({}),
     gates: later,
-    registry: later,
+    registry: registry.prefault({}),
     image: later,
     deploy: later,
     serving: later,

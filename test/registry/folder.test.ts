@@ -1,0 +1,81 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MlopsError } from '../../src/errors.js';
+import { FolderRegistry } from '../../src/registry/folder.js';
+
+let root: string;
+let registry: FolderRegistry;
+let files: string[];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mlops-registry-'));
+  registry = new FolderRegistry(join(root, 'registry'));
+  files = [join(root, 'model.json'), join(root, 'weights.bin')];
+  await writeFile(files[0]!, '{"format":"layers-model"}');
+  await writeFile(files[1]!, Buffer.from([1, 2, 3, 4]));
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
+
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: MlopsError) => e,
+  );
+
+describe('the folder registry', () => {
+  it('stores immutable, numbered versions with a checksum per file', async () => {
+    const v1 = await registry.register(files, { runId: 'r1', summary: { accuracy: 0.9 } });
+    const v2 = await registry.register(files, { runId: 'r2', summary: {} });
+    expect([v1.version, v2.version]).toEqual(['v1', 'v2']);
+    expect(Object.keys(v1.files)).toEqual(['model.json', 'weights.bin']);
+    const { manifest, dir } = await registry.open('v1');
+    expect(manifest.summary).toEqual({ accuracy: 0.9 });
+    expect(await readFile(join(dir, 'model.json'), 'utf8')).toBe('{"format":"layers-model"}');
+  });
+
+  it('refuses a corrupted file on read, naming it', async () => {
+    await registry.register(files, { runId: 'r1', summary: {} });
+    await writeFile(join(root, 'registry/versions/v1/weights.bin'), Buffer.from([9, 9, 9, 9]));
+    const err = await failure(registry.open('v1'));
+    expect(err!.errorClass).toBe('data');
+    expect(err!.message).toBe('checksum mismatch in registry version v1: weights.bin is corrupted');
+  });
+
+  it('promotes a champion, keeps the one before as previous, and rolls back and forth', async () => {
+    for (let i = 0; i < 3; i++) await registry.register(files, { runId: `r${i}`, summary: {} });
+    await registry.promote('v1');
+    expect(await registry.promote('v3')).toEqual({ champion: 'v3', previous: 'v1' });
+    expect(await registry.rollback()).toEqual({ champion: 'v1', previous: 'v3' });
+    expect(await registry.rollback()).toEqual({ champion: 'v3', previous: 'v1' });
+  });
+
+  it('says clearly when the champion points at a missing version', async () => {
+    await registry.register(files, { runId: 'r1', summary: {} });
+    await writeFile(join(root, 'registry/aliases.json'), JSON.stringify({ champion: 'v7' }));
+    const err = await failure(registry.open('champion'));
+    expect(err!.errorClass).toBe('data');
+    expect(err!.message).toContain('"champion" points at version v7, which is missing');
+  });
+
+  it('has no champion before the first promotion', async () => {
+    expect(await registry.resolve('champion')).toBeUndefined();
+    expect((await failure(registry.open('champion')))!.errorClass).toBe('config');
+  });
+
+  it('never corrupts under concurrent writers: every registration gets its own version', async () => {
+    const manifests = await Promise.all(Array.from({ length: 8 }, (_, i) => registry.register(files, { runId: `r${i}`, summary: {} })));
+    expect(new Set(manifests.map((m) => m.version)).size).toBe(8);
+    expect(await registry.versions()).toEqual(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8']);
+  });
+
+  it('takes over a lock left by a dead process, and times out on a live one with a clear message', async () => {
+    await registry.register(files, { runId: 'r0', summary: {} });
+    await writeFile(join(root, 'registry/.lock'), '999999999');
+    expect((await registry.register(files, { runId: 'r1', summary: {} })).version).toBe('v2');
+    await writeFile(join(root, 'registry/.lock'), String(process.pid));
+    const err = await failure(registry.withLock(async () => undefined, 200));
+    expect(err!.message).toContain('is locked by another run');
+  });
+});
