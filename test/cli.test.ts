@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,13 +76,34 @@ describe('mlops', () => {
 });
 
 describe('mlops run', () => {
-  afterAll(() => rm('.mlops/runs/cli-run', { recursive: true, force: true }));
+  let dir: string;
+  beforeAll(async () => {
+    // The shipped config, with its own registry and work folder, reading the shipped sample data.
+    dir = await mkdtemp(join(tmpdir(), 'mlops-cli-run-'));
+    const text = (await readFile('mlops.config.yaml', 'utf8')).replace(
+      "'data/penguins_raw.csv'",
+      `'${join(process.cwd(), 'data/penguins_raw.csv')}'`,
+    );
+    await writeFile(join(dir, 'mlops.config.yaml'), text);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  it('extracts and trains on the sample data in one command', () => {
-    const { code, stdout } = mlops('run', '--run-id', 'cli-run');
+  it('runs extract, train, evaluate, gate and record, and prints a closing summary', () => {
+    const { code, stdout } = mlops('run', '--config', join(dir, 'mlops.config.yaml'), '--run-id', 'one');
     expect(code).toBe(0);
-    expect(stdout).toContain('run cli-run succeeded');
     expect(stdout).toMatch(/training\s+\d+ epochs on wasm/);
-    expect(existsSync('.mlops/runs/cli-run/train/model/model.json')).toBe(true);
+    expect(stdout).toContain('gate PASSED');
+    expect(stdout).toContain('registry version v1 is the champion');
+    expect(existsSync(join(dir, '.mlops/runs/one/train/model/model.json'))).toBe(true);
+  });
+
+  it('exits non-zero and says so plainly when the gate rejects the model', async () => {
+    const text = (await readFile(join(dir, 'mlops.config.yaml'), 'utf8')).replace('accuracy: { lower: 0.9', 'accuracy: { lower: 1.01');
+    await writeFile(join(dir, 'strict.yaml'), text);
+    const { code, stdout, stderr } = mlops('run', '--config', join(dir, 'strict.yaml'), '--run-id', 'two');
+    expect(code).toBe(4);
+    expect(stdout).toContain('gate REJECTED');
+    expect(stdout).toContain('released  nothing: the champion stays');
+    expect(stderr).toContain('error[quality]: the model failed the gate: accuracy (all) lower');
   });
 });

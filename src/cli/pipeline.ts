@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { stepDir } from '../context.js';
 import { extract, type ExtractOutputs } from '../data/extract.js';
+import { MlopsError } from '../errors.js';
 import { train, type TrainOutputs } from '../model/train.js';
+import { runPipeline } from '../pipeline.js';
+import { runSummary } from '../report.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -27,15 +30,21 @@ function trainSummary(out: TrainOutputs): string {
 export function registerPipeline(cli: Command): void {
   cli
     .command('run')
-    .description('run the whole pipeline on the configured defaults')
+    .description('run the whole pipeline: extract, train, evaluate, gate, record')
     .option('--as-of <date>', 'the batch day (YYYY-MM-DD); reruns with the same day reproduce a run')
     .option('--run-id <id>', 'name the run instead of generating an id')
-    .action(async (opts: { asOf?: string; runId?: string }, cmd: Command) => {
+    .option('--force <reason>', 'release even if the gate rejects the model; the reason is recorded')
+    .action(async (opts: { asOf?: string; runId?: string; force?: string }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       ctx.log.info(`run ${ctx.runId}: ${ctx.config.project}`);
-      const extracted = await extract(ctx, { asOf: opts.asOf });
-      const trained = await train(ctx);
-      process.stdout.write(`\nrun ${ctx.runId} succeeded\n${extractSummary(extracted, ctx.runDir)}\n${trainSummary(trained)}\n`);
+      const result = await runPipeline(ctx, { asOf: opts.asOf, force: opts.force === undefined ? undefined : { reason: opts.force } });
+      process.stdout.write(`\n${runSummary(ctx.runId, ctx.runDir, result)}\n`);
+      if (!result.decision.blessed) {
+        const failed = result.decision.rules.filter((r) => !r.passed).map((r) => `${r.metric} (${r.scope}) ${r.rule}`);
+        throw new MlopsError('quality', `the model failed the gate: ${failed.join(', ')}`, {
+          hint: 'the champion stays; see the gate section above',
+        });
+      }
     });
 
   cli

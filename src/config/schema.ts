@@ -119,6 +119,37 @@ const registry = z.strictObject({
   path: z.string().default('.mlops/registry'),
 });
 
+export const classificationMetricNames = ['accuracy', 'precision', 'recall', 'macro_f1', 'roc_auc', 'log_loss'] as const;
+export const regressionMetricNames = ['rmse', 'mae', 'r2'] as const;
+export const latencyMetricNames = ['latency_p50_ms', 'latency_p95_ms'] as const;
+const metricNames = [...classificationMetricNames, ...regressionMetricNames, ...latencyMetricNames] as const;
+export type MetricName = (typeof metricNames)[number];
+
+const threshold = z
+  .strictObject({
+    /** Value thresholds: the metric must be at least `lower` and at most `upper`. */
+    lower: z.number().optional(),
+    upper: z.number().optional(),
+    /** Change thresholds against the champion, measured in the better direction: a negative number allows that much worse. */
+    change: z
+      .strictObject({ absolute: z.number().optional(), relative: z.number().optional() })
+      .refine((c) => c.absolute !== undefined || c.relative !== undefined, { error: 'expected absolute and/or relative' })
+      .optional(),
+    /** By default log loss, errors and latencies are lower-is-better, the rest higher-is-better. */
+    direction: z.enum(['higher_is_better', 'lower_is_better']).optional(),
+  })
+  .refine((t) => t.lower !== undefined || t.upper !== undefined || t.change !== undefined, {
+    error: 'expected lower, upper and/or change',
+  });
+
+const gates = z.strictObject({
+  thresholds: z.partialRecord(z.enum(metricNames), threshold),
+  /** Metrics are also computed, and value thresholds checked, per value of this categorical column. */
+  slice_column: z.string().optional(),
+  /** Slices with fewer test rows are reported but not gated: their metrics are too noisy. */
+  min_slice_rows: z.number().int().positive().default(20),
+});
+
 /** Sections that later parts of the pipeline define; accepted as maps until then. */
 const later = z.record(z.string(), z.unknown()).optional();
 
@@ -130,7 +161,7 @@ export const configSchema = z
     workdir: z.string().default('.mlops'),
     data,
     model: model.prefault({}),
-    gates: later,
+    gates: gates.optional(),
     registry: registry.prefault({}),
     image: later,
     deploy: later,
@@ -172,6 +203,27 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is not a column of data.contract.columns` });
       else if (columns[f].type === 'label')
         ctx.addIssue({ code: 'custom', path: ['data', 'features', i], message: `"${f}" is the label, not a feature` });
+    }
+    const allowed: readonly string[] = [
+      ...(cfg.model.task === 'regression' ? regressionMetricNames : classificationMetricNames),
+      ...latencyMetricNames,
+    ];
+    for (const metric of Object.keys(cfg.gates?.thresholds ?? {})) {
+      if (!allowed.includes(metric)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gates', 'thresholds', metric],
+          message: `${metric} is not a ${cfg.model.task} metric; expected one of ${allowed.join(', ')}`,
+        });
+      }
+    }
+    const slice = cfg.gates?.slice_column;
+    if (slice !== undefined && columns[slice]?.type !== 'category') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gates', 'slice_column'],
+        message: `"${slice}" is not a category column of data.contract.columns`,
+      });
     }
     const t = cfg.data.split.time_column;
     if (t !== undefined && columns[t]?.type !== 'timestamp') {

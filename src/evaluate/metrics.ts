@@ -39,6 +39,9 @@ export function classificationMetrics(truth: ArrayLike<number>, probs: ArrayLike
     confusion[truth[r]!]![best]!++;
     logLoss -= Math.log(Math.min(1 - EPS, Math.max(EPS, probs[r * k + truth[r]!]!)));
   }
+  // Macro averages run over the classes that occur in the truth or the predictions, as scikit-learn's
+  // do: a slice without a class should not score zero for it.
+  const present = confusion.map((row, c) => row.reduce((a, b) => a + b, 0) + confusion.reduce((s, rr) => s + rr[c]!, 0) > 0);
   const perClass = confusion.map((row, c) => {
     const tp = row[c]!;
     const predicted = confusion.reduce((s, rr) => s + rr[c]!, 0);
@@ -59,10 +62,10 @@ export function classificationMetrics(truth: ArrayLike<number>, probs: ArrayLike
       confusion.reduce((s, row, c) => s + row[c]!, 0),
       n,
     ),
-    precision: binary ? perClass[1]!.precision : mean(perClass.map((p) => p.precision)),
-    recall: binary ? perClass[1]!.recall : mean(perClass.map((p) => p.recall)),
-    macro_f1: mean(perClass.map((p) => p.f1)),
-    roc_auc: binary ? aucs[1]! : mean(aucs),
+    precision: binary ? perClass[1]!.precision : mean(perClass.filter((_, c) => present[c]).map((p) => p.precision)),
+    recall: binary ? perClass[1]!.recall : mean(perClass.filter((_, c) => present[c]).map((p) => p.recall)),
+    macro_f1: mean(perClass.filter((_, c) => present[c]).map((p) => p.f1)),
+    roc_auc: binary ? aucs[1]! : mean(aucs.filter((a) => !Number.isNaN(a))),
     log_loss: safeDiv(logLoss, n),
     confusion,
   };

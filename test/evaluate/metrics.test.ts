@@ -50,3 +50,11 @@ describe('regression metrics, checked by hand', () => {
     expect(m.r2).toBeCloseTo(1 - 6 / 5, 12);
   });
 });
+
+describe('macro averages', () => {
+  it('leave out classes that neither occur nor are predicted, as scikit-learn does', () => {
+    // Three classes, but the slice only has classes 0 and 2, all right.
+    const m = classificationMetrics([0, 2], [0.9, 0.05, 0.05, 0.05, 0.05, 0.9], 3);
+    expect(m).toMatchObject({ macro_f1: 1, precision: 1, recall: 1, roc_auc: 1 });
+  });
+});

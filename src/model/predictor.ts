@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dataError } from '../errors.js';
+import { tf } from './backend.js';
+import type { Value } from './dataset.js';
+import { loadModel } from './io.js';
+import { transform, type PreprocessSpec } from './preprocess.js';
+import type { ModelCard } from './train.js';
+
+/** A saved model with its preprocessing: raw feature columns in, predictions out. */
+export interface Predictor {
+  spec: PreprocessSpec;
+  card: ModelCard;
+  model: tf.LayersModel;
+  /** Class probabilities (row-major, rows x classes) or regression values (rows). */
+  predict(columns: Record<string, Value[]>, rows: number): Float32Array;
+}
+
+export async function loadPredictor(dir: string): Promise<Predictor> {
+  const read = async <T>(name: string) => {
+    try {
+      return JSON.parse(await readFile(join(dir, name), 'utf8')) as T;
+    } catch (err) {
+      throw dataError(`the model's ${name} in ${dir} is missing or unreadable: ${(err as Error).message}`);
+    }
+  };
+  const [spec, card, model] = await Promise.all([
+    read<PreprocessSpec>('preprocess.json'),
+    read<ModelCard>('metadata.json'),
+    loadModel(dir),
+  ]);
+  const binary = spec.label.task === 'binary';
+  return {
+    spec,
+    card,
+    model,
+    predict(columns, rows) {
+      if (rows === 0) return new Float32Array(0);
+      return tf.tidy(() => {
+        const out = (
+          model.predict(tf.tensor2d(transform(spec, columns, rows), [rows, spec.width])) as tf.Tensor
+        ).dataSync() as Float32Array;
+        // A sigmoid head gives P(second class); callers always get one probability per class.
+        return binary
+          ? Float32Array.from({ length: rows * 2 }, (_, i) => (i % 2 ? out[i >> 1]! : 1 - out[i >> 1]!))
+          : Float32Array.from(out);
+      });
+    },
+  };
+}

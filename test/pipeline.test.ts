@@ -1,0 +1,75 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { createContext } from '../src/context.js';
+import { memoryLogger } from '../src/log.js';
+import { runPipeline } from '../src/pipeline.js';
+import { silentProgress } from '../src/progress.js';
+import { openRegistry } from '../src/registry/folder.js';
+
+let root: string;
+let config: Config;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mlops-pipeline-'));
+  config = structuredClone((await loadConfig('mlops.config.yaml')).config);
+  config.registry.path = join(root, 'registry');
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+const context = (runId: string, change: (c: Config) => void = () => {}) => {
+  const c = structuredClone(config);
+  change(c);
+  const ctx = createContext(
+    { config: c, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd() },
+    { runId, log: memoryLogger(), progress: silentProgress },
+  );
+  ctx.runDir = join(root, runId);
+  return ctx;
+};
+
+describe('the whole pipeline on the sample data', () => {
+  it('releases the first model on value thresholds alone, then judges the second against it', async () => {
+    const first = await runPipeline(context('first'));
+    expect(first.decision).toMatchObject({ passed: true, blessed: true });
+    expect(first.decision.note).toContain('value thresholds only');
+    expect(first.record?.version).toBe('v1');
+
+    const second = await runPipeline(context('second'));
+    expect(second.decision.championVersion).toBe('v1');
+    expect(second.evaluate.champion?.version).toBe('v1');
+    expect(second.decision.rules.some((r) => r.rule === 'change.absolute')).toBe(true);
+    // Same data, config and seed: the champion re-scored on the same rows gives the candidate's metrics.
+    expect(second.evaluate.champion?.metrics.accuracy).toBe(second.evaluate.metrics.accuracy);
+    expect(second.record?.version).toBe('v2');
+    expect(await openRegistry(config, process.cwd()).aliases()).toEqual({ champion: 'v2', previous: 'v1' });
+  });
+
+  it('keeps the champion when the gate rejects, and releases a rejected model only when forced', async () => {
+    const strict = (c: Config) => (c.gates!.thresholds.accuracy = { lower: 1.01 });
+    const rejected = await runPipeline(context('rejected', strict));
+    expect(rejected.decision.passed).toBe(false);
+    expect(rejected.record).toBeUndefined();
+    expect((await openRegistry(config, process.cwd()).aliases()).champion).toBe('v2');
+
+    const forced = await runPipeline(context('forced', strict), { force: { reason: 'ship the fix' } });
+    expect(forced.record?.version).toBe('v3');
+    const decision = JSON.parse(await readFile(join(root, 'forced/gate/decision.json'), 'utf8'));
+    expect(decision.forced).toEqual({ reason: 'ship the fix' });
+  });
+
+  it('stores model, preprocessing, card, evaluation and decision in the version, checksummed', async () => {
+    const { manifest } = await openRegistry(config, process.cwd()).open('champion');
+    expect(Object.keys(manifest.files).sort()).toEqual([
+      'decision.json',
+      'evaluation.json',
+      'metadata.json',
+      'model.json',
+      'preprocess.json',
+      'weights.bin',
+    ]);
+  });
+});
