@@ -1,15 +1,29 @@
+import { readArtifact } from './artifacts.js';
 import type { StepContext } from './context.js';
 import { extract, type ExtractOutputs } from './data/extract.js';
+import { configError } from './errors.js';
 import { evaluate, type EvaluateOutputs } from './evaluate/evaluate.js';
-import { gate, type Decision } from './gate/gate.js';
+import { gate, rejection, type Decision } from './gate/gate.js';
 import { train, type TrainOutputs } from './model/train.js';
+import { alertFor, notifyFailure } from './notify/notify.js';
 import { record, type RecordOutputs } from './registry/record.js';
+import { Ledger, type RunRecord } from './runs/ledger.js';
+import { withRetry } from './runs/retry.js';
 
-export interface PipelineOptions {
-  asOf?: string;
-  /** Release even if the gate rejects the model; the reason is recorded in the decision. */
-  force?: { reason: string };
-}
+export const stepNames = ['extract', 'train', 'evaluate', 'gate', 'record'] as const;
+export type StepName = (typeof stepNames)[number];
+
+export type RunOptions = RunRecord['options'];
+export type Step = (ctx: StepContext, options: RunOptions) => Promise<unknown>;
+
+/** The pipeline's steps; each reads the artifacts of the ones before it, so any can be rerun alone. */
+export const steps: Record<StepName, Step> = {
+  extract: (ctx, o) => extract(ctx, { asOf: o.asOf }),
+  train,
+  evaluate,
+  gate: (ctx, o) => gate(ctx, o.force),
+  record,
+};
 
 export interface PipelineResult {
   extract: ExtractOutputs;
@@ -20,12 +34,58 @@ export interface PipelineResult {
   record?: RecordOutputs;
 }
 
-/** extract -> train (with preprocess) -> evaluate -> gate -> record, each step reading the one before's artifacts. */
-export async function runPipeline(ctx: StepContext, options: PipelineOptions = {}): Promise<PipelineResult> {
-  const extracted = await extract(ctx, { asOf: options.asOf });
-  const trained = await train(ctx);
-  const evaluation = await evaluate(ctx);
-  const decision = await gate(ctx, evaluation, options.force);
-  const recorded = decision.blessed ? await record(ctx, evaluation, decision) : undefined;
-  return { extract: extracted, train: trained, evaluate: evaluation, decision, record: recorded };
+export interface PipelineOptions extends RunOptions {
+  /** Resume at this step, reusing the artifacts of the steps before it. */
+  from?: StepName;
+  /** The step functions; tests swap one to inject a failure. */
+  steps?: Record<StepName, Step>;
 }
+
+/**
+ * Runs extract -> train -> evaluate -> gate -> record with the pattern's error handling: each step's
+ * attempts, duration and error go to the run ledger; transient errors are retried by the `slo`
+ * policy; a final failure is sent to every alert sink, with the command that resumes the run.
+ */
+export async function runPipeline(ctx: StepContext, options: PipelineOptions = {}): Promise<PipelineResult> {
+  const ledger = await Ledger.open(ctx, { asOf: options.asOf, force: options.force });
+  const run = { ...ledger.run.options, ...definedOnly({ asOf: options.asOf, force: options.force }) };
+  const first = stepNames.indexOf(options.from ?? 'extract');
+  if (first < 0) throw configError(`--from: expected one of ${stepNames.join(', ')}, got "${options.from}"`);
+  for (const name of stepNames.slice(first)) {
+    const policy = { ...ctx.config.slo.retry, ...ctx.config.slo.steps[name] };
+    try {
+      const out = await withRetry(
+        async (attempt) => {
+          await ledger.attempt(name, attempt);
+          return (options.steps ?? steps)[name](ctx, run);
+        },
+        policy,
+        (attempt, err, wait) =>
+          ctx.log.warn(
+            `${name}: attempt ${attempt} of ${policy.attempts} failed (${err.message}); retrying in ${(wait / 1000).toFixed(1)}s`,
+          ),
+      );
+      await ledger.end(name, name === 'record' && out === undefined ? 'skipped' : 'succeeded');
+    } catch (err) {
+      await ledger.end(name, 'failed', err);
+      await ledger.finish('failed');
+      await notifyFailure(ctx, alertFor(ctx, name, err));
+      throw err;
+    }
+  }
+  const result: PipelineResult = {
+    extract: await readArtifact(ctx, 'extract', 'extract.json'),
+    train: await readArtifact(ctx, 'train', 'train.json'),
+    evaluate: await readArtifact(ctx, 'evaluate', 'evaluation.json'),
+    decision: await readArtifact(ctx, 'gate', 'decision.json'),
+    record:
+      ledger.run.steps.find((s) => s.name === 'record')?.status === 'succeeded'
+        ? await readArtifact(ctx, 'record', 'record.json')
+        : undefined,
+  };
+  await ledger.finish(result.decision.blessed ? 'succeeded' : 'rejected');
+  if (!result.decision.blessed) await notifyFailure(ctx, alertFor(ctx, 'gate', rejection(result.decision)));
+  return result;
+}
+
+const definedOnly = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

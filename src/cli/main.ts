@@ -3,6 +3,7 @@ import { describeError, exitCodes, MlopsError } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { GlobalOptions } from './context.js';
 import { registerData } from './data.js';
+import { registerModels } from './models.js';
 import { registerPipeline } from './pipeline.js';
 
 export function program(): Command {
@@ -17,6 +18,7 @@ export function program(): Command {
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   registerPipeline(cli);
+  registerModels(cli);
   registerData(cli);
   return cli;
 }

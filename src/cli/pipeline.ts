@@ -1,10 +1,13 @@
-import type { Command } from 'commander';
-import { stepDir } from '../context.js';
+import { dirname } from 'node:path';
+import { Option, type Command } from 'commander';
+import { stepDir, type StepContext } from '../context.js';
 import { extract, type ExtractOutputs } from '../data/extract.js';
-import { MlopsError } from '../errors.js';
+import { evaluate } from '../evaluate/evaluate.js';
+import { gate, rejection } from '../gate/gate.js';
 import { train, type TrainOutputs } from '../model/train.js';
-import { runPipeline } from '../pipeline.js';
-import { runSummary } from '../report.js';
+import { runPipeline, stepNames, type PipelineResult, type StepName } from '../pipeline.js';
+import { decisionLines, metricsTable, runSummary } from '../report.js';
+import { Ledger, listRuns, type RunRecord } from '../runs/ledger.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -27,6 +30,15 @@ function trainSummary(out: TrainOutputs): string {
   ].join('\n');
 }
 
+/** Prints the closing summary; a rejected model ends the command with a quality error (exit 4). */
+function finish(ctx: StepContext, result: PipelineResult): void {
+  process.stdout.write(`\n${runSummary(ctx.runId, ctx.runDir, result)}\n`);
+  if (!result.decision.blessed) throw rejection(result.decision);
+}
+
+const print = (json: boolean | undefined, value: unknown, text: () => string) =>
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text() + '\n');
+
 export function registerPipeline(cli: Command): void {
   cli
     .command('run')
@@ -37,14 +49,32 @@ export function registerPipeline(cli: Command): void {
     .action(async (opts: { asOf?: string; runId?: string; force?: string }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       ctx.log.info(`run ${ctx.runId}: ${ctx.config.project}`);
-      const result = await runPipeline(ctx, { asOf: opts.asOf, force: opts.force === undefined ? undefined : { reason: opts.force } });
-      process.stdout.write(`\n${runSummary(ctx.runId, ctx.runDir, result)}\n`);
-      if (!result.decision.blessed) {
-        const failed = result.decision.rules.filter((r) => !r.passed).map((r) => `${r.metric} (${r.scope}) ${r.rule}`);
-        throw new MlopsError('quality', `the model failed the gate: ${failed.join(', ')}`, {
-          hint: 'the champion stays; see the gate section above',
-        });
-      }
+      finish(ctx, await runPipeline(ctx, { asOf: opts.asOf, force: opts.force === undefined ? undefined : { reason: opts.force } }));
+    });
+
+  cli
+    .command('rekick')
+    .description('resume a failed run, reusing the artifacts of the steps that succeeded')
+    .argument('<run-id>', 'the run to resume (see mlops status)')
+    .addOption(new Option('--from <step>', 'resume at this step instead of the first that did not succeed').choices([...stepNames]))
+    .action(async (runId: string, opts: { from?: StepName }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), runId);
+      const run = await Ledger.existing(ctx);
+      const from =
+        opts.from ?? (run.steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped')?.name as StepName | undefined) ?? 'extract';
+      ctx.log.info(`rekick ${runId} from ${from}`);
+      finish(ctx, await runPipeline(ctx, { from }));
+    });
+
+  cli
+    .command('status')
+    .description('the recent runs, newest first')
+    .option('-n, --limit <n>', 'how many runs', (v) => Number(v), 20)
+    .option('--json', 'print the runs as JSON')
+    .action(async (opts: { limit: number; json?: boolean }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const runs = await listRuns(dirname(ctx.runDir), opts.limit);
+      print(opts.json, runs, () => statusTable(runs));
     });
 
   cli
@@ -56,7 +86,7 @@ export function registerPipeline(cli: Command): void {
     .action(async (opts: { asOf?: string; runId?: string; json?: boolean }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       const out = await extract(ctx, { asOf: opts.asOf });
-      process.stdout.write(opts.json ? JSON.stringify(out, null, 2) + '\n' : extractSummary(out, stepDir(ctx, 'extract')) + '\n');
+      print(opts.json, out, () => extractSummary(out, stepDir(ctx, 'extract')));
     });
 
   cli
@@ -67,6 +97,45 @@ export function registerPipeline(cli: Command): void {
     .action(async (opts: { runId: string; json?: boolean }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       const out = await train(ctx);
-      process.stdout.write(opts.json ? JSON.stringify(out, null, 2) + '\n' : trainSummary(out) + '\n');
+      print(opts.json, out, () => trainSummary(out));
     });
+
+  cli
+    .command('evaluate')
+    .description("score a run's model on its test split, per slice, and the champion on the same rows")
+    .requiredOption('--run-id <id>', 'the run whose model to evaluate')
+    .option('--json', 'print the evaluation as JSON')
+    .action(async (opts: { runId: string; json?: boolean }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
+      const out = await evaluate(ctx);
+      print(opts.json, out, () => metricsTable(out.metrics, out.champion?.metrics).join('\n'));
+    });
+
+  cli
+    .command('gate')
+    .description("judge a run's evaluation against gates.thresholds")
+    .requiredOption('--run-id <id>', 'the run whose evaluation to judge')
+    .option('--force <reason>', 'bless the model even if a rule fails; the reason is recorded')
+    .option('--json', 'print the decision as JSON')
+    .action(async (opts: { runId: string; force?: string; json?: boolean }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
+      const decision = await gate(ctx, opts.force === undefined ? undefined : { reason: opts.force });
+      print(opts.json, decision, () => decisionLines(decision).join('\n'));
+      if (!decision.blessed) throw rejection(decision);
+    });
+}
+
+function statusTable(runs: RunRecord[]): string {
+  if (runs.length === 0) return 'no runs yet: start one with `mlops run`';
+  const rows = runs.map((r) => {
+    const failed = r.steps.find((s) => s.status === 'failed');
+    const seconds = r.finishedAt ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1) + 's' : '-';
+    const detail = failed
+      ? `${failed.name}: ${failed.errorClass}: ${failed.message}`
+      : r.steps.map((s) => `${s.name}${s.attempts > 1 ? `(x${s.attempts})` : ''}`).join(' ');
+    return [r.runId, r.startedAt.slice(0, 19).replace('T', ' '), r.status, seconds, detail];
+  });
+  const header = ['run', 'started (UTC)', 'status', 'took', 'steps'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows].map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

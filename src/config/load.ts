@@ -63,6 +63,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     }
     registerSecret(config.data.source.url);
   }
+  if (config.notify.webhook.url) registerSecret(config.notify.webhook.url);
   return config;
 }
 

@@ -150,6 +150,25 @@ const gates = z.strictObject({
   min_slice_rows: z.number().int().positive().default(20),
 });
 
+const retryPolicy = z.strictObject({
+  /** Tries in all, the first included; only transient errors are retried. */
+  attempts: z.number().int().positive().default(3),
+  /** The first wait; each retry waits twice as long, up to the maximum, less a random jitter of up to half. */
+  backoff_seconds: z.number().min(0).default(2),
+  max_backoff_seconds: z.number().min(0).default(60),
+});
+
+const slo = z.strictObject({
+  retry: retryPolicy.prefault({}),
+  /** Per-step overrides of the retry policy, e.g. more attempts for a flaky warehouse. */
+  steps: z.partialRecord(z.enum(['extract', 'train', 'evaluate', 'gate', 'record']), retryPolicy.partial()).default({}),
+});
+
+const notify = z.strictObject({
+  /** A Slack-compatible incoming webhook. Secret: set it with MLOPS_WEBHOOK_URL rather than in the file. */
+  webhook: z.strictObject({ url: z.url().optional() }).prefault({}),
+});
+
 /** Sections that later parts of the pipeline define; accepted as maps until then. */
 const later = z.record(z.string(), z.unknown()).optional();
 
@@ -167,8 +186,8 @@ export const configSchema = z
     deploy: later,
     serving: later,
     monitoring: later,
-    slo: later,
-    notify: later,
+    slo: slo.prefault({}),
+    notify: notify.prefault({}),
   })
   .superRefine((cfg, ctx) => {
     const columns = cfg.data.contract.columns;

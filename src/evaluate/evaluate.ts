@@ -1,5 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeArtifact } from '../artifacts.js';
 import { stepDir, type StepContext } from '../context.js';
 import type { Dataset } from '../model/dataset.js';
 import { readSplit } from '../model/dataset.js';
@@ -112,8 +112,6 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   candidate.model.dispose();
   champion?.model.dispose();
 
-  const dir = stepDir(ctx, 'evaluate');
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'evaluation.json'), JSON.stringify(result, null, 2) + '\n');
+  await writeArtifact(ctx, 'evaluate', 'evaluation.json', result);
   return result;
 }

@@ -1,8 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Config, MetricName } from '../config/schema.js';
-import { stepDir, type StepContext } from '../context.js';
-import { configError } from '../errors.js';
+import { readArtifact, writeArtifact } from '../artifacts.js';
+import type { StepContext } from '../context.js';
+import { configError, MlopsError } from '../errors.js';
 import type { EvaluateOutputs } from '../evaluate/evaluate.js';
 
 /**
@@ -106,11 +105,20 @@ export function decide(gates: Config['gates'], evaluation: EvaluateOutputs, forc
   return { blessed: passed || Boolean(force), passed, forced: force, championVersion: champion?.version, note, rules };
 }
 
-/** Step 5: judge the evaluation, write `decision.json`. A rejection is the caller's to report. */
-export async function gate(ctx: StepContext, evaluation: EvaluateOutputs, force?: { reason: string }): Promise<Decision> {
+/** Step 5: judge `evaluation.json`, write `decision.json`. A rejection is the caller's to report. */
+export async function gate(ctx: StepContext, force?: { reason: string }): Promise<Decision> {
+  const evaluation = await readArtifact<EvaluateOutputs>(ctx, 'evaluate', 'evaluation.json');
   const decision = decide(ctx.config.gates, evaluation, force);
-  const dir = stepDir(ctx, 'gate');
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'decision.json'), JSON.stringify(decision, null, 2) + '\n');
+  await writeArtifact(ctx, 'gate', 'decision.json', decision);
   return decision;
+}
+
+/** The quality error a run ends with when its model is not blessed. */
+export function rejection(decision: Decision): MlopsError {
+  const failed = decision.rules
+    .filter((r) => !r.passed)
+    .map((r) => `${r.metric} (${r.scope}) ${r.rule} ${r.value.toFixed(4)} vs ${r.bound}`);
+  return new MlopsError('quality', `the model failed the gate: ${failed.join(', ')}`, {
+    hint: 'the champion stays; see gate/decision.json',
+  });
 }

@@ -1,5 +1,6 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readArtifact, writeArtifact } from '../artifacts.js';
 import { configHash } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
@@ -54,12 +55,7 @@ const kindOf = { float: 'numeric', integer: 'numeric', boolean: 'boolean', categ
 
 /** The extract step's outputs, read back from its folder: steps talk only through artifacts. */
 export async function readExtract(ctx: StepContext): Promise<{ dir: string; outputs: ExtractOutputs }> {
-  const dir = stepDir(ctx, 'extract');
-  try {
-    return { dir, outputs: JSON.parse(await readFile(join(dir, 'extract.json'), 'utf8')) as ExtractOutputs };
-  } catch {
-    throw configError(`no extract output in ${dir}`, 'run `mlops extract` for this run first, or rekick it from extract');
-  }
+  return { dir: stepDir(ctx, 'extract'), outputs: await readArtifact<ExtractOutputs>(ctx, 'extract', 'extract.json') };
 }
 
 /** Feature kinds from the contract; a timestamp cannot be a model input. */
@@ -221,7 +217,9 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       createdAt: new Date().toISOString(),
     };
     await writeFile(join(modelDir, 'metadata.json'), JSON.stringify(card, null, 2) + '\n');
-    return { backend, epochs: history.length, bestEpoch: best.epoch, valLoss: best.valLoss, samplesPerSecond, modelDir };
+    const result = { backend, epochs: history.length, bestEpoch: best.epoch, valLoss: best.valLoss, samplesPerSecond, modelDir };
+    await writeArtifact(ctx, 'train', 'train.json', result);
+    return result;
   } finally {
     best.weights.forEach((w) => w.dispose());
     tf.dispose([trainT.x, trainT.y, validT.x, validT.y]);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { readArtifact, writeArtifact } from '../artifacts.js';
 import { stepDir, type StepContext } from '../context.js';
 import type { EvaluateOutputs } from '../evaluate/evaluate.js';
 import type { Decision } from '../gate/gate.js';
@@ -12,10 +13,13 @@ export interface RecordOutputs {
 }
 
 /**
- * Step 8 for a blessed model: store the model, its preprocessing, model card, evaluation and gate
- * decision as a new immutable registry version, and make it the champion.
+ * Step 8: store a blessed model, its preprocessing, model card, evaluation and gate decision as a
+ * new immutable registry version, and make it the champion. A model the gate rejected is not stored.
  */
-export async function record(ctx: StepContext, evaluation: EvaluateOutputs, decision: Decision): Promise<RecordOutputs> {
+export async function record(ctx: StepContext): Promise<RecordOutputs | undefined> {
+  const evaluation = await readArtifact<EvaluateOutputs>(ctx, 'evaluate', 'evaluation.json');
+  const decision = await readArtifact<Decision>(ctx, 'gate', 'decision.json');
+  if (!decision.blessed) return undefined;
   const model = join(stepDir(ctx, 'train'), 'model');
   const files = [
     ...['model.json', 'weights.bin', 'preprocess.json', 'metadata.json'].map((f) => join(model, f)),
@@ -28,7 +32,9 @@ export async function record(ctx: StepContext, evaluation: EvaluateOutputs, deci
     runId: ctx.runId,
     summary: { metrics, passed: decision.passed, forced: decision.forced, championBefore: decision.championVersion },
   });
-  if (decision.blessed) await registry.promote(manifest.version);
-  ctx.log.info(`record: registered ${manifest.version}${decision.blessed ? ' as champion' : ''}`);
-  return { version: manifest.version, promoted: decision.blessed, manifest };
+  await registry.promote(manifest.version);
+  ctx.log.info(`record: registered ${manifest.version} as champion`);
+  const result = { version: manifest.version, promoted: true, manifest };
+  await writeArtifact(ctx, 'record', 'record.json', result);
+  return result;
 }

@@ -1,0 +1,49 @@
+import type { StepContext } from '../context.js';
+import { MlopsError } from '../errors.js';
+import { redact } from '../secrets.js';
+
+export interface Alert {
+  runId: string;
+  step: string;
+  errorClass: string;
+  message: string;
+  /** The command that resumes the run. */
+  rekick: string;
+}
+
+export function alertFor(ctx: StepContext, step: string, error: unknown): Alert {
+  return {
+    runId: ctx.runId,
+    step,
+    errorClass: error instanceof MlopsError ? error.errorClass : 'internal',
+    message: redact(error instanceof Error ? error.message : String(error)),
+    rekick: `mlops rekick ${ctx.runId} --from ${step}`,
+  };
+}
+
+/** Slack-compatible: `text` for any webhook, blocks for Slack, the fields for everything else. */
+export function webhookPayload(project: string, alert: Alert): Record<string, unknown> {
+  const text = `:rotating_light: ${project}: step *${alert.step}* of run \`${alert.runId}\` failed (${alert.errorClass}): ${alert.message}\nTo resume: \`${alert.rekick}\``;
+  return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }], mlops: alert };
+}
+
+/**
+ * Tells every configured sink that a run failed: the log always, and the webhook when one is set.
+ * A sink that fails is logged and never hides the run's own error.
+ */
+export async function notifyFailure(ctx: StepContext, alert: Alert): Promise<void> {
+  ctx.log.error(`run ${alert.runId} failed at step ${alert.step} (${alert.errorClass}): ${alert.message}`, { rekick: alert.rekick });
+  const url = ctx.config.notify.webhook.url;
+  if (!url) return;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(webhookPayload(ctx.config.project, alert)),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  } catch (err) {
+    ctx.log.warn(`the webhook alert could not be sent: ${redact((err as Error).message)}`);
+  }
+}

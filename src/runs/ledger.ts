@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StepContext } from '../context.js';
+import { configError, MlopsError, type ErrorClass } from '../errors.js';
+
+export type StepStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
+export type RunStatus = 'running' | 'succeeded' | 'rejected' | 'failed';
+
+export interface StepRecord {
+  name: string;
+  status: StepStatus;
+  attempts: number;
+  startedAt: string;
+  durationMs?: number;
+  errorClass?: ErrorClass | 'internal';
+  message?: string;
+  /** The step's folder in the run, where its artifacts are. */
+  artifacts: string;
+}
+
+/** `<run>/run.json`: what a run did, step by step, so it can be troubleshot and rekicked. */
+export interface RunRecord {
+  runId: string;
+  project: string;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt?: string;
+  /** What the run was asked to do, so a rekick does the same. */
+  options: { asOf?: string; force?: { reason: string } };
+  steps: StepRecord[];
+}
+
+const file = (runDir: string) => join(runDir, 'run.json');
+
+export async function readRun(runDir: string): Promise<RunRecord | undefined> {
+  try {
+    return JSON.parse(await readFile(file(runDir), 'utf8')) as RunRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ledger of one run. Every change is written at once (temp + rename), so a crash loses nothing. */
+export class Ledger {
+  private constructor(
+    private readonly runDir: string,
+    readonly run: RunRecord,
+  ) {}
+
+  static async open(ctx: StepContext, options: RunRecord['options']): Promise<Ledger> {
+    const existing = await readRun(ctx.runDir);
+    const run: RunRecord = existing
+      ? { ...existing, status: 'running', finishedAt: undefined }
+      : { runId: ctx.runId, project: ctx.config.project, status: 'running', startedAt: new Date().toISOString(), options, steps: [] };
+    const ledger = new Ledger(ctx.runDir, run);
+    await ledger.save();
+    return ledger;
+  }
+
+  /** The ledger of an earlier run, for a rekick. */
+  static async existing(ctx: StepContext): Promise<RunRecord> {
+    const run = await readRun(ctx.runDir);
+    if (!run) throw configError(`no run ${ctx.runId} in ${ctx.runDir}`, 'see `mlops status` for the recent runs');
+    return run;
+  }
+
+  private async save(): Promise<void> {
+    await mkdir(this.runDir, { recursive: true });
+    const temp = `${file(this.runDir)}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(temp, JSON.stringify(this.run, null, 2) + '\n');
+    await rename(temp, file(this.runDir));
+  }
+
+  private step(name: string): StepRecord {
+    let record = this.run.steps.find((s) => s.name === name);
+    if (!record) {
+      record = { name, status: 'running', attempts: 0, startedAt: new Date().toISOString(), artifacts: join(this.runDir, name) };
+      this.run.steps.push(record);
+    }
+    return record;
+  }
+
+  async attempt(name: string, attempt: number): Promise<void> {
+    const record = this.step(name);
+    if (attempt === 1)
+      Object.assign(record, { startedAt: new Date().toISOString(), attempts: 0, errorClass: undefined, message: undefined });
+    Object.assign(record, { status: 'running', attempts: record.attempts + 1 });
+    await this.save();
+  }
+
+  async end(name: string, status: StepStatus, error?: unknown): Promise<void> {
+    const record = this.step(name);
+    record.status = status;
+    record.durationMs = Date.now() - Date.parse(record.startedAt);
+    if (error !== undefined) {
+      record.errorClass = error instanceof MlopsError ? error.errorClass : 'internal';
+      record.message = error instanceof Error ? error.message : String(error);
+    }
+    await this.save();
+  }
+
+  async finish(status: RunStatus): Promise<void> {
+    Object.assign(this.run, { status, finishedAt: new Date().toISOString() });
+    await this.save();
+  }
+}
+
+/** The recent runs under a work folder, newest first. */
+export async function listRuns(runsDir: string, limit = 20): Promise<RunRecord[]> {
+  const names = await readdir(runsDir).catch(() => [] as string[]);
+  const runs = (await Promise.all(names.map((n) => readRun(join(runsDir, n))))).filter((r): r is RunRecord => r !== undefined);
+  return runs.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1)).slice(0, limit);
+}
