@@ -89,27 +89,16 @@ export function registerPipeline(cli: Command): void {
       print(opts.json, out, () => extractSummary(out, stepDir(ctx, 'extract')));
     });
 
-  cli
-    .command('train')
-    .description("fit the preprocessing on the train split and train the model, from a run's extract output")
-    .requiredOption('--run-id <id>', 'the run whose extract output to train on')
-    .option('--json', 'print the step outputs as JSON')
-    .action(async (opts: { runId: string; json?: boolean }, cmd: Command) => {
-      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
-      const out = await train(ctx);
-      print(opts.json, out, () => trainSummary(out));
-    });
-
-  cli
-    .command('evaluate')
-    .description("score a run's model on its test split, per slice, and the champion on the same rows")
-    .requiredOption('--run-id <id>', 'the run whose model to evaluate')
-    .option('--json', 'print the evaluation as JSON')
-    .action(async (opts: { runId: string; json?: boolean }, cmd: Command) => {
-      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
-      const out = await evaluate(ctx);
-      print(opts.json, out, () => metricsTable(out.metrics, out.champion?.metrics).join('\n'));
-    });
+  stepCommand(
+    cli,
+    'train',
+    "fit the preprocessing on the train split and train the model, from a run's extract output",
+    train,
+    trainSummary,
+  );
+  stepCommand(cli, 'evaluate', "score a run's model on its test split, per slice, and the champion on the same rows", evaluate, (out) =>
+    metricsTable(out.metrics, out.champion?.metrics).join('\n'),
+  );
 
   cli
     .command('gate')
@@ -122,6 +111,25 @@ export function registerPipeline(cli: Command): void {
       const decision = await gate(ctx, opts.force === undefined ? undefined : { reason: opts.force });
       print(opts.json, decision, () => decisionLines(decision).join('\n'));
       if (!decision.blessed) throw rejection(decision);
+    });
+}
+
+/** `mlops <step> --run-id ID`: one step of a run, from the artifacts of the step before. */
+function stepCommand<T>(
+  cli: Command,
+  name: string,
+  description: string,
+  run: (ctx: StepContext) => Promise<T>,
+  text: (out: T) => string,
+): void {
+  cli
+    .command(name)
+    .description(description)
+    .requiredOption('--run-id <id>', `the run to ${name}`)
+    .option('--json', 'print the step outputs as JSON')
+    .action(async (opts: { runId: string; json?: boolean }, cmd: Command) => {
+      const out = await run(await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId));
+      print(opts.json, out, () => text(out));
     });
 }
 
