@@ -89,3 +89,12 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
 }
 
 const definedOnly = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** Resumes a run at `from`, or at the first step that did not succeed, reusing the artifacts before it. */
+export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult> {
+  const run = await Ledger.existing(ctx);
+  const start =
+    from ?? (run.steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped')?.name as StepName | undefined) ?? 'extract';
+  ctx.log.info(`rekick ${ctx.runId} from ${start}`);
+  return runPipeline(ctx, { from: start });
+}

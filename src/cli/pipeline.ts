@@ -5,9 +5,9 @@ import { extract, type ExtractOutputs } from '../data/extract.js';
 import { evaluate } from '../evaluate/evaluate.js';
 import { gate, rejection } from '../gate/gate.js';
 import { train, type TrainOutputs } from '../model/train.js';
-import { runPipeline, stepNames, type PipelineResult, type StepName } from '../pipeline.js';
+import { rekick, runPipeline, stepNames, type PipelineResult, type StepName } from '../pipeline.js';
 import { decisionLines, metricsTable, runSummary } from '../report.js';
-import { Ledger, listRuns, type RunRecord } from '../runs/ledger.js';
+import { listRuns, type RunRecord } from '../runs/ledger.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
