@@ -59,11 +59,7 @@ export function registerPipeline(cli: Command): void {
     .addOption(new Option('--from <step>', 'resume at this step instead of the first that did not succeed').choices([...stepNames]))
     .action(async (runId: string, opts: { from?: StepName }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), runId);
-      const run = await Ledger.existing(ctx);
-      const from =
-        opts.from ?? (run.steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped')?.name as StepName | undefined) ?? 'extract';
-      ctx.log.info(`rekick ${runId} from ${from}`);
-      finish(ctx, await runPipeline(ctx, { from }));
+      finish(ctx, await rekick(ctx, opts.from));
     });
 
   cli
