@@ -106,4 +106,18 @@ describe('mlops run', () => {
     expect(stdout).toContain('released  nothing: the champion stays');
     expect(stderr).toContain('error[quality]: the model failed the gate: accuracy (all) lower');
   });
+
+  it('lists, shows, promotes and rolls back registry versions', () => {
+    const config = join(dir, 'mlops.config.yaml');
+    const list = mlops('models', 'list', '--config', config);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/v1\s+champion\s/);
+    expect(JSON.parse(mlops('models', 'show', 'champion', '--config', config).stdout)).toMatchObject({ version: 'v1', runId: 'one' });
+    const rollback = mlops('models', 'rollback', '--config', config);
+    expect(rollback.code).toBe(2);
+    expect(rollback.stderr).toContain('error[config]: there is no previous version to roll back to');
+    expect(mlops('models', 'promote', 'v9', '--config', config).stderr).toContain(
+      'error[data]: "v9" points at version v9, which is missing',
+    );
+  });
 });
