@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { dataError } from '../errors.js';
 import { tf } from './backend.js';
 import type { Value } from './dataset.js';
+import { denseForward } from './dense.js';
 import { loadModel } from './io.js';
 import { transform, type PreprocessSpec } from './preprocess.js';
 import type { ModelCard } from './train.js';
@@ -12,8 +13,12 @@ export interface Predictor {
   spec: PreprocessSpec;
   card: ModelCard;
   model: tf.LayersModel;
+  /** `dense`: the lean typed-array path; `tfjs`: models with layers it does not cover. */
+  engine: 'dense' | 'tfjs';
   /** Class probabilities (row-major, rows x classes) or regression values (rows). */
   predict(columns: Record<string, Value[]>, rows: number): Float32Array;
+  /** The same, from already transformed rows (`rows x spec.width`). */
+  forward(x: Float32Array, rows: number): Float32Array;
 }
 
 export async function loadPredictor(dir: string): Promise<Predictor> {
@@ -29,22 +34,24 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
     read<ModelCard>('metadata.json'),
     loadModel(dir),
   ]);
+  const dense = denseForward(model);
+  const raw =
+    dense ??
+    ((x: Float32Array, rows: number) =>
+      tf.tidy(() => Float32Array.from((model.predict(tf.tensor2d(x, [rows, spec.width])) as tf.Tensor).dataSync())));
   const binary = spec.label.task === 'binary';
+  const forward = (x: Float32Array, rows: number) => {
+    if (rows === 0) return new Float32Array(0);
+    const out = raw(x, rows);
+    // A sigmoid head gives P(second class); callers always get one probability per class.
+    return binary ? Float32Array.from({ length: rows * 2 }, (_, i) => (i % 2 ? out[i >> 1]! : 1 - out[i >> 1]!)) : out;
+  };
   return {
     spec,
     card,
     model,
-    predict(columns, rows) {
-      if (rows === 0) return new Float32Array(0);
-      return tf.tidy(() => {
-        const out = (
-          model.predict(tf.tensor2d(transform(spec, columns, rows), [rows, spec.width])) as tf.Tensor
-        ).dataSync() as Float32Array;
-        // A sigmoid head gives P(second class); callers always get one probability per class.
-        return binary
-          ? Float32Array.from({ length: rows * 2 }, (_, i) => (i % 2 ? out[i >> 1]! : 1 - out[i >> 1]!))
-          : Float32Array.from(out);
-      });
-    },
+    engine: dense ? 'dense' : 'tfjs',
+    forward,
+    predict: (columns, rows) => forward(transform(spec, columns, rows), rows),
   };
 }
