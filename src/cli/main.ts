@@ -5,6 +5,7 @@ import type { GlobalOptions } from './context.js';
 import { registerData } from './data.js';
 import { registerModels } from './models.js';
 import { registerPipeline } from './pipeline.js';
+import { registerServe } from './serve.js';
 
 export function program(): Command {
   const cli = new Command('mlops')
@@ -18,6 +19,7 @@ export function program(): Command {
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   registerPipeline(cli);
+  registerServe(cli);
   registerModels(cli);
   registerData(cli);
   return cli;

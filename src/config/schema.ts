@@ -169,6 +169,37 @@ const notify = z.strictObject({
   webhook: z.strictObject({ url: z.url().optional() }).prefault({}),
 });
 
+const serving = z.strictObject({
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Most records one `{"instances": [...]}` request may carry. */
+  max_batch: z.number().int().positive().default(1024),
+  /** Larger request bodies are refused with 413. */
+  max_body_bytes: z.number().int().positive().default(1_048_576),
+  /** model-load mode: how often to look for a new champion. */
+  poll_seconds: z.number().positive().default(30),
+  /** Drift is measured over the last this many predictions. */
+  drift_window: z.number().int().positive().default(1000),
+  /** A record with a numeric feature this many standard deviations from the train mean is an outlier. */
+  outlier_z: z.number().positive().default(4),
+  log: z
+    .strictObject({
+      /** The prediction log, JSON lines, relative to the config file. */
+      path: z.string().default('.mlops/predictions/predictions.jsonl'),
+      /** Rotate when the file passes this size; keep this many rotated files. */
+      max_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(50 * 1024 * 1024),
+      max_files: z.number().int().positive().default(5),
+      /** Entries waiting to be written; past this, entries are dropped and counted, never buffered without bound. */
+      queue: z.number().int().positive().default(10_000),
+      /** Input fields written as "[redacted]". */
+      redact: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+});
+
 /** Sections that later parts of the pipeline define; accepted as maps until then. */
 const later = z.record(z.string(), z.unknown()).optional();
 
@@ -184,7 +215,7 @@ export const configSchema = z
     registry: registry.prefault({}),
     image: later,
     deploy: later,
-    serving: later,
+    serving: serving.prefault({}),
     monitoring: later,
     slo: slo.prefault({}),
     notify: notify.prefault({}),

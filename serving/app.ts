@@ -1,0 +1,163 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { Config } from '../src/config/schema.js';
+import type { Logger } from '../src/log.js';
+import { transform } from '../src/model/preprocess.js';
+import type { Metrics } from './metrics.js';
+import type { ModelStore } from './model-store.js';
+import { outlierScores } from './monitor.js';
+import type { PredictionLog } from './prediction-log.js';
+import { parseRecords } from './validate.js';
+
+export interface AppOptions {
+  store: ModelStore;
+  log: PredictionLog;
+  metrics: Metrics;
+  serving: Config['serving'];
+  logger: Logger;
+  /** Bearer token for /admin routes; without one they are off. */
+  adminToken?: string;
+}
+
+const problem = (c: Context, status: 400 | 401 | 404 | 413 | 415 | 422 | 503, error: string, extra: object = {}) =>
+  c.json({ error, ...extra }, status);
+
+/**
+ * Reads the body up to `limit` bytes. Content-Length is checked before reading; a chunked body is
+ * counted as it streams and cut off at the limit. (Not hono's bodyLimit: it costs ~4x throughput.)
+ */
+async function readBody(c: Context, limit: number): Promise<string | undefined> {
+  const declared = c.req.header('content-length');
+  if (declared !== undefined) return Number(declared) > limit ? undefined : c.req.text();
+  const reader = c.req.raw.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const requestId = (header: string | undefined) => (header && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID());
+
+export function createApp(options: AppOptions): Hono {
+  const { store, log, metrics, serving, logger } = options;
+  const redact = new Set(serving.log.redact);
+  const app = new Hono();
+
+  // Requests and latency by route, status and model version, for every route.
+  app.use(async (c, next) => {
+    const began = performance.now();
+    await next();
+    const labels = { route: c.req.routePath, status: String(c.res.status), model_version: store.current?.version ?? 'none' };
+    metrics.requests.inc(labels);
+    metrics.latency.observe(labels, (performance.now() - began) / 1000);
+  });
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/ready', (c) =>
+    store.current ? c.json({ status: 'ready', model_version: store.current.version }) : problem(c, 503, 'no model loaded yet'),
+  );
+
+  app.get('/metadata', (c) => {
+    const model = store.current;
+    if (!model) return problem(c, 503, 'no model loaded yet');
+    const { card, spec, engine } = model.predictor;
+    return c.json({
+      model_version: model.version,
+      loaded_at: model.loadedAt,
+      task: card.task,
+      label: card.label,
+      classes: card.classes,
+      features: spec.features.map((f) => ({ name: f.name, kind: f.kind, ...(f.kind === 'category' ? { values: f.vocabulary } : {}) })),
+      training: { backend: card.backend, epochs: card.training.epochs, lineage: card.lineage },
+      inference_engine: engine,
+      max_batch: serving.max_batch,
+    });
+  });
+
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+
+  app.post('/predict', async (c) => {
+    const began = performance.now();
+    const id = requestId(c.req.header('x-request-id'));
+    c.header('x-request-id', id);
+    if (!(c.req.header('content-type') ?? '').toLowerCase().startsWith('application/json'))
+      return problem(c, 415, 'expected Content-Type: application/json');
+    const text = await readBody(c, serving.max_body_bytes);
+    if (text === undefined) {
+      // The rest of the body is never read, so the connection cannot carry another request.
+      c.header('connection', 'close');
+      return problem(c, 413, `the body is over serving.max_body_bytes (${serving.max_body_bytes} bytes)`);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      return problem(c, 400, `malformed JSON: ${(err as Error).message}`);
+    }
+    const model = store.current; // read once: this request finishes on this model even if a swap happens
+    if (!model) return problem(c, 503, 'no model loaded yet');
+    const { spec } = model.predictor;
+    const parsed = parseRecords(spec, body, serving.max_batch);
+    if (!parsed.ok) return problem(c, 422, 'invalid input', { fields: parsed.errors });
+
+    const x = transform(spec, parsed.columns, parsed.rows);
+    const out = model.predictor.forward(x, parsed.rows);
+    const outliers = outlierScores(spec, x, parsed.rows);
+    model.monitor.observe(parsed.columns, parsed.rows, (r) => outliers[r]! > serving.outlier_z);
+    const classes = spec.label.classes;
+    const predictions = Array.from({ length: parsed.rows }, (_, r) => {
+      if (!classes) return { value: out[r]! };
+      const k = classes.length;
+      let best = 0;
+      for (let j = 1; j < k; j++) if (out[r * k + j]! > out[r * k + best]!) best = j;
+      return { label: classes[best]!, probabilities: Object.fromEntries(classes.map((name, j) => [name, out[r * k + j]!])) };
+    });
+    const latencyMs = performance.now() - began;
+    // Log lines and the response are assembled from JSON already made: serialising is most of a request's cost.
+    const head = `{"time":"${new Date().toISOString()}","request_id":"${id}","model_version":${JSON.stringify(model.version)}`;
+    const outputs = predictions.map((p) => JSON.stringify(p));
+    predictions.forEach((prediction, r) => {
+      const label = 'label' in prediction ? prediction.label : 'value';
+      metrics.predictions.inc({ class: label, model_version: model.version });
+      if (outliers[r]! > serving.outlier_z) metrics.outliers.inc({ model_version: model.version });
+      const record = parsed.records[r]!;
+      const inputs =
+        !parsed.batch && !redact.size && !/[\r\n]/.test(text)
+          ? text
+          : JSON.stringify(
+              redact.size ? Object.fromEntries(Object.entries(record).map(([k, v]) => [k, redact.has(k) ? '[redacted]' : v])) : record,
+            );
+      const line = `${head},"inputs":${inputs},"outputs":${outputs[r]},"latency_ms":${latencyMs.toFixed(3)},"outlier_score":${outliers[r]!.toFixed(3)}}`;
+      if (!log.write(line)) metrics.logDropped.inc();
+    });
+    const tail = `"model_version":${JSON.stringify(model.version)},"request_id":"${id}"}`;
+    const json = parsed.batch ? `{"predictions":[${outputs.join(',')}],${tail}` : `${outputs[0]!.slice(0, -1)},${tail}`;
+    return c.body(json, 200, { 'content-type': 'application/json' });
+  });
+
+  app.post('/admin/reload', async (c) => {
+    if (!options.adminToken) return problem(c, 404, 'admin routes are off: set MLOPS_ADMIN_TOKEN to turn them on');
+    const given = Buffer.from(c.req.header('authorization')?.replace(/^Bearer /i, '') ?? '');
+    const expected = Buffer.from(options.adminToken);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return problem(c, 401, 'a valid bearer token is required');
+    const result = await store.check();
+    return c.json(result, result.error ? 409 : 200);
+  });
+
+  app.notFound((c) => problem(c, 404, `no route ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    logger.error(`internal error on ${c.req.method} ${c.req.path}: ${err.message}`);
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,95 @@
+import type { Value } from '../src/model/dataset.js';
+import type { PreprocessSpec } from '../src/model/preprocess.js';
+import { binOf, type FeatureReference } from '../src/model/reference.js';
+
+/**
+ * Prediction monitoring: per feature, the bins of the last `window` values served, compared with
+ * the training reference in the model card by the population stability index (PSI), and the
+ * outlier score of each record. Updating is O(features) per record; PSI is computed on scrape.
+ */
+export class DriftMonitor {
+  private readonly features: { name: string; reference: FeatureReference; bins: Int16Array; counts: Float64Array; expected: number[] }[];
+  private readonly outliers: Uint8Array;
+  private next = 0;
+  private seen = 0;
+
+  constructor(
+    spec: PreprocessSpec,
+    reference: Record<string, FeatureReference>,
+    private readonly window: number,
+  ) {
+    this.outliers = new Uint8Array(window);
+    this.features = spec.features
+      .filter((f) => reference[f.name])
+      .map((f) => {
+        const ref = reference[f.name]!;
+        const expected = ref.kind === 'boolean' ? [1 - ref.shareTrue, ref.shareTrue] : ref.shares;
+        return { name: f.name, reference: ref, bins: new Int16Array(window).fill(-1), counts: new Float64Array(expected.length), expected };
+      });
+  }
+
+  private bin(reference: FeatureReference, v: Value): number {
+    if (v === null || v === undefined) return -1; // missing values are not part of the distribution
+    if (reference.kind === 'numeric') return typeof v === 'number' ? binOf(reference.edges, v) : -1;
+    if (reference.kind === 'boolean') return v === true ? 1 : 0;
+    const i = reference.values.indexOf(String(v));
+    return i === -1 ? reference.values.length : i;
+  }
+
+  /** Records served rows; `outlier[r]` says whether row r was an outlier. */
+  observe(columns: Record<string, Value[]>, rows: number, outlier: (r: number) => boolean): void {
+    for (let r = 0; r < rows; r++) {
+      const slot = this.next;
+      this.outliers[slot] = outlier(r) ? 1 : 0;
+      for (const f of this.features) {
+        const old = f.bins[slot]!;
+        if (old >= 0) f.counts[old]!--;
+        const b = this.bin(f.reference, columns[f.name]?.[r] ?? null);
+        f.bins[slot] = b;
+        if (b >= 0) f.counts[b]!++;
+      }
+      this.next = (this.next + 1) % this.window;
+      this.seen++;
+    }
+  }
+
+  /** PSI per feature over the window: sum of (actual - expected) * ln(actual / expected). */
+  psi(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const f of this.features) {
+      const total = f.counts.reduce((a, b) => a + b, 0);
+      if (total === 0) continue;
+      let psi = 0;
+      f.expected.forEach((e, i) => {
+        const a = Math.max(f.counts[i]! / total, 1e-4);
+        const x = Math.max(e, 1e-4);
+        psi += (a - x) * Math.log(a / x);
+      });
+      out[f.name] = psi;
+    }
+    return out;
+  }
+
+  /** Share of outliers among the last `window` records. */
+  outlierRate(): number {
+    const n = Math.min(this.seen, this.window);
+    return n ? this.outliers.subarray(0, n).reduce((a, b) => a + b, 0) / n : 0;
+  }
+}
+
+/** The largest |z| of a record's numeric features, from the standardised model input. */
+export function outlierScores(spec: PreprocessSpec, x: Float32Array, rows: number): Float32Array {
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const f of spec.features) {
+    if (f.kind === 'numeric') offsets.push(offset);
+    offset += f.kind === 'category' ? f.vocabulary.length + 1 : 1;
+  }
+  const scores = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = 0;
+    for (const o of offsets) max = Math.max(max, Math.abs(x[r * spec.width + o]!));
+    scores[r] = max;
+  }
+  return scores;
+}

@@ -1,0 +1,68 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { Config } from '../src/config/schema.js';
+import type { Logger } from '../src/log.js';
+import { selectBackend } from '../src/model/backend.js';
+import { createApp } from './app.js';
+import { createMetrics } from './metrics.js';
+import { ModelStore, type ModelSource } from './model-store.js';
+import { PredictionLog } from './prediction-log.js';
+
+export interface ServerOptions {
+  config: Config;
+  configDir: string;
+  source: ModelSource;
+  logger: Logger;
+  port?: number;
+  /** model-load mode: poll the source for new versions. */
+  poll?: boolean;
+  adminToken?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  store: ModelStore;
+  log: PredictionLog;
+  /** Stops accepting, lets in-flight requests finish, flushes the prediction log. */
+  close(): Promise<void>;
+}
+
+/** Starts the prediction server on 127.0.0.1 with a loaded, warmed model. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { config, logger } = options;
+  const serving = config.serving;
+  await selectBackend();
+  const log = new PredictionLog({
+    path: resolve(options.configDir, serving.log.path),
+    maxBytes: serving.log.max_bytes,
+    maxFiles: serving.log.max_files,
+    capacity: serving.log.queue,
+  });
+  let metrics: ReturnType<typeof createMetrics> | undefined;
+  const store = new ModelStore(options.source, {
+    driftWindow: serving.drift_window,
+    log: logger,
+    onFailure: () => metrics?.loadFailures.inc(),
+  });
+  metrics = createMetrics(store, log);
+  await store.check();
+  if (options.poll) store.poll(serving.poll_seconds);
+  const app = createApp({ store, log, metrics, serving, logger, adminToken: options.adminToken });
+  const server = await new Promise<ServerType>((ready) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: options.port ?? serving.port }, () => ready(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  logger.info(`prediction server on ${url} (${store.current ? `model ${store.current.version}` : 'no model yet'})`);
+  return {
+    url,
+    store,
+    log,
+    async close() {
+      store.stop();
+      await new Promise<void>((done) => server.close(() => done()));
+      await log.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { openRegistry } from '../registry/folder.js';
+import { registerSecret } from '../secrets.js';
+import { startServer } from '../../serving/server.js';
+import { contextFrom, type GlobalOptions } from './context.js';
+
+export function registerServe(cli: Command): void {
+  cli
+    .command('serve')
+    .description('serve predictions on 127.0.0.1: the champion from the registry (hot-swapped), or a fixed model folder')
+    .option('-p, --port <port>', 'the port (default serving.port; 0 picks a free one)', (v) => Number(v))
+    .option('--model-dir <dir>', 'serve this model folder as is (model-in-image mode)')
+    .option('--registry <alias>', 'follow this registry alias and swap in new versions (model-load mode)', 'champion')
+    .action(async (opts: { port?: number; modelDir?: string; registry: string }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
+      if (adminToken) registerSecret(adminToken);
+      const server = await startServer({
+        config: ctx.config,
+        configDir: ctx.configDir,
+        logger: ctx.log,
+        port: opts.port,
+        adminToken,
+        source: opts.modelDir
+          ? { kind: 'dir', dir: resolve(opts.modelDir) }
+          : { kind: 'registry', registry: openRegistry(ctx.config, ctx.configDir), alias: opts.registry },
+        poll: !opts.modelDir,
+      });
+      process.stdout.write(`${server.url}\n`);
+      // SIGTERM: stop accepting, finish in-flight requests, flush the prediction log, exit 0.
+      await new Promise<void>((done) => {
+        const stop = () => void server.close().then(done);
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      ctx.log.info('prediction server stopped');
+    });
+}
