@@ -39,13 +39,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxFiles: serving.log.max_files,
     capacity: serving.log.queue,
   });
-  let metrics: ReturnType<typeof createMetrics> | undefined;
-  const store = new ModelStore(options.source, {
+  const store: ModelStore = new ModelStore(options.source, {
     driftWindow: serving.drift_window,
     log: logger,
-    onFailure: () => metrics?.loadFailures.inc(),
+    onFailure: () => metrics.loadFailures.inc(),
   });
-  metrics = createMetrics(store, log);
+  const metrics = createMetrics(store, log);
   await store.check();
   if (options.poll) store.poll(serving.poll_seconds);
   const app = createApp({ store, log, metrics, serving, logger, adminToken: options.adminToken });
