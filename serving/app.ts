@@ -17,6 +17,8 @@ export interface AppOptions {
   logger: Logger;
   /** Bearer token for /admin routes; without one they are off. */
   adminToken?: string;
+  /** True once shutdown began: every response asks the client to close its connection. */
+  draining: () => boolean;
 }
 
 const problem = (c: Context, status: 400 | 401 | 404 | 413 | 415 | 422 | 503, error: string, extra: object = {}) =>
@@ -57,6 +59,7 @@ export function createApp(options: AppOptions): Hono {
   app.use(async (c, next) => {
     const began = performance.now();
     await next();
+    if (options.draining()) c.header('connection', 'close');
     const labels = { route: c.req.routePath, status: String(c.res.status), model_version: store.current?.version ?? 'none' };
     metrics.requests.inc(labels);
     metrics.latency.observe(labels, (performance.now() - began) / 1000);

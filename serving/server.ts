@@ -24,7 +24,7 @@ export interface RunningServer {
   url: string;
   store: ModelStore;
   log: PredictionLog;
-  /** Stops accepting, lets in-flight requests finish, flushes the prediction log. */
+  /** Drains for `serving.shutdown_grace_seconds`, stops accepting, lets in-flight requests finish, flushes the prediction log. */
   close(): Promise<void>;
 }
 
@@ -47,7 +47,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = createMetrics(store, log);
   await store.check();
   if (options.poll) store.poll(serving.poll_seconds);
-  const app = createApp({ store, log, metrics, serving, logger, adminToken: options.adminToken });
+  let draining = false;
+  const app = createApp({ store, log, metrics, serving, logger, adminToken: options.adminToken, draining: () => draining });
   const server = await new Promise<ServerType>((ready) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: options.port ?? serving.port }, () => ready(s));
   });
@@ -60,6 +61,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     async close() {
       store.stop();
+      // Lame duck first: requests already on their way (e.g. on kept-alive connections) still land.
+      draining = true;
+      await new Promise((r) => setTimeout(r, serving.shutdown_grace_seconds * 1000));
       await new Promise<void>((done) => server.close(() => done()));
       await log.close();
     },

@@ -45,12 +45,12 @@ export function parseRecords(spec: PreprocessSpec, body: unknown, maxBatch: numb
     }
     for (const f of spec.features) {
       const v = record[f.name];
-      if (!(f.name in record)) errors.push({ field: at(f.name), problem: `missing; expected ${expected[f.kind]} or null` });
+      if (!Object.hasOwn(record, f.name)) errors.push({ field: at(f.name), problem: `missing; expected ${expected[f.kind]} or null` });
       else if (!check(f.kind, v)) errors.push({ field: at(f.name), problem: `expected ${expected[f.kind]} or null, got ${describe(v)}` });
       else columns[f.name]![r] = v as Value;
     }
     for (const key of Object.keys(record)) {
-      if (!(key in columns)) errors.push({ field: at(key), problem: 'unknown field; the model does not use it' });
+      if (!Object.hasOwn(columns, key)) errors.push({ field: at(key), problem: 'unknown field; the model does not use it' });
     }
   });
   return errors.length

@@ -177,6 +177,8 @@ const serving = z.strictObject({
   max_body_bytes: z.number().int().positive().default(1_048_576),
   /** model-load mode: how often to look for a new champion. */
   poll_seconds: z.number().positive().default(30),
+  /** On SIGTERM, keep answering this long (telling clients to close) before closing the listener: requests already on their way still land. */
+  shutdown_grace_seconds: z.number().min(0).default(1),
   /** Drift is measured over the last this many predictions. */
   drift_window: z.number().int().positive().default(1000),
   /** A record with a numeric feature this many standard deviations from the train mean is an outlier. */
