@@ -101,7 +101,8 @@ describe('the prediction server', () => {
     const { predictions } = await (await post({ instances })).json();
     const classes = predictor.spec.label.classes!;
     predictions.forEach((p: { probabilities: Record<string, number> }, r: number) => {
-      classes.forEach((c, j) => expect(p.probabilities[c]).toBe(expected[r * classes.length + j]));
+      // Probabilities are float32s, sent in the fewest digits that read back as the same float32.
+      classes.forEach((c, j) => expect(Math.fround(p.probabilities[c]!)).toBe(expected[r * classes.length + j]));
     });
   });
 
