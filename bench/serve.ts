@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * `npm run bench:serve`: autocannon against `mlops serve` (a separate process, prediction log on)
  * on this machine, 50 connections:
@@ -52,17 +53,8 @@ const url = await new Promise<string>((resolve) =>
   server.stdout.on('data', (d) => /http:\/\/\S+/.test(String(d)) && resolve(/http:\/\/\S+/.exec(String(d))![0])),
 );
 
-const record = {
-  island: 'Biscoe',
-  clutch_completion: true,
-  culmen_length_mm: 45.1,
-  culmen_depth_mm: 14.5,
-  flipper_length_mm: 215,
-  body_mass_g: 5000,
-  sex: 'FEMALE',
-  delta_15_n: 8.6,
-  delta_13_c: -26.8,
-};
+/** An example request, shipped for users too: `curl -d @data/penguin-request.json`. */
+const record = JSON.parse(readFileSync('data/penguin-request.json', 'utf8')) as Record<string, unknown>;
 const run = (body: string, duration: number) =>
   autocannon({ url: `${url}/predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,17 +20,8 @@ let first: Awaited<ReturnType<typeof trainedRun>>;
 const logger = memoryLogger();
 const TOKEN = 'test-admin-token';
 
-const record = {
-  island: 'Biscoe',
-  clutch_completion: true,
-  culmen_length_mm: 45.1,
-  culmen_depth_mm: 14.5,
-  flipper_length_mm: 215,
-  body_mass_g: 5000,
-  sex: 'FEMALE',
-  delta_15_n: 8.6,
-  delta_13_c: -26.8,
-};
+/** An example request, shipped for users too: `curl -d @data/penguin-request.json`. */
+const record = JSON.parse(readFileSync('data/penguin-request.json', 'utf8')) as Record<string, unknown>;
 
 const post = (body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${server.url}/predict`, {
