@@ -107,7 +107,8 @@ export function createApp(options: AppOptions): Hono {
       label: card.label,
       classes: card.classes,
       features: spec.features.map((f) => ({ name: f.name, kind: f.kind, ...(f.kind === 'category' ? { values: f.vocabulary } : {}) })),
-      training: { backend: card.backend, epochs: card.training.epochs, lineage: card.lineage },
+      metrics: model.metrics,
+      training: { backend: card.backend, epochs: card.training.epochs, best_epoch: card.training.bestEpoch, lineage: card.lineage },
       inference_engine: engine,
       max_batch: serving.max_batch,
     });

@@ -12,6 +12,8 @@ export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'registry'; reg
 
 export interface ServedModel {
   version: string;
+  /** The evaluation metrics recorded with the version in the registry, when it came from one. */
+  metrics?: Record<string, unknown>;
   predictor: Predictor;
   monitor: DriftMonitor;
   loadedAt: string;
@@ -20,12 +22,12 @@ export interface ServedModel {
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** A folder's model: its registry manifest if it has one (an image carries a registry version), else its model card. */
-async function describeDir(dir: string): Promise<{ version: string; checksums: Record<string, string> }> {
+async function describeDir(dir: string): Promise<{ version: string; checksums: Record<string, string>; manifest?: VersionManifest }> {
   const manifest = await readFile(join(dir, 'manifest.json'), 'utf8').then(
     (t) => JSON.parse(t) as VersionManifest,
     () => undefined,
   );
-  if (manifest) return { version: manifest.version, checksums: manifest.files };
+  if (manifest) return { version: manifest.version, checksums: manifest.files, manifest };
   const card = await readFile(join(dir, 'metadata.json'), 'utf8').then(
     (t) => JSON.parse(t) as { lineage?: { runId?: string }; checksums?: Record<string, string> },
     () => undefined,
@@ -67,11 +69,12 @@ export class ModelStore {
     try {
       let dir: string;
       let version: string;
+      let manifest: VersionManifest | undefined;
       if (this.source.kind === 'registry') {
         const resolved = await this.source.registry.resolve(this.source.alias);
         if (!resolved) throw dataError(`the registry has no "${this.source.alias}" yet`, 'run the pipeline to record a champion');
         if (resolved === this.current?.version) return { version: resolved, changed: false };
-        ({ dir } = await this.source.registry.open(resolved)); // verifies every checksum
+        ({ dir, manifest } = await this.source.registry.open(resolved)); // verifies every checksum
         version = resolved;
       } else {
         dir = this.source.dir;
@@ -83,6 +86,7 @@ export class ModelStore {
             throw dataError(`checksum mismatch in ${dir}: ${file} is ${actual === 'missing' ? 'missing' : 'corrupted'}`);
         }
         version = described.version;
+        manifest = described.manifest;
       }
       const predictor = await loadPredictor(dir);
       // Warm up, and prove the model and its preprocessing fit: one all-missing record must give finite outputs.
@@ -91,6 +95,7 @@ export class ModelStore {
         throw dataError(`model ${version} gives no finite prediction on a warm-up record`);
       const served = {
         version,
+        metrics: manifest?.summary.metrics as Record<string, unknown> | undefined,
         predictor,
         monitor: new DriftMonitor(predictor.spec, predictor.card.reference ?? {}, this.options.driftWindow),
         loadedAt: new Date().toISOString(),

@@ -63,6 +63,7 @@ describe('the prediction server', () => {
     });
     expect(meta.features.map((f: { name: string }) => f.name)).toContain('culmen_length_mm');
     expect(meta.training.backend).toBe('wasm');
+    expect(meta.metrics).toMatchObject({ accuracy: expect.any(Number), macro_f1: expect.any(Number), log_loss: expect.any(Number) });
   });
 
   it('predicts one record of raw values: the class, its probabilities, the version and a request id', async () => {
