@@ -1,6 +1,9 @@
 import type { Metrics } from './evaluate/metrics.js';
+import type { ExtractOutputs } from './data/extract.js';
 import type { Decision } from './gate/gate.js';
+import type { TrainOutputs } from './model/train.js';
 import type { PipelineResult } from './pipeline.js';
+import type { RunRecord } from './runs/ledger.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const num = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : '-');
@@ -52,4 +55,40 @@ export function runSummary(runId: string, runDir: string, result: PipelineResult
     result.record ? `released  registry version ${result.record.version} is the champion` : 'released  nothing: the champion stays',
     `artifacts ${runDir}`,
   ].join('\n');
+}
+
+/** What `mlops extract` prints. */
+export function extractSummary(out: ExtractOutputs, dir: string): string {
+  return [
+    `window      ${out.window.windowStart} to ${out.window.asOf} (as_of=${out.window.asOf}, source ${out.source})`,
+    `rows        ${fmt(out.rows.read)} read, ${fmt(out.rows.clean)} clean, ${fmt(out.rows.quarantined)} quarantined`,
+    `split       train ${fmt(out.split.train)}, validation ${fmt(out.split.validation)}, test ${fmt(out.split.test)}`,
+    `features    ${out.features.join(', ')} -> ${out.label} (${out.task})`,
+    `data hash   ${out.dataHash}`,
+    `artifacts   ${dir}`,
+  ].join('\n');
+}
+
+/** What `mlops train` prints. */
+export function trainSummary(out: TrainOutputs): string {
+  return [
+    `training    ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch} (val_loss ${out.valLoss.toFixed(4)}), ${fmt(out.samplesPerSecond)} samples/s`,
+    `model       ${out.modelDir}`,
+  ].join('\n');
+}
+
+/** `mlops status`: the recent runs as a table. */
+export function statusTable(runs: RunRecord[]): string {
+  if (runs.length === 0) return 'no runs yet: start one with `mlops run`';
+  const rows = runs.map((r) => {
+    const failed = r.steps.find((s) => s.status === 'failed');
+    const seconds = r.finishedAt ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1) + 's' : '-';
+    const detail = failed
+      ? `${failed.name}: ${failed.errorClass}: ${failed.message}`
+      : r.steps.map((s) => `${s.name}${s.attempts > 1 ? `(x${s.attempts})` : ''}`).join(' ');
+    return [r.runId, r.startedAt.slice(0, 19).replace('T', ' '), r.status, seconds, detail];
+  });
+  const header = ['run', 'started (UTC)', 'status', 'took', 'steps'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows].map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

@@ -1,34 +1,14 @@
 import { dirname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { stepDir, type StepContext } from '../context.js';
-import { extract, type ExtractOutputs } from '../data/extract.js';
+import { extract } from '../data/extract.js';
 import { evaluate } from '../evaluate/evaluate.js';
 import { gate, rejection } from '../gate/gate.js';
-import { train, type TrainOutputs } from '../model/train.js';
+import { train } from '../model/train.js';
 import { rekick, runPipeline, stepNames, type PipelineResult, type StepName } from '../pipeline.js';
-import { decisionLines, metricsTable, runSummary } from '../report.js';
-import { listRuns, type RunRecord } from '../runs/ledger.js';
+import { decisionLines, extractSummary, metricsTable, runSummary, statusTable, trainSummary } from '../report.js';
+import { listRuns } from '../runs/ledger.js';
 import { contextFrom, type GlobalOptions } from './context.js';
-
-const fmt = (n: number) => n.toLocaleString('en-US');
-
-function extractSummary(out: ExtractOutputs, dir: string): string {
-  return [
-    `window      ${out.window.windowStart} to ${out.window.asOf} (as_of=${out.window.asOf}, source ${out.source})`,
-    `rows        ${fmt(out.rows.read)} read, ${fmt(out.rows.clean)} clean, ${fmt(out.rows.quarantined)} quarantined`,
-    `split       train ${fmt(out.split.train)}, validation ${fmt(out.split.validation)}, test ${fmt(out.split.test)}`,
-    `features    ${out.features.join(', ')} -> ${out.label} (${out.task})`,
-    `data hash   ${out.dataHash}`,
-    `artifacts   ${dir}`,
-  ].join('\n');
-}
-
-function trainSummary(out: TrainOutputs): string {
-  return [
-    `training    ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch} (val_loss ${out.valLoss.toFixed(4)}), ${fmt(out.samplesPerSecond)} samples/s`,
-    `model       ${out.modelDir}`,
-  ].join('\n');
-}
 
 /** Prints the closing summary; a rejected model ends the command with a quality error (exit 4). */
 function finish(ctx: StepContext, result: PipelineResult): void {
@@ -127,19 +107,4 @@ function stepCommand<T>(
       const out = await run(await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId));
       print(opts.json, out, () => text(out));
     });
-}
-
-function statusTable(runs: RunRecord[]): string {
-  if (runs.length === 0) return 'no runs yet: start one with `mlops run`';
-  const rows = runs.map((r) => {
-    const failed = r.steps.find((s) => s.status === 'failed');
-    const seconds = r.finishedAt ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1) + 's' : '-';
-    const detail = failed
-      ? `${failed.name}: ${failed.errorClass}: ${failed.message}`
-      : r.steps.map((s) => `${s.name}${s.attempts > 1 ? `(x${s.attempts})` : ''}`).join(' ');
-    return [r.runId, r.startedAt.slice(0, 19).replace('T', ' '), r.status, seconds, detail];
-  });
-  const header = ['run', 'started (UTC)', 'status', 'took', 'steps'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
