@@ -5,6 +5,7 @@ import type { Logger } from '../src/log.js';
 import { transform } from '../src/model/preprocess.js';
 import type { Metrics } from './metrics.js';
 import type { ModelStore } from './model-store.js';
+import { outputJson } from './json-text.js';
 import { outlierScores } from './monitor.js';
 import type { PredictionLog } from './prediction-log.js';
 import { parseRecords } from './validate.js';
@@ -48,37 +49,10 @@ async function readBody(c: Context, limit: number): Promise<string | undefined> 
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A float32 in the fewest digits that read back as the same float32 (9 significant digits do). */
-const f32 = (v: number) => String(Number(v.toPrecision(9)));
-
-/** Each row's prediction as JSON text: `{"label", "probabilities"}`, or `{"value"}` for regression. */
-function outputJson(classes: string[] | undefined, out: Float32Array, rows: number): { json: string[]; best: Uint16Array } {
-  const json = new Array<string>(rows);
-  const best = new Uint16Array(rows);
-  if (!classes) {
-    for (let r = 0; r < rows; r++) json[r] = `{"value":${f32(out[r]!)}}`;
-    return { json, best };
-  }
-  const k = classes.length;
-  const keys = classes.map((c) => `${JSON.stringify(c)}:`);
-  for (let r = 0; r < rows; r++) {
-    let top = 0;
-    let probabilities = `${keys[0]}${f32(out[r * k]!)}`;
-    for (let j = 1; j < k; j++) {
-      if (out[r * k + j]! > out[r * k + top]!) top = j;
-      probabilities += `,${keys[j]}${f32(out[r * k + j]!)}`;
-    }
-    best[r] = top;
-    json[r] = `{"label":${JSON.stringify(classes[top])},"probabilities":{${probabilities}}}`;
-  }
-  return { json, best };
-}
-
 const requestId = (header: string | undefined) => (header && /^[\w.:-]{1,128}$/.test(header) ? header : randomUUID());
 
 export function createApp(options: AppOptions): Hono {
   const { store, log, metrics, serving, logger } = options;
-  const redact = new Set(serving.log.redact);
   const app = new Hono();
 
   // Requests and latency by route, status and model version, for every route.
@@ -144,31 +118,30 @@ export function createApp(options: AppOptions): Hono {
     const out = model.predictor.forward(x, parsed.rows);
     const outliers = outlierScores(spec, x, parsed.rows);
     model.monitor.observe(parsed.columns, parsed.rows, (r) => outliers[r]! > serving.outlier_z);
-    // Outputs, log lines and the response are assembled as JSON text directly: serialising objects
-    // would be most of a request's cost.
     const outputs = outputJson(spec.label.classes, out, parsed.rows);
-    const latencyMs = performance.now() - began;
-    const head = `{"time":"${new Date().toISOString()}","request_id":"${id}","model_version":${JSON.stringify(model.version)}`;
     const perClass = new Map<string, number>();
     let outlierCount = 0;
     for (let r = 0; r < parsed.rows; r++) {
       const label = spec.label.classes ? spec.label.classes[outputs.best[r]!]! : 'value';
       perClass.set(label, (perClass.get(label) ?? 0) + 1);
       if (outliers[r]! > serving.outlier_z) outlierCount++;
-      const record = parsed.records[r]!;
-      const inputs =
-        !parsed.batch && !redact.size && !/[\r\n]/.test(text)
-          ? text
-          : JSON.stringify(
-              redact.size ? Object.fromEntries(Object.entries(record).map(([k, v]) => [k, redact.has(k) ? '[redacted]' : v])) : record,
-            );
-      const line = `${head},"inputs":${inputs},"outputs":${outputs.json[r]},"latency_ms":${latencyMs.toFixed(3)},"outlier_score":${outliers[r]!.toFixed(3)}}`;
-      if (!log.write(line)) metrics.logDropped.inc();
     }
     for (const [label, n] of perClass) metrics.predictions.inc({ class: label, model_version: model.version }, n);
     if (outlierCount) metrics.outliers.inc({ model_version: model.version }, outlierCount);
+    const predictions = `[${outputs.json.join(',')}]`;
+    log.write({
+      time: new Date().toISOString(),
+      requestId: id,
+      modelVersion: model.version,
+      latencyMs: performance.now() - began,
+      body: text,
+      batch: parsed.batch,
+      predictions,
+      rows: parsed.rows,
+      outlierScores: outliers,
+    });
     const tail = `"model_version":${JSON.stringify(model.version)},"request_id":"${id}"}`;
-    const json = parsed.batch ? `{"predictions":[${outputs.json.join(',')}],${tail}` : `${outputs.json[0]!.slice(0, -1)},${tail}`;
+    const json = parsed.batch ? `{"predictions":${predictions},${tail}` : `${outputs.json[0]!.slice(0, -1)},${tail}`;
     return c.body(json, 200, { 'content-type': 'application/json' });
   });
 

@@ -38,11 +38,6 @@ export function createMetrics(store: ModelStore, log: PredictionLog) {
       help: 'Model versions that failed to load (the previous model kept serving)',
       registers: [registry],
     }),
-    logDropped: new Counter({
-      name: 'mlops_prediction_log_dropped_total',
-      help: 'Prediction log entries dropped because the sink fell behind',
-      registers: [registry],
-    }),
   };
   new Gauge({
     name: 'mlops_feature_psi',
@@ -64,9 +59,27 @@ export function createMetrics(store: ModelStore, log: PredictionLog) {
       if (store.current) this.set({ model_version: model() }, store.current.monitor.outlierRate());
     },
   });
+  new Counter({
+    name: 'mlops_prediction_log_written_total',
+    help: 'Predictions written to the prediction log',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(log.written);
+    },
+  });
+  new Counter({
+    name: 'mlops_prediction_log_dropped_total',
+    help: 'Predictions not logged because the log fell behind or could not be written',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(log.dropped);
+    },
+  });
   new Gauge({
     name: 'mlops_prediction_log_queue_depth',
-    help: 'Prediction log entries waiting to be written',
+    help: 'Predictions waiting to be written to the prediction log',
     registers: [registry],
     collect() {
       this.set(log.depth);

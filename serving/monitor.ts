@@ -38,19 +38,21 @@ export class DriftMonitor {
 
   /** Records served rows; `outlier[r]` says whether row r was an outlier. */
   observe(columns: Record<string, Value[]>, rows: number, outlier: (r: number) => boolean): void {
-    for (let r = 0; r < rows; r++) {
-      const slot = this.next;
-      this.outliers[slot] = outlier(r) ? 1 : 0;
-      for (const f of this.features) {
+    const start = this.next;
+    const advance = (slot: number) => (slot + 1 === this.window ? 0 : slot + 1);
+    for (const f of this.features) {
+      const column = columns[f.name];
+      for (let r = 0, slot = start; r < rows; r++, slot = advance(slot)) {
         const old = f.bins[slot]!;
         if (old >= 0) f.counts[old]!--;
-        const b = this.bin(f.reference, columns[f.name]?.[r] ?? null);
+        const b = this.bin(f.reference, column?.[r] ?? null);
         f.bins[slot] = b;
         if (b >= 0) f.counts[b]!++;
       }
-      this.next = (this.next + 1) % this.window;
-      this.seen++;
     }
+    for (let r = 0, slot = start; r < rows; r++, slot = advance(slot)) this.outliers[slot] = outlier(r) ? 1 : 0;
+    this.next = (start + rows) % this.window;
+    this.seen += rows;
   }
 
   /** PSI per feature over the window: sum of (actual - expected) * ln(actual / expected). */

@@ -1,91 +1,117 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 export interface LogOptions {
   path: string;
   maxBytes: number;
   maxFiles: number;
-  /** Entries that may wait to be written; past this, new entries are dropped and counted. */
+  /** Predictions that may wait to be written; past this, new ones are dropped and counted. */
   capacity: number;
+  /** Input fields written as "[redacted]". */
+  redact: string[];
+  /** Told when the writer fails, e.g. the disk is full; the predictions it held count as dropped. */
+  onError?: (message: string) => void;
+}
+
+/** One request's predictions, as the writer thread needs them to write one line per prediction. */
+export interface PredictionEntry {
+  time: string;
+  requestId: string;
+  modelVersion: string;
+  latencyMs: number;
+  /** The validated request body as received: one record, or `{"instances": [...]}` when `batch`. */
+  body: string;
+  batch: boolean;
+  /** The predictions as a JSON array, one object per record: one string is far cheaper to hand over than many. */
+  predictions: string;
+  rows: number;
+  outlierScores: Float32Array;
+}
+
+/** What the writer thread reports back. */
+export type WriterMessage = { written: number } | { failed: number; error: string };
+
+/** The writer thread. Under vitest or tsx it is TypeScript, which Node 20 cannot start a worker on: tsx loads it then. */
+function startWriter(workerData: object): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./prediction-log-writer.js', import.meta.url), { workerData });
+  const writer = JSON.stringify(new URL('./prediction-log-writer.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then((tsx) => tsx.register()).then(() => import(${writer}))`, { eval: true, workerData });
 }
 
 /**
- * The prediction log: one JSON line per prediction, written off the request path through a bounded
- * queue. A request never waits for the disk; when the disk falls behind, entries are dropped and
- * counted (a metric), so memory stays bounded and no loss is silent. Files rotate by size.
+ * The prediction log: one JSON line per prediction. Requests hand their entry over and never wait:
+ * formatting, writing and size-based rotation run on a writer thread (a spare core while the request
+ * thread is busy). At most `capacity` predictions are in flight; past that, new ones are dropped and
+ * counted (a metric), so memory stays bounded and no loss is silent.
  */
 export class PredictionLog {
-  private queue: string[] = [];
-  private stream?: WriteStream;
-  private bytes = 0;
-  private flushing?: Promise<void>;
+  private readonly worker: Worker;
+  private pending: PredictionEntry[] = [];
+  private posting = false;
+  private inFlight = 0;
+  private readonly exited: Promise<unknown>;
   private closed = false;
   dropped = 0;
   written = 0;
 
-  constructor(private readonly options: LogOptions) {}
-
-  get depth(): number {
-    return this.queue.length;
+  constructor(private readonly options: LogOptions) {
+    const { path, maxBytes, maxFiles, redact } = options;
+    this.worker = startWriter({ path, maxBytes, maxFiles, redact });
+    this.worker.unref(); // an idle writer must not keep the process alive; close() flushes
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.worker.on('message', (m: WriterMessage) => {
+      if ('written' in m) {
+        this.inFlight -= m.written;
+        this.written += m.written;
+      } else if ('failed' in m) {
+        this.inFlight -= m.failed;
+        this.dropped += m.failed;
+        options.onError?.(`prediction log: ${m.failed} predictions not written: ${m.error}`);
+      }
+    });
+    this.worker.on('error', (err) => {
+      this.closed = true;
+      this.dropped += this.inFlight;
+      this.inFlight = 0;
+      options.onError?.(`prediction log writer stopped, so predictions are no longer logged: ${err.message}`);
+    });
   }
 
-  /** Queues one JSON line (without its newline); never blocks. Returns false when the line was dropped. */
-  write(line: string): boolean {
-    if (this.closed || this.queue.length >= this.options.capacity) {
-      this.dropped++;
+  /** Predictions queued or being written. */
+  get depth(): number {
+    return this.inFlight;
+  }
+
+  /** Hands one request's predictions to the writer; never blocks. Returns false when they were dropped. */
+  write(entry: PredictionEntry): boolean {
+    const { rows } = entry;
+    if (this.closed || this.inFlight + rows > this.options.capacity) {
+      this.dropped += rows;
       return false;
     }
-    this.queue.push(line);
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+    this.inFlight += rows;
+    this.pending.push(entry);
+    if (!this.posting) {
+      // One message per turn of the event loop, however many requests it served.
+      this.posting = true;
+      setImmediate(() => this.post());
+    }
     return true;
   }
 
-  private async open(): Promise<WriteStream> {
-    if (this.stream) return this.stream;
-    await mkdir(dirname(this.options.path), { recursive: true });
-    this.bytes = await stat(this.options.path).then(
-      (s) => s.size,
-      () => 0,
-    );
-    this.stream = createWriteStream(this.options.path, { flags: 'a' });
-    return this.stream;
+  private post(): void {
+    this.posting = false;
+    if (this.pending.length) this.worker.postMessage({ entries: this.pending });
+    this.pending = [];
   }
 
-  private async rotate(): Promise<void> {
-    const stream = this.stream!;
-    this.stream = undefined;
-    await new Promise<void>((resolve) => stream.end(resolve));
-    const { path, maxFiles } = this.options;
-    const rotated = (n: number) => path.replace(/(\.jsonl)?$/, `.${n}$1`);
-    for (let n = maxFiles - 1; n >= 1; n--) await rename(rotated(n), rotated(n + 1)).catch(() => {});
-    await rename(path, rotated(1)).catch(() => {});
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length) {
-        const batch = this.queue;
-        this.queue = [];
-        const text = batch.join('\n') + '\n';
-        const stream = await this.open();
-        if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', () => resolve()));
-        this.written += batch.length;
-        this.bytes += Buffer.byteLength(text);
-        if (this.bytes >= this.options.maxBytes) await this.rotate();
-      }
-    } finally {
-      this.flushing = undefined;
-    }
-  }
-
-  /** Writes what is queued and closes the file: for shutdown. */
+  /** Writes everything handed over, closes the file and stops the writer: for shutdown. */
   async close(): Promise<void> {
-    this.closed = true;
-    await this.flushing;
-    if (this.queue.length) await this.drain();
-    const stream = this.stream;
-    this.stream = undefined;
-    if (stream) await new Promise<void>((resolve) => stream.end(resolve));
+    if (!this.closed) {
+      this.closed = true;
+      this.post();
+      this.worker.ref();
+      this.worker.postMessage({ close: true });
+    }
+    await this.exited;
   }
 }

@@ -38,6 +38,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxBytes: serving.log.max_bytes,
     maxFiles: serving.log.max_files,
     capacity: serving.log.queue,
+    redact: serving.log.redact,
+    onError: (message) => logger.error(message),
   });
   const store: ModelStore = new ModelStore(options.source, {
     driftWindow: serving.drift_window,

@@ -6,18 +6,14 @@ export interface FieldError {
   problem: string;
 }
 
-export type Parsed =
-  | { ok: true; batch: boolean; rows: number; columns: Record<string, Value[]>; records: Record<string, unknown>[] }
-  | { ok: false; errors: FieldError[] };
+export type Parsed = { ok: true; batch: boolean; rows: number; columns: Record<string, Value[]> } | { ok: false; errors: FieldError[] };
 
 const expected = { numeric: 'a finite number', boolean: 'true or false', category: 'a string' } as const;
 
-function check(kind: keyof typeof expected, v: unknown): boolean {
-  if (v === null) return true; // a missing value: imputed as in training
-  if (kind === 'numeric') return typeof v === 'number' && Number.isFinite(v);
-  if (kind === 'boolean') return typeof v === 'boolean';
-  return typeof v === 'string';
-}
+/** `null` is a missing value, imputed as in training. */
+const valid = (kind: keyof typeof expected, v: unknown) =>
+  v === null ||
+  (kind === 'numeric' ? typeof v === 'number' && Number.isFinite(v) : kind === 'boolean' ? typeof v === 'boolean' : typeof v === 'string');
 
 const describe = (v: unknown) =>
   typeof v === 'number' && !Number.isFinite(v) ? String(v) : v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40);
@@ -36,24 +32,35 @@ export function parseRecords(spec: PreprocessSpec, body: unknown, maxBatch: numb
   if (records.length > maxBatch)
     return { ok: false, errors: [{ field: 'instances', problem: `expected at most ${maxBatch} records, got ${records.length}` }] };
   const errors: FieldError[] = [];
-  const columns: Record<string, Value[]> = Object.fromEntries(spec.features.map((f) => [f.name, new Array<Value>(records.length)]));
-  records.forEach((record, r) => {
-    const at = (field: string) => (batch ? `instances[${r}]${field ? `.${field}` : ''}` : field || '(body)');
+  const { features } = spec;
+  const columns: Record<string, Value[]> = {};
+  const values = features.map((f) => (columns[f.name] = new Array<Value>(records.length)));
+  const at = (r: number, field: string) => (batch ? `instances[${r}]${field ? `.${field}` : ''}` : field || '(body)');
+  for (let r = 0; r < records.length; r++) {
+    const record: unknown = records[r];
     if (!isObject(record)) {
-      errors.push({ field: at(''), problem: 'expected a JSON object of feature values' });
-      return;
+      errors.push({ field: at(r, ''), problem: 'expected a JSON object of feature values' });
+      continue;
     }
-    for (const f of spec.features) {
-      const v = record[f.name];
-      if (!Object.hasOwn(record, f.name)) errors.push({ field: at(f.name), problem: `missing; expected ${expected[f.kind]} or null` });
-      else if (!check(f.kind, v)) errors.push({ field: at(f.name), problem: `expected ${expected[f.kind]} or null, got ${describe(v)}` });
-      else columns[f.name]![r] = v as Value;
+    let present = 0;
+    for (let i = 0; i < features.length; i++) {
+      const { name, kind } = features[i]!;
+      const v = record[name];
+      if (!Object.hasOwn(record, name)) {
+        errors.push({ field: at(r, name), problem: `missing; expected ${expected[kind]} or null` });
+        continue;
+      }
+      present++;
+      if (valid(kind, v)) values[i]![r] = v as Value;
+      else errors.push({ field: at(r, name), problem: `expected ${expected[kind]} or null, got ${describe(v)}` });
     }
+    // More keys than features present means unknown ones; only then are they looked for by name.
+    let keys = 0;
+    for (const _ in record) keys++;
+    if (keys === present) continue;
     for (const key of Object.keys(record)) {
-      if (!Object.hasOwn(columns, key)) errors.push({ field: at(key), problem: 'unknown field; the model does not use it' });
+      if (!Object.hasOwn(columns, key)) errors.push({ field: at(r, key), problem: 'unknown field; the model does not use it' });
     }
-  });
-  return errors.length
-    ? { ok: false, errors }
-    : { ok: true, batch, rows: records.length, columns, records: records as Record<string, unknown>[] };
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, batch, rows: records.length, columns };
 }

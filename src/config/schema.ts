@@ -194,8 +194,12 @@ const serving = z.strictObject({
         .positive()
         .default(50 * 1024 * 1024),
       max_files: z.number().int().positive().default(5),
-      /** Entries waiting to be written; past this, entries are dropped and counted, never buffered without bound. */
-      queue: z.number().int().positive().default(10_000),
+      /**
+       * Predictions handed to the writer and not yet on disk; past this, new ones are dropped and
+       * counted, never buffered without bound. It must cover a turn of the event loop, which under
+       * load serves every connection once: 50 connections of 256-record batches is 12,800.
+       */
+      queue: z.number().int().positive().default(100_000),
       /** Input fields written as "[redacted]". */
       redact: z.array(z.string()).default([]),
     })

@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compiledKernel, target } from '../../scripts/build-wasm.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { createContext, stepDir } from '../../src/context.js';
 import { extract } from '../../src/data/extract.js';
@@ -62,6 +63,21 @@ describe('the lean dense inference path', () => {
       model.dispose();
     });
   }
+
+  it('equals TF.js for odd layer widths and any number of rows, small batches and large', () => {
+    const model = buildModel({ ...base, activation: 'relu', task: 'multiclass', hidden: [5, 3], dropout: 0 }, 7, 3);
+    const forward = denseForward(model)!;
+    const random = seededRandom(5);
+    for (const rows of [1, 3, 4, 2000, 2]) {
+      const x = Float32Array.from({ length: rows * 7 }, () => random() * 4 - 2);
+      expect(maxDiff(forward(x, rows), tfjs(model, x, rows, 7))).toBeLessThan(1e-5);
+    }
+    model.dispose();
+  });
+
+  it('runs the kernel compiled from the current dense.wat (npm run build:wasm)', async () => {
+    expect(await readFile(target, 'utf8')).toBe(await compiledKernel());
+  });
 
   it('leaves models with other layers to TF.js', () => {
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 }), tf.layers.batchNormalization()] });

@@ -1,0 +1,28 @@
+// Responses and prediction-log lines are assembled as JSON text directly: serialising objects would
+// be most of a request's cost.
+
+/** A float32 in the fewest digits that read back as the same float32 (9 significant digits do). */
+const f32 = (v: number) => String(Number(v.toPrecision(9)));
+
+/** Each row's prediction as JSON text: `{"label", "probabilities"}`, or `{"value"}` for regression. */
+export function outputJson(classes: string[] | undefined, out: Float32Array, rows: number): { json: string[]; best: Uint16Array } {
+  const json = new Array<string>(rows);
+  const best = new Uint16Array(rows);
+  if (!classes) {
+    for (let r = 0; r < rows; r++) json[r] = `{"value":${f32(out[r]!)}}`;
+    return { json, best };
+  }
+  const k = classes.length;
+  const keys = classes.map((c) => `${JSON.stringify(c)}:`);
+  for (let r = 0; r < rows; r++) {
+    let top = 0;
+    let probabilities = `${keys[0]}${f32(out[r * k]!)}`;
+    for (let j = 1; j < k; j++) {
+      if (out[r * k + j]! > out[r * k + top]!) top = j;
+      probabilities += `,${keys[j]}${f32(out[r * k + j]!)}`;
+    }
+    best[r] = top;
+    json[r] = `{"label":${JSON.stringify(classes[top])},"probabilities":{${probabilities}}}`;
+  }
+  return { json, best };
+}
