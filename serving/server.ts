@@ -10,7 +10,8 @@ import { ModelStore, type ModelSource } from './model-store.js';
 import { PredictionLog } from './prediction-log.js';
 
 export interface ServerOptions {
-  config: Config;
+  serving: Config['serving'];
+  /** What relative paths in `serving` (the prediction log) are relative to. */
   configDir: string;
   source: ModelSource;
   logger: Logger;
@@ -30,8 +31,7 @@ export interface RunningServer {
 
 /** Starts the prediction server on 127.0.0.1 with a loaded, warmed model. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const { config, logger } = options;
-  const serving = config.serving;
+  const { serving, logger } = options;
   await selectBackend();
   const log = new PredictionLog({
     path: resolve(options.configDir, serving.log.path),
@@ -70,4 +70,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await log.close();
     },
   };
+}
+
+/** Resolves once SIGTERM (or SIGINT) has stopped the server: stop accepting, finish in-flight requests, flush the log. */
+export function closeOnSignal(server: RunningServer): Promise<void> {
+  return new Promise<void>((done) => {
+    const stop = () => void server.close().then(done);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
 }

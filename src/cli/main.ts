@@ -3,6 +3,7 @@ import { describeError, exitCodes, MlopsError } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { GlobalOptions } from './context.js';
 import { registerData } from './data.js';
+import { registerImage } from './image.js';
 import { registerModels } from './models.js';
 import { registerPipeline } from './pipeline.js';
 import { registerServe } from './serve.js';
@@ -20,6 +21,7 @@ export function program(): Command {
     .exitOverride();
   registerPipeline(cli);
   registerServe(cli);
+  registerImage(cli);
   registerModels(cli);
   registerData(cli);
   return cli;

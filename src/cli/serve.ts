@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openRegistry } from '../registry/folder.js';
 import { registerSecret } from '../secrets.js';
-import { startServer } from '../../serving/server.js';
+import { closeOnSignal, startServer } from '../../serving/server.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 export function registerServe(cli: Command): void {
@@ -17,7 +17,7 @@ export function registerServe(cli: Command): void {
       const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
       if (adminToken) registerSecret(adminToken);
       const server = await startServer({
-        config: ctx.config,
+        serving: ctx.config.serving,
         configDir: ctx.configDir,
         logger: ctx.log,
         port: opts.port,
@@ -28,12 +28,7 @@ export function registerServe(cli: Command): void {
         poll: !opts.modelDir,
       });
       process.stdout.write(`${server.url}\n`);
-      // SIGTERM: stop accepting, finish in-flight requests, flush the prediction log, exit 0.
-      await new Promise<void>((done) => {
-        const stop = () => void server.close().then(done);
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+      await closeOnSignal(server);
       ctx.log.info('prediction server stopped');
     });
 }

@@ -169,6 +169,22 @@ const notify = z.strictObject({
   webhook: z.strictObject({ url: z.url().optional() }).prefault({}),
 });
 
+const image = z.strictObject({
+  /**
+   * The image the prediction server is built on: any image with `node` on its PATH, e.g.
+   * node:20-bookworm-slim. Where nothing can be pulled, `mlops image base --from-host` builds one
+   * from this machine's node binary under the name below.
+   */
+  base: z.string().min(1).default('mlops-node-base:host'),
+  /** The repository the prediction image is tagged into; the tag is the model version. */
+  name: z
+    .string()
+    .regex(/^[a-z0-9]+([._/-][a-z0-9]+)*$/, 'expected a lower-case image name such as penguins-server')
+    .optional(),
+  /** The registry to push to, e.g. ghcr.io/OWNER or 127.0.0.1:5000; none keeps the image local. */
+  registry: z.string().optional(),
+});
+
 const serving = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080),
   /** Most records one `{"instances": [...]}` request may carry. */
@@ -219,7 +235,7 @@ export const configSchema = z
     model: model.prefault({}),
     gates: gates.optional(),
     registry: registry.prefault({}),
-    image: later,
+    image: image.prefault({}),
     deploy: later,
     serving: serving.prefault({}),
     monitoring: later,

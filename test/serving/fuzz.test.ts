@@ -16,7 +16,7 @@ beforeAll(async () => {
   const config = await isolatedConfig(root);
   await trainedRun(config, 'fuzz');
   server = await startServer({
-    config,
+    serving: config.serving,
     configDir: process.cwd(),
     logger: memoryLogger(),
     port: 0,

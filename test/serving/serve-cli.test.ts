@@ -87,7 +87,7 @@ describe('model-load mode', () => {
     const polling = structuredClone(config);
     polling.serving.poll_seconds = 0.2;
     const server = await startServer({
-      config: polling,
+      serving: polling.serving,
       configDir: process.cwd(),
       logger: memoryLogger(),
       port: 0,

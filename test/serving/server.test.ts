@@ -36,7 +36,7 @@ beforeAll(async () => {
   config.serving.log.redact = ['sex'];
   first = await trainedRun(config, 'first');
   server = await startServer({
-    config,
+    serving: config.serving,
     configDir: process.cwd(),
     logger,
     port: 0,

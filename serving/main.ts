@@ -1,0 +1,32 @@
+/**
+ * The prediction image's entry point, bundled to /app/server.js by `mlops build`: serves the model
+ * baked into /app/model with the serving config the image was built with (/app/serving.json), on
+ * PORT when set. Logs are JSON lines on stderr; a failure is one line and exit code 1, no stack.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Config } from '../src/config/schema.js';
+import { describeError } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+import { registerSecret } from '../src/secrets.js';
+import { closeOnSignal, startServer } from './server.js';
+
+const app = new URL('./', import.meta.url).pathname;
+const logger = createLogger({ format: 'json' });
+try {
+  const { serving } = JSON.parse(await readFile(`${app}serving.json`, 'utf8')) as { serving: Config['serving'] };
+  const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
+  if (adminToken) registerSecret(adminToken);
+  const server = await startServer({
+    serving,
+    configDir: process.cwd(), // the image's working directory, writable by its user: the prediction log goes there
+    logger,
+    port: process.env.PORT ? Number(process.env.PORT) : serving.port,
+    adminToken,
+    source: { kind: 'dir', dir: `${app}model` },
+  });
+  await closeOnSignal(server);
+  logger.info('prediction server stopped');
+} catch (err) {
+  logger.error(describeError(err));
+  process.exitCode = 1;
+}

@@ -1,0 +1,89 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { pack, type Pack } from 'tar-stream';
+
+/** Serving's sources: TypeScript under vitest or tsx, the compiled JavaScript in dist/ otherwise. */
+const here = import.meta.url;
+const serving = (name: string) => fileURLToPath(new URL(`../../serving/${name}.${here.endsWith('.ts') ? 'ts' : 'js'}`, here));
+
+/**
+ * The prediction server as one ES module, plus its prediction-log writer thread (a worker needs a
+ * file of its own).
+ */
+async function bundleServer(): Promise<{ path: string; contents: Uint8Array }[]> {
+  const result = await build({
+    entryPoints: { server: serving('main'), 'prediction-log-writer': serving('prediction-log-writer') },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    write: false,
+    outdir: '/app',
+    external: ['@tensorflow/tfjs-node'],
+    // CommonJS inside an ES module wants `require` and `__dirname` (TF.js's wasm backend finds its binaries by it).
+    banner: {
+      js: "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = createRequire(import.meta.url); const __dirname = fileURLToPath(new URL('.', import.meta.url));",
+    },
+    logLevel: 'silent',
+  });
+  return result.outputFiles.map((f) => ({ path: f.path, contents: f.contents }));
+}
+
+/** TF.js's WebAssembly binaries, which its wasm backend loads from beside the bundle. */
+async function tfjsWasmFiles(): Promise<string[]> {
+  const dist = dirname(createRequire(here).resolve('@tensorflow/tfjs-backend-wasm'));
+  return (await readdir(dist)).filter((f) => f.endsWith('.wasm')).map((f) => join(dist, f));
+}
+
+/** `docker build`'s health check, with no curl in the image: node asks /health. */
+const HEALTHCHECK = `fetch('http://127.0.0.1:' + (process.env.PORT ?? 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
+
+export interface ContextOptions {
+  base: string;
+  port: number;
+  /** The model version folder to bake in (model-in-image). */
+  modelDir: string;
+  /** Written to /app/serving.json: the `serving` section of the config, nothing secret. */
+  serving: unknown;
+}
+
+/**
+ * The build context, in memory: the bundled server, TF.js's wasm files, the model, the serving
+ * config and a generated Dockerfile. No RUN step: nothing in the build needs a shell or a network.
+ */
+export async function buildContext(options: ContextOptions): Promise<{ tar: Pack; dockerfile: string; bytes: number }> {
+  const dockerfile = [
+    `FROM ${options.base}`,
+    // The user's writable working folder, where the prediction log goes: created by COPY --chown, as the image may have no shell.
+    'COPY --chown=1000:1000 work/ /var/lib/mlops/',
+    'COPY app/ /app/',
+    'WORKDIR /var/lib/mlops',
+    'USER 1000:1000',
+    `ENV NODE_ENV=production PORT=${options.port}`,
+    `EXPOSE ${options.port}`,
+    'HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/healthcheck.js"]',
+    'ENTRYPOINT ["node", "/app/server.js"]',
+    '',
+  ].join('\n');
+  const tar = pack();
+  let bytes = 0;
+  const add = (name: string, data: Uint8Array | string) => {
+    const buffer = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    bytes += buffer.length;
+    tar.entry({ name, mode: 0o644 }, buffer);
+  };
+  add('Dockerfile', dockerfile);
+  tar.entry({ name: 'work/', type: 'directory', mode: 0o755 });
+  for (const { path, contents } of await bundleServer()) add(`app/${path.slice('/app/'.length)}`, contents);
+  add('app/package.json', '{ "type": "module" }\n');
+  add('app/healthcheck.js', HEALTHCHECK);
+  add('app/serving.json', `${JSON.stringify({ serving: options.serving }, null, 2)}\n`);
+  for (const file of await tfjsWasmFiles()) add(`app/${file.split('/').pop()}`, await readFile(file));
+  for (const file of await readdir(options.modelDir)) add(`app/model/${file}`, await readFile(join(options.modelDir, file)));
+  tar.finalize();
+  return { tar, dockerfile, bytes };
+}
