@@ -148,12 +148,15 @@ describe('the prediction server', () => {
 
   it('logs every prediction as a JSON line with the request id, version, redacted inputs, outputs, latency and outlier score', async () => {
     await post({ ...record, culmen_length_mm: 400 }, { 'x-request-id': 'logged-1' });
-    await new Promise((r) => setTimeout(r, 50));
-    const lines = (await readFile(config.serving.log.path, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    const entry = lines.find((l) => l.request_id === 'logged-1');
+    // The writer thread appends it soon after the response: wait for it, not for a fixed time.
+    const logged = async () =>
+      (await readFile(config.serving.log.path, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((l) => l.request_id === 'logged-1');
+    await expect.poll(logged, { timeout: 10_000 }).toBeDefined();
+    const entry = await logged();
     expect(entry).toMatchObject({
       model_version: 'v1',
       inputs: { ...record, culmen_length_mm: 400, sex: '[redacted]' },
