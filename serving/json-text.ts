@@ -1,5 +1,4 @@
-// Responses and prediction-log lines are assembled as JSON text directly: serialising objects would
-// be most of a request's cost.
+// Responses are assembled as JSON text directly: serialising objects would be most of a request's cost.
 
 /** A float32 in the fewest digits that read back as the same float32 (9 significant digits do). */
 const f32 = (v: number) => String(Number(v.toPrecision(9)));

@@ -26,11 +26,7 @@ const GROUP = 'root:x:0:\nnode:x:1000:\n';
  * a `node` user (uid 1000), /tmp and a home, imported as a root filesystem tar (`docker import`).
  * It is what tests and CI build on; published bases such as node:20-bookworm-slim work the same way.
  */
-export async function buildHostBase(
-  docker: Docker,
-  reference: string,
-  onProgress: (line: string) => void,
-): Promise<{ reference: string; bytes: number }> {
+export async function buildHostBase(docker: Docker, reference: string, onProgress: (line: string) => void): Promise<{ bytes: number }> {
   await pingEngine(docker, `importing the base image ${reference}`);
   const files = await hostNodeFiles();
   const tar = pack();
@@ -69,5 +65,5 @@ export async function buildHostBase(
   } catch (err) {
     throw engineError(err, `importing the base image ${reference}`);
   }
-  return { reference, bytes };
+  return { bytes };
 }

@@ -88,11 +88,11 @@ export async function buildImage(ctx: StepContext, options: { version?: string }
   const image = `${imageRepository(ctx.config)}:${manifest.version}`;
   const docker = openDocker();
   await pingEngine(docker, `building ${image}`);
-  const context = await buildContext({ base, port: ctx.config.serving.port, modelDir: dir, serving: ctx.config.serving });
+  const tar = await buildContext({ base, port: ctx.config.serving.port, modelDir: dir, serving: ctx.config.serving });
   const imageLabels = labels(ctx, manifest.version, manifest.runId, (manifest.summary.metrics ?? {}) as Record<string, unknown>);
   const task = ctx.progress.start(`build ${image}`);
   let step = 0;
-  const events = await runBuild(docker, context.tar, { t: image, labels: imageLabels }, base, (line) => task.update(++step, line)).catch(
+  const events = await runBuild(docker, tar, { t: image, labels: imageLabels }, base, (line) => task.update(++step, line)).catch(
     (err: unknown) => {
       task.finish('failed');
       throw err;

@@ -55,7 +55,7 @@ export interface ContextOptions {
  * The build context, in memory: the bundled server, TF.js's wasm files, the model, the serving
  * config and a generated Dockerfile. No RUN step: nothing in the build needs a shell or a network.
  */
-export async function buildContext(options: ContextOptions): Promise<{ tar: Pack; dockerfile: string; bytes: number }> {
+export async function buildContext(options: ContextOptions): Promise<Pack> {
   const dockerfile = [
     `FROM ${options.base}`,
     // The user's writable working folder, where the prediction log goes: created by COPY --chown, as the image may have no shell.
@@ -70,10 +70,8 @@ export async function buildContext(options: ContextOptions): Promise<{ tar: Pack
     '',
   ].join('\n');
   const tar = pack();
-  let bytes = 0;
   const add = (name: string, data: Uint8Array | string) => {
     const buffer = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    bytes += buffer.length;
     tar.entry({ name, mode: 0o644 }, buffer);
   };
   add('Dockerfile', dockerfile);
@@ -85,5 +83,5 @@ export async function buildContext(options: ContextOptions): Promise<{ tar: Pack
   for (const file of await tfjsWasmFiles()) add(`app/${file.split('/').pop()}`, await readFile(file));
   for (const file of await readdir(options.modelDir)) add(`app/model/${file}`, await readFile(join(options.modelDir, file)));
   tar.finalize();
-  return { tar, dockerfile, bytes };
+  return tar;
 }

@@ -88,34 +88,28 @@ export function denseForward(model: tf.LayersModel): DenseForward | undefined {
     top += n * 4;
     return at;
   };
-  const weights: { at: number; values: Float32Array; rows: number; cols: number; width: number }[] = [];
-  const layers: DenseLayer[] = found.map(({ kernel: k, bias, activation }) => {
+  const layers: DenseLayer[] = found.map(({ kernel: k, activation }) => {
     const [inputs, outputs] = k.shape as [number, number];
     const width = Math.ceil(outputs / 4) * 4;
     const relu = activation === 'in the kernel';
-    const layer = {
-      inputs,
-      outputs,
-      width,
-      w: floats(inputs * width),
-      bias: floats(width),
-      relu,
-      activation: relu ? undefined : activation,
-    };
-    weights.push({ at: layer.w, values: k.dataSync() as Float32Array, rows: inputs, cols: outputs, width });
-    if (bias) weights.push({ at: layer.bias, values: bias.dataSync() as Float32Array, rows: 1, cols: outputs, width });
-    return layer;
+    return { inputs, outputs, width, w: floats(inputs * width), bias: floats(width), relu, activation: relu ? undefined : activation };
   });
   const reserve = (bytes: number) => {
     const short = bytes - kernel.memory.buffer.byteLength;
     if (short > 0) kernel.memory.grow(Math.ceil(short / 65536));
   };
   reserve(top);
-  // Padding lanes stay zero, so they add nothing and the next layer never reads them.
-  for (const { at, values, rows, cols, width } of weights) {
+  // Rows of `cols` values into rows of `width`: the padding lanes stay zero, so they add nothing
+  // and the next layer never reads them.
+  const place = (at: number, values: Float32Array, rows: number, cols: number, width: number) => {
     const into = new Float32Array(kernel.memory.buffer, at, rows * width);
     for (let r = 0; r < rows; r++) into.set(values.subarray(r * cols, (r + 1) * cols), r * width);
-  }
+  };
+  found.forEach(({ kernel: k, bias }, i) => {
+    const { inputs, outputs, width, w, bias: at } = layers[i]!;
+    place(w, k.dataSync() as Float32Array, inputs, outputs, width);
+    if (bias) place(at, bias.dataSync() as Float32Array, 1, outputs, width);
+  });
   const widest = Math.max(layers[0]!.inputs, ...layers.map((l) => l.width));
   const last = layers.at(-1)!;
 
