@@ -1,30 +1,60 @@
 /**
- * `npm run bench:deploy`: the prediction image against the real Docker engine at DOCKER_HOST.
+ * `npm run bench:deploy`: the prediction image and its rollout against the real Docker engine at
+ * DOCKER_HOST (deploy.target docker):
  *  1. the offline base from this machine's node (`mlops image base --from-host`): time and size;
- *  2. `mlops build` of the sample champion on that warm base: time, and size over the base.
- * The rollout figures join these when deploy lands.
+ *  2. `mlops build` of a sample model on that warm base: time, and size over the base;
+ *  3. the first rollout (proxy started, v1 container healthy and in rotation): time;
+ *  4. v1 replaced by v2 while autocannon sends single-record predictions through the proxy;
+ *  5. a broken v3 (weights cut short, so the model cannot load) rolled out under load: removed
+ *     automatically, v2 still serving.
+ * Every response under load must be 2xx.
+ *
+ *   npm run bench:deploy -- [--connections N]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load.js';
 import { createContext } from '../src/context.js';
+import { rollout, undeploy, type DeployOutputs } from '../src/deploy/rollout.js';
+import { MlopsError } from '../src/errors.js';
 import { buildHostBase } from '../src/image/base.js';
 import { buildImage } from '../src/image/build.js';
 import { openDocker } from '../src/image/docker.js';
 import { createLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
+import { penguinRequest } from '../test/helpers/load.js';
+import { registerBrokenVersion } from '../test/helpers/model.js';
 
+const { values } = parseArgs({ options: { connections: { type: 'string', default: '50' } } });
 const root = await mkdtemp(join(tmpdir(), 'mlops-bench-deploy-'));
-const loaded = await loadConfig('mlops.config.yaml');
-const config = structuredClone(loaded.config);
+const config = structuredClone((await loadConfig('mlops.config.yaml')).config);
 config.registry.path = join(root, 'registry');
 config.workdir = join(root, 'work');
+config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
+config.data.source.query = config.data.source.query.replace("'data/penguins_raw.csv'", `'${join(process.cwd(), 'data/penguins_raw.csv')}'`);
 config.project = 'bench-deploy';
 config.image.base = 'mlops-bench-base:host';
-const ctx = createContext({ ...loaded, config }, { log: createLogger({ write: () => {} }), progress: silentProgress });
-await runPipeline(ctx);
+config.deploy.ports = [8600, 8699];
+config.deploy.proxy.port = 8590;
+const file = join(root, 'mlops.config.yaml');
+const context = (runId: string, target: typeof config.deploy.target, seed = 42) => {
+  const c = { ...config, model: { ...config.model, seed }, deploy: { ...config.deploy, target } };
+  return createContext(
+    { config: c, file, dir: process.cwd() },
+    { runId, log: createLogger({ write: () => {} }), progress: silentProgress },
+  );
+};
+await writeFile(file, stringify({ ...config, deploy: { ...config.deploy, target: 'docker' } })); // for the proxy process
+
+// Two blessed models, v1 and v2, recorded without a deploy.
+await runPipeline(context('a', 'none', 1));
+await runPipeline(context('b', 'none', 2));
+const ctx = context('deploy', 'docker');
 
 const docker = openDocker();
 const seconds = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
@@ -33,14 +63,56 @@ const seconds = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
   return [result, (performance.now() - began) / 1000];
 };
 const [, baseSeconds] = await seconds(() => buildHostBase(docker, config.image.base, () => {}));
-const [built, buildSeconds] = await seconds(() => buildImage(ctx));
+const [built, buildSeconds] = await seconds(() => buildImage(ctx, { version: 'v1' }));
 const base = await docker.getImage(config.image.base).inspect();
-await docker.getImage(built.image).remove({ force: true });
+await buildImage(ctx, { version: 'v2' });
+const broken = await registerBrokenVersion(config);
+await buildImage(ctx, { version: broken });
+
+/** Runs `work` while autocannon sends predictions through the proxy; load goes on 2 s past it. */
+async function underLoad<T>(work: () => Promise<T>) {
+  let finished!: (result: autocannon.Result) => void;
+  const result = new Promise<autocannon.Result>((resolve) => (finished = resolve));
+  const load = autocannon(
+    {
+      url: `http://127.0.0.1:${config.deploy.proxy.port}/predict`,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: penguinRequest,
+      connections: Number(values.connections),
+      duration: 600,
+    },
+    (_err, r) => finished(r),
+  );
+  await new Promise((r) => setTimeout(r, 2000));
+  const outcome = await work().catch((err: unknown) => err);
+  await new Promise((r) => setTimeout(r, 2000));
+  load.stop();
+  return { outcome, load: await result };
+}
+
+const [first, firstSeconds] = await seconds(() => rollout(ctx, 'v1'));
+const swap = await underLoad(() => rollout(ctx, 'v2'));
+const failed = await underLoad(() => rollout(ctx, broken));
+const serving = await (await fetch(`http://127.0.0.1:${config.deploy.proxy.port}/backends`)).json();
+
+await undeploy(ctx);
+for (const v of ['v1', 'v2', broken]) await docker.getImage(`${built.image.split(':')[0]}:${v}`).remove({ force: true });
 await docker.getImage(config.image.base).remove({ force: true });
 await rm(root, { recursive: true, force: true });
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-console.log(`\nprediction image, Docker engine at ${process.env.DOCKER_HOST || 'unix:///var/run/docker.sock'}`);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const traffic = ({ load }: { load: autocannon.Result }) =>
+  `${fmt(load.requests.total)} requests (${fmt(load.requests.average)} req/s), ${load.non2xx} non-2xx, ${load.errors} errors`;
+const failure = failed.outcome instanceof MlopsError ? `${failed.outcome.errorClass} error: ${failed.outcome.message}` : 'it did not fail';
+console.log(`\nprediction image and rollout, Docker engine at ${process.env.DOCKER_HOST || 'unix:///var/run/docker.sock'}`);
 console.log(`base from host    ${baseSeconds.toFixed(1)} s, ${mb(base.Size)}`);
 console.log(`build, warm base  ${buildSeconds.toFixed(1)} s   (target <= 20 s)`);
 console.log(`image size        ${mb(built.sizeBytes)}, base + ${mb(built.sizeBytes - base.Size)}   (target <= base + 30 MB)`);
+console.log(`first rollout     ${firstSeconds.toFixed(1)} s: proxy started, ${first.server.id} healthy and in rotation`);
+console.log(
+  `v1 -> v2 rollout  ${(swap.outcome as DeployOutputs).seconds.toFixed(1)} s start to traffic switched, under load: ${traffic(swap)}   (target 0 non-2xx)`,
+);
+console.log(`broken ${broken}         ${failure}`);
+console.log(`                  under load: ${traffic(failed)}; serving after: ${JSON.stringify(serving)}   (target 0 non-2xx, v2 serving)`);

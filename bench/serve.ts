@@ -31,6 +31,7 @@ const config = structuredClone((await loadConfig('mlops.config.yaml')).config);
 config.registry.path = join(root, 'registry');
 config.workdir = join(root, 'work');
 config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
+config.deploy.target = 'none'; // this benchmark serves the registry's champion itself
 config.data.source.query = config.data.source.query.replace("'data/penguins_raw.csv'", `'${join(process.cwd(), 'data/penguins_raw.csv')}'`);
 for (const [runId, seed] of [
   ['a', 1],

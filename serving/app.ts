@@ -66,8 +66,13 @@ export function createApp(options: AppOptions): Hono {
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  // Not ready while draining either: a proxy's health check then stops sending before the listener closes.
   app.get('/ready', (c) =>
-    store.current ? c.json({ status: 'ready', model_version: store.current.version }) : problem(c, 503, 'no model loaded yet'),
+    options.draining()
+      ? problem(c, 503, 'shutting down')
+      : store.current
+        ? c.json({ status: 'ready', model_version: store.current.version })
+        : problem(c, 503, 'no model loaded yet'),
   );
 
   app.get('/metadata', (c) => {

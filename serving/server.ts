@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Config } from '../src/config/schema.js';
+import { MlopsError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { selectBackend } from '../src/model/backend.js';
 import { createApp } from './app.js';
@@ -47,7 +48,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     onFailure: () => metrics.loadFailures.inc(),
   });
   const metrics = createMetrics(store, log);
-  await store.check();
+  const first = await store.check();
+  // A fixed model (model-in-image) that fails to load never will: exit, so a deployer sees it at once.
+  if (!options.poll && first.error) {
+    await log.close();
+    throw new MlopsError('quality', first.error);
+  }
   if (options.poll) store.poll(serving.poll_seconds);
   let draining = false;
   const app = createApp({ store, log, metrics, serving, logger, adminToken: options.adminToken, draining: () => draining });
@@ -72,8 +78,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-/** Resolves once SIGTERM (or SIGINT) has stopped the server: stop accepting, finish in-flight requests, flush the log. */
-export function closeOnSignal(server: RunningServer): Promise<void> {
+/** Resolves once SIGTERM (or SIGINT) has closed the server (or proxy): stop accepting, finish in-flight requests, flush the log. */
+export function closeOnSignal(server: Pick<RunningServer, 'close'>): Promise<void> {
   return new Promise<void>((done) => {
     const stop = () => void server.close().then(done);
     process.once('SIGTERM', stop);

@@ -14,6 +14,8 @@ export interface StepContext {
   config: Config;
   /** Relative paths in the config (data files, workdir) resolve against this folder. */
   configDir: string;
+  /** The config file, for the processes a step starts (the proxy, local prediction servers). */
+  configFile: string;
   log: Logger;
   progress: Progress;
 }
@@ -32,6 +34,7 @@ export function createContext(loaded: LoadedConfig, options: { runId?: string; l
     runDir: join(resolve(loaded.dir, loaded.config.workdir), 'runs', runId),
     config: loaded.config,
     configDir: loaded.dir,
+    configFile: loaded.file,
     log: options.log ?? createLogger(),
     progress: options.progress ?? createProgress(),
   };

@@ -6,11 +6,14 @@ import { evaluate, type EvaluateOutputs } from './evaluate/evaluate.js';
 import { gate, rejection, type Decision } from './gate/gate.js';
 import { train, type TrainOutputs } from './model/train.js';
 import { alertFor, notifyFailure } from './notify/notify.js';
+import { deploy, type DeployOutputs } from './deploy/rollout.js';
+import { buildImage, type BuildOutputs } from './image/build.js';
+import { pushImage, type PushOutputs } from './image/push.js';
 import { record, type RecordOutputs } from './registry/record.js';
 import { Ledger, type RunRecord } from './runs/ledger.js';
 import { withRetry } from './runs/retry.js';
 
-export const stepNames = ['extract', 'train', 'evaluate', 'gate', 'record'] as const;
+export const stepNames = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push', 'deploy'] as const;
 export type StepName = (typeof stepNames)[number];
 
 export type RunOptions = RunRecord['options'];
@@ -23,15 +26,31 @@ export const steps: Record<StepName, Step> = {
   evaluate,
   gate: (ctx, o) => gate(ctx, o.force),
   record,
+  build: forContainers((ctx, version) => buildImage(ctx, { version })),
+  push: forContainers(pushImage),
+  deploy,
 };
+
+/** An image step: it works on the version the record step stored, and only containers need one. */
+function forContainers(work: (ctx: StepContext, version: string) => Promise<unknown>): Step {
+  return async (ctx) => {
+    if (ctx.config.deploy.target !== 'docker') return undefined;
+    const recorded = await readArtifact<RecordOutputs>(ctx, 'record', 'record.json').catch(() => undefined);
+    return recorded && work(ctx, recorded.version);
+  };
+}
 
 export interface PipelineResult {
   extract: ExtractOutputs;
   train: TrainOutputs;
   evaluate: EvaluateOutputs;
   decision: Decision;
-  /** Present when the model was blessed and recorded as the champion. */
+  /** Present when the model was blessed and recorded. */
   record?: RecordOutputs;
+  /** Present when the deploy target needed them and the model was blessed. */
+  build?: BuildOutputs;
+  push?: PushOutputs;
+  deploy?: DeployOutputs;
 }
 
 export interface PipelineOptions extends RunOptions {
@@ -42,7 +61,7 @@ export interface PipelineOptions extends RunOptions {
 }
 
 /**
- * Runs extract -> train -> evaluate -> gate -> record with the pattern's error handling: each step's
+ * Runs extract -> train -> evaluate -> gate -> record -> build -> push -> deploy with the pattern's error handling: each step's
  * attempts, duration and error go to the run ledger; transient errors are retried by the `slo`
  * policy; a final failure is sent to every alert sink, with the command that resumes the run.
  */
@@ -65,7 +84,7 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
             `${name}: attempt ${attempt} of ${policy.attempts} failed (${err.message}); retrying in ${(wait / 1000).toFixed(1)}s`,
           ),
       );
-      await ledger.end(name, name === 'record' && out === undefined ? 'skipped' : 'succeeded');
+      await ledger.end(name, out === undefined ? 'skipped' : 'succeeded');
     } catch (err) {
       await ledger.end(name, 'failed', err);
       await ledger.finish('failed');
@@ -73,15 +92,17 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
       throw err;
     }
   }
+  const ifSucceeded = async <T>(step: StepName, file: string) =>
+    ledger.run.steps.find((s) => s.name === step)?.status === 'succeeded' ? readArtifact<T>(ctx, step, file) : undefined;
   const result: PipelineResult = {
     extract: await readArtifact(ctx, 'extract', 'extract.json'),
     train: await readArtifact(ctx, 'train', 'train.json'),
     evaluate: await readArtifact(ctx, 'evaluate', 'evaluation.json'),
     decision: await readArtifact(ctx, 'gate', 'decision.json'),
-    record:
-      ledger.run.steps.find((s) => s.name === 'record')?.status === 'succeeded'
-        ? await readArtifact(ctx, 'record', 'record.json')
-        : undefined,
+    record: await ifSucceeded('record', 'record.json'),
+    build: await ifSucceeded('build', 'build.json'),
+    push: await ifSucceeded('push', 'push.json'),
+    deploy: await ifSucceeded('deploy', 'deploy.json'),
   };
   await ledger.finish(result.decision.blessed ? 'succeeded' : 'rejected');
   if (!result.decision.blessed) await notifyFailure(ctx, alertFor(ctx, 'gate', rejection(result.decision)));

@@ -52,9 +52,20 @@ export function runSummary(runId: string, runDir: string, result: PipelineResult
     '',
     ...decisionLines(result.decision),
     '',
-    result.record ? `released  registry version ${result.record.version} is the champion` : 'released  nothing: the champion stays',
+    ...releaseLines(result),
     `artifacts ${runDir}`,
   ].join('\n');
+}
+
+function releaseLines({ record, build, push, deploy }: PipelineResult): string[] {
+  if (!record) return ['released  nothing: the champion stays'];
+  return [
+    `recorded  registry version ${record.version}${record.promoted ? ', the champion' : ''}`,
+    ...(build ? [`image     ${push?.reference ?? build.image}, ${fmt(Math.round(build.sizeBytes / 2 ** 20))} MiB`] : []),
+    ...(deploy
+      ? [`released  ${deploy.version} is the champion and serves on ${deploy.proxy}/predict (${deploy.server.id}, ${deploy.target})`]
+      : []),
+  ];
 }
 
 /** What `mlops extract` prints. */

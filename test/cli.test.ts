@@ -4,6 +4,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { predict } from './helpers/load.js';
+import { freePort } from './helpers/ports.js';
 
 /** Runs the built CLI as a user would (`npm test` builds it first). */
 function mlops(...args: string[]) {
@@ -77,24 +79,34 @@ describe('mlops', () => {
 
 describe('mlops run', () => {
   let dir: string;
+  let proxy: string;
   beforeAll(async () => {
-    // The shipped config, with its own registry and work folder, reading the shipped sample data.
+    // The shipped config, with its own registry and work folder, reading the shipped sample data,
+    // releasing to local processes behind a proxy on ports no other test uses.
     dir = await mkdtemp(join(tmpdir(), 'mlops-cli-run-'));
-    const text = (await readFile('mlops.config.yaml', 'utf8')).replace(
-      "'data/penguins_raw.csv'",
-      `'${join(process.cwd(), 'data/penguins_raw.csv')}'`,
-    );
+    const [proxyPort, firstServer] = [await freePort(), await freePort()];
+    proxy = `http://127.0.0.1:${proxyPort}`;
+    const text = (await readFile('mlops.config.yaml', 'utf8'))
+      .replace("'data/penguins_raw.csv'", `'${join(process.cwd(), 'data/penguins_raw.csv')}'`)
+      .replace('proxy: { port: 8000 }', `proxy: { port: ${proxyPort} }`)
+      .replace('ports: [8100, 8199]', `ports: [${firstServer}, ${firstServer + 50}]`);
     await writeFile(join(dir, 'mlops.config.yaml'), text);
   });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    mlops('undeploy', '--config', join(dir, 'mlops.config.yaml'));
+    await rm(dir, { recursive: true, force: true });
+  });
 
-  it('runs extract, train, evaluate, gate and record, and prints a closing summary', () => {
+  it('runs the pipeline end to end on the embedded defaults: the blessed model serves through the proxy', async () => {
     const { code, stdout } = mlops('run', '--config', join(dir, 'mlops.config.yaml'), '--run-id', 'one');
     expect(code).toBe(0);
     expect(stdout).toMatch(/training\s+\d+ epochs on wasm/);
     expect(stdout).toContain('gate PASSED');
-    expect(stdout).toContain('registry version v1 is the champion');
+    expect(stdout).toContain(`released  v1 is the champion and serves on ${proxy}/predict`);
     expect(existsSync(join(dir, '.mlops/runs/one/train/model/model.json'))).toBe(true);
+    const res = await predict(proxy);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-mlops-backend')).toMatch(/^v1-/);
   });
 
   it('exits non-zero and says so plainly when the gate rejects the model', async () => {
@@ -119,5 +131,18 @@ describe('mlops run', () => {
     expect(mlops('models', 'promote', 'v9', '--config', config).stderr).toContain(
       'error[data]: "v9" points at version v9, which is missing',
     );
+  });
+
+  it('releases the next blessed model beside the running one, retires the old, and rolls back to it', async () => {
+    const config = join(dir, 'mlops.config.yaml');
+    expect(mlops('run', '--config', config, '--run-id', 'three').stdout).toContain('released  v2 is the champion');
+    expect((await predict(proxy)).headers.get('x-mlops-backend')).toMatch(/^v2-/);
+    const backends = (await (await fetch(`${proxy}/backends`)).json()) as { version: string }[];
+    expect(backends.map((b) => b.version)).toEqual(['v2']);
+
+    const rollback = mlops('rollback', '--config', config);
+    expect(rollback.stdout).toMatch(/^v1 serves on/);
+    expect((await predict(proxy)).headers.get('x-mlops-backend')).toMatch(/^v1-/);
+    expect(mlops('models', 'list', '--config', config).stdout).toMatch(/v1\s+champion\s/);
   });
 });

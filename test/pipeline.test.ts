@@ -2,21 +2,20 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { createContext } from '../src/context.js';
 import { memoryLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
 import { openRegistry } from '../src/registry/folder.js';
+import { isolatedConfig } from './helpers/model.js';
 
 let root: string;
 let config: Config;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-pipeline-'));
-  config = structuredClone((await loadConfig('mlops.config.yaml')).config);
-  config.registry.path = join(root, 'registry');
+  config = await isolatedConfig(root);
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 

@@ -3,9 +3,11 @@ import { describeError, exitCodes, MlopsError } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { GlobalOptions } from './context.js';
 import { registerData } from './data.js';
+import { registerDeploy } from './deploy.js';
 import { registerImage } from './image.js';
 import { registerModels } from './models.js';
 import { registerPipeline } from './pipeline.js';
+import { registerProxy } from './proxy.js';
 import { registerServe } from './serve.js';
 
 export function program(): Command {
@@ -21,7 +23,9 @@ export function program(): Command {
     .exitOverride();
   registerPipeline(cli);
   registerServe(cli);
+  registerProxy(cli);
   registerImage(cli);
+  registerDeploy(cli);
   registerModels(cli);
   registerData(cli);
   return cli;

@@ -22,7 +22,7 @@ const print = (json: boolean | undefined, value: unknown, text: () => string) =>
 export function registerPipeline(cli: Command): void {
   cli
     .command('run')
-    .description('run the whole pipeline: extract, train, evaluate, gate, record')
+    .description('run the whole pipeline: extract, train, evaluate, gate, record, then build, push and deploy per deploy.target')
     .option('--as-of <date>', 'the batch day (YYYY-MM-DD); reruns with the same day reproduce a run')
     .option('--run-id <id>', 'name the run instead of generating an id')
     .option('--force <reason>', 'release even if the gate rejects the model; the reason is recorded')

@@ -12,12 +12,15 @@ export function registerServe(cli: Command): void {
     .option('-p, --port <port>', 'the port (default serving.port; 0 picks a free one)', (v) => Number(v))
     .option('--model-dir <dir>', 'serve this model folder as is (model-in-image mode)')
     .option('--registry <alias>', 'follow this registry alias and swap in new versions (model-load mode)', 'champion')
-    .action(async (opts: { port?: number; modelDir?: string; registry: string }, cmd: Command) => {
+    .option('--prediction-log <file>', 'write the prediction log here instead of serving.log.path (one file per server)')
+    .action(async (opts: { port?: number; modelDir?: string; registry: string; predictionLog?: string }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
       const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
       if (adminToken) registerSecret(adminToken);
       const server = await startServer({
-        serving: ctx.config.serving,
+        serving: opts.predictionLog
+          ? { ...ctx.config.serving, log: { ...ctx.config.serving.log, path: resolve(opts.predictionLog) } }
+          : ctx.config.serving,
         configDir: ctx.configDir,
         logger: ctx.log,
         port: opts.port,

@@ -161,7 +161,9 @@ const retryPolicy = z.strictObject({
 const slo = z.strictObject({
   retry: retryPolicy.prefault({}),
   /** Per-step overrides of the retry policy, e.g. more attempts for a flaky warehouse. */
-  steps: z.partialRecord(z.enum(['extract', 'train', 'evaluate', 'gate', 'record']), retryPolicy.partial()).default({}),
+  steps: z
+    .partialRecord(z.enum(['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push', 'deploy']), retryPolicy.partial())
+    .default({}),
 });
 
 const notify = z.strictObject({
@@ -183,6 +185,41 @@ const image = z.strictObject({
     .optional(),
   /** The registry to push to, e.g. ghcr.io/OWNER or 127.0.0.1:5000; none keeps the image local. */
   registry: z.string().optional(),
+});
+
+const port = z.number().int().min(1).max(65535);
+
+const deploy = z.strictObject({
+  /**
+   * Where a blessed model is released: `local` runs prediction servers as processes on 127.0.0.1
+   * (no Docker needed), `docker` runs its image as containers on DOCKER_HOST, `none` only records it.
+   */
+  target: z.enum(['local', 'docker', 'none']).default('local'),
+  proxy: z
+    .strictObject({
+      /** Clients send predictions here; the proxy balances them over the healthy servers. */
+      port: port.default(8000),
+      /** How often the proxy checks each server's /ready. */
+      health_interval_seconds: z.number().positive().default(1),
+    })
+    .prefault({}),
+  /** Prediction servers listen on the first free port of [first, last]. */
+  ports: z
+    .tuple([port, port], { error: 'expected [first, last]' })
+    .refine(([a, b]) => a <= b, { error: 'expected first <= last' })
+    .default([8100, 8199]),
+  /** A new server that is not healthy and ready within this time is removed, and the rollout fails. */
+  ready_timeout_seconds: z.number().positive().default(60),
+  /** After traffic moves, old servers finish the requests in flight for this long before they stop. */
+  drain_seconds: z.number().min(0).default(2),
+  retire: z
+    .strictObject({
+      /** Stopped previous servers kept for a fast rollback. */
+      keep: z.number().int().min(0).default(2),
+      /** Stopped servers older than this are removed even when within `keep`. */
+      ttl_hours: z.number().positive().default(168),
+    })
+    .prefault({}),
 });
 
 const serving = z.strictObject({
@@ -236,7 +273,7 @@ export const configSchema = z
     gates: gates.optional(),
     registry: registry.prefault({}),
     image: image.prefault({}),
-    deploy: later,
+    deploy: deploy.prefault({}),
     serving: serving.prefault({}),
     monitoring: later,
     slo: slo.prefault({}),

@@ -102,6 +102,7 @@ export async function buildImage(ctx: StepContext, options: { version?: string }
   const info = await docker.getImage(image).inspect();
   task.finish(`${image} ${Math.round(info.Size / 2 ** 20)} MiB`);
   const result: BuildOutputs = { image, id, sizeBytes: info.Size, base, modelVersion: manifest.version, labels: imageLabels };
+  await registry.tag(manifest.version, { image });
   await writeArtifact(ctx, 'build', 'build.json', result);
   ctx.log.info(`build: ${image} (${id.slice(7, 19)}), ${Math.round(info.Size / 2 ** 20)} MiB on ${base}`);
   return result;

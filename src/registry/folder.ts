@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { configError, dataError, MlopsError } from '../errors.js';
+import { alive } from '../processes.js';
 
 /**
  * The model registry as a folder: immutable versions (`versions/v<N>/`), each with a manifest of
@@ -148,6 +149,24 @@ export class FolderRegistry {
     return { manifest, dir };
   }
 
+  /**
+   * Facts learnt about a version after it was recorded, such as the image it was built into and the
+   * digest it was pushed as. They live beside the checksummed manifest, which never changes.
+   */
+  async tag(ref: string, tags: Record<string, string>): Promise<Record<string, string>> {
+    const { manifest } = await this.open(ref);
+    return this.withLock(async () => {
+      const merged = { ...(await this.tags(manifest.version)), ...tags };
+      await writeAtomic(join(this.versionDir(manifest.version), 'tags.json'), JSON.stringify(merged, null, 2) + '\n');
+      return merged;
+    });
+  }
+
+  async tags(version: string): Promise<Record<string, string>> {
+    const text = await readFile(join(this.versionDir(version), 'tags.json'), 'utf8').catch(() => '{}');
+    return JSON.parse(text) as Record<string, string>;
+  }
+
   /** Makes a version the champion; the old champion becomes `previous`. */
   async promote(ref: string): Promise<Aliases> {
     const { manifest } = await this.open(ref);
@@ -173,15 +192,6 @@ export class FolderRegistry {
       await writeAtomic(join(this.root, 'aliases.json'), JSON.stringify(current, null, 2) + '\n');
       return current;
     });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -7,14 +7,15 @@ import { openRegistry, type VersionManifest } from './folder.js';
 
 export interface RecordOutputs {
   version: string;
-  /** The version became the champion. */
+  /** The version became the champion now (deploy.target none); otherwise deploy promotes it. */
   promoted: boolean;
   manifest: VersionManifest;
 }
 
 /**
  * Step 8: store a blessed model, its preprocessing, model card, evaluation and gate decision as a
- * new immutable registry version, and make it the champion. A model the gate rejected is not stored.
+ * new immutable registry version. Without a deploy target it becomes the champion at once. A model
+ * the gate rejected is not stored.
  */
 export async function record(ctx: StepContext): Promise<RecordOutputs | undefined> {
   const evaluation = await readArtifact<EvaluateOutputs>(ctx, 'evaluate', 'evaluation.json');
@@ -32,9 +33,11 @@ export async function record(ctx: StepContext): Promise<RecordOutputs | undefine
     runId: ctx.runId,
     summary: { metrics, passed: decision.passed, forced: decision.forced, championBefore: decision.championVersion },
   });
-  await registry.promote(manifest.version);
-  ctx.log.info(`record: registered ${manifest.version} as champion`);
-  const result = { version: manifest.version, promoted: true, manifest };
+  // With a deploy target, the version becomes the champion once it serves (deploy promotes it).
+  const promoted = ctx.config.deploy.target === 'none';
+  if (promoted) await registry.promote(manifest.version);
+  ctx.log.info(`record: registered ${manifest.version}${promoted ? ' as champion' : ''}`);
+  const result = { version: manifest.version, promoted, manifest };
   await writeArtifact(ctx, 'record', 'record.json', result);
   return result;
 }

@@ -1,17 +1,22 @@
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createContext, type StepContext } from '../../src/context.js';
 import { memoryLogger } from '../../src/log.js';
 import { runPipeline, type PipelineResult } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
+import { openRegistry } from '../../src/registry/folder.js';
 
-/** The shipped config with its registry, work folder and prediction log moved under `root`. */
+/** The shipped config with its registry, work folder and prediction log moved under `root`, and no deploy target. */
 export async function isolatedConfig(root: string): Promise<Config> {
   const config = structuredClone((await loadConfig('mlops.config.yaml')).config);
   config.registry.path = join(root, 'registry');
   config.workdir = join(root, 'work');
   config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
+  config.deploy.target = 'none'; // recorded versions become the champion; deploy tests choose a target
   return config;
 }
 
@@ -19,9 +24,33 @@ export async function isolatedConfig(root: string): Promise<Config> {
 export async function trainedRun(config: Config, runId: string, seed?: number): Promise<{ ctx: StepContext; result: PipelineResult }> {
   const c = structuredClone(config);
   if (seed !== undefined) c.model.seed = seed;
-  const ctx = createContext(
-    { config: c, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd() },
-    { runId, log: memoryLogger(), progress: silentProgress },
-  );
+  const ctx = await contextFor(c, runId);
   return { ctx, result: await runPipeline(ctx) };
+}
+
+/**
+ * A step context for an isolated config. The config is also written beside its work folder, for
+ * the processes a deploy starts (`mlops proxy`, `mlops serve`), which read it from the file.
+ */
+export async function contextFor(config: Config, runId: string): Promise<StepContext> {
+  const file = join(dirname(config.workdir), 'mlops.config.yaml');
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, stringify(config));
+  return createContext({ config, file, dir: process.cwd() }, { runId, log: memoryLogger(), progress: silentProgress });
+}
+
+/**
+ * Registers a version that passes every checksum but cannot load: the champion's files with the
+ * weights cut in half. What a deploy must refuse without dropping a request.
+ */
+export async function registerBrokenVersion(config: Config): Promise<string> {
+  const registry = openRegistry(config, process.cwd());
+  const { dir } = await registry.open('champion');
+  const staging = await mkdtemp(join(tmpdir(), 'mlops-broken-'));
+  const files = ['model.json', 'preprocess.json', 'metadata.json'].map((f) => join(dir, f));
+  const weights = await readFile(join(dir, 'weights.bin'));
+  await writeFile(join(staging, 'weights.bin'), weights.subarray(0, weights.length >> 1));
+  const { version } = await registry.register([...files, join(staging, 'weights.bin')], { runId: 'broken', summary: {} });
+  await rm(staging, { recursive: true, force: true });
+  return version;
 }

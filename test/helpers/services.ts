@@ -25,3 +25,13 @@ export async function dockerEngine(): Promise<boolean> {
     return false;
   }
 }
+
+/** An image registry with htpasswd authentication, as .ci/run starts it; undefined (skip) outside CI when unset. */
+export function imageRegistry(): { address: string; username: string; password: string } | undefined {
+  const { MLOPS_TEST_REGISTRY: address, MLOPS_TEST_REGISTRY_USERNAME: username, MLOPS_TEST_REGISTRY_PASSWORD: password } = process.env;
+  if (address && username && password) return { address, username, password };
+  if (process.env.CI)
+    throw new Error('MLOPS_TEST_REGISTRY (with _USERNAME and _PASSWORD) is not set in CI: .ci/run must start the registry');
+  console.warn('skipping registry tests: set MLOPS_TEST_REGISTRY, _USERNAME and _PASSWORD (see .ci/run) to run them');
+  return undefined;
+}

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.js';
 import type { Config } from '../../src/config/schema.js';
 import { buildHostBase } from '../../src/image/base.js';
 import { buildImage, runBuild, type BuildOutputs } from '../../src/image/build.js';
@@ -18,14 +18,6 @@ let root: string;
 let config: Config;
 let built: BuildOutputs;
 let run: Awaited<ReturnType<typeof trainedRun>>;
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 
 describe.skipIf(!engine)('the prediction image (real Docker engine)', () => {
   beforeAll(async () => {

@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createContext } from '../../src/context.js';
 import { dataError, MlopsError } from '../../src/errors.js';
@@ -14,6 +13,7 @@ import { runPipeline, steps, type Step } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
 import { readRun } from '../../src/runs/ledger.js';
 import { backoffMs } from '../../src/runs/retry.js';
+import { isolatedConfig } from '../helpers/model.js';
 
 let root: string;
 let config: Config;
@@ -31,8 +31,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  config = structuredClone((await loadConfig('mlops.config.yaml')).config);
-  config.registry.path = join(root, 'registry');
+  config = await isolatedConfig(root);
   config.workdir = root;
   config.slo.retry = { attempts: 3, backoff_seconds: 0.01, max_backoff_seconds: 0.05 };
   config.notify.webhook.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
@@ -119,6 +118,9 @@ describe('retries, alerts and rekick', () => {
       ['evaluate', 'succeeded', 1],
       ['gate', 'succeeded', 1],
       ['record', 'succeeded', 1],
+      ['build', 'skipped', 1],
+      ['push', 'skipped', 1],
+      ['deploy', 'skipped', 1],
     ]);
     // The earlier steps' artifacts were reused, not rebuilt.
     expect((await stat(join(ctx.runDir, 'train/model/weights.bin'))).mtimeMs).toBe(trainedAt);
@@ -132,7 +134,12 @@ describe('retries, alerts and rekick', () => {
       "'data/penguins_raw.csv'",
       `'${join(process.cwd(), 'data/penguins_raw.csv')}'`,
     );
-    await writeFile(file, `${text}\nworkdir: ${root}\n`.replace('path: .mlops/registry', `path: ${join(root, 'registry')}`));
+    await writeFile(
+      file,
+      `${text}\nworkdir: ${root}\n`
+        .replace('path: .mlops/registry', `path: ${join(root, 'registry')}`)
+        .replace('target: local', 'target: none'),
+    );
     const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/mlops.js', '--config', file, ...args], { encoding: 'utf8' });
     const rekick = cli('rekick', 'cli-rekick');
     expect(rekick.stderr).toContain('rekick cli-rekick from gate');

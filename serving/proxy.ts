@@ -1,0 +1,155 @@
+import { createAdaptorServer } from '@hono/node-server';
+import { timingSafeEqual } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Docker from 'dockerode';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import { configError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import { BackendPool } from './backends.js';
+import { discoverContainers } from './docker-discovery.js';
+import { createForwarder } from './forward.js';
+import { createProxyMetrics } from './proxy-metrics.js';
+
+export interface ProxyOptions {
+  logger: Logger;
+  /** Bearer token for PUT and DELETE /backends/:id; without one, registration is off (404). */
+  adminToken?: string;
+  /** How often each backend's /ready is checked. */
+  healthIntervalMs?: number;
+  /** Also follow the running containers labelled mlops.project=<project>, mlops.role=server. */
+  docker?: { docker: Docker; project: string };
+}
+
+const problem = (c: Context, status: 400 | 401 | 404 | 409 | 503, error: string) => c.json({ error }, status);
+
+const ID = /^[\w.-]{1,128}$/;
+// Only servers on this machine: a proxy that forwards anywhere it is told would be an open relay.
+const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost):(\d{1,5})\/?$/;
+const WEIGHT = 'expected a whole number >= 0';
+const VERSION = 'expected the model version it serves, e.g. "v3"';
+const registration = z.strictObject({
+  url: z
+    .string({ error: 'expected a string' })
+    .refine((url) => {
+      const port = Number(LOOPBACK.exec(url)?.[2]);
+      return port >= 1 && port <= 65535;
+    }, 'expected http(s)://127.0.0.1:<port> or http(s)://localhost:<port>')
+    .transform((url) => url.replace(/\/$/, '')),
+  version: z.string({ error: VERSION }).min(1, VERSION),
+  weight: z.number({ error: WEIGHT }).int(WEIGHT).min(0, WEIGHT).default(1),
+});
+
+/** Same check as the server's /admin routes: a constant-time compare of the bearer token. */
+function adminOnly(token: string | undefined): MiddlewareHandler {
+  const expected = Buffer.from(token ?? '');
+  return async (c, next) => {
+    if (!token) return problem(c, 404, 'registration is off: set MLOPS_ADMIN_TOKEN to turn it on');
+    const given = Buffer.from(c.req.header('authorization')?.replace(/^Bearer /i, '') ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return problem(c, 401, 'a valid bearer token is required');
+    await next();
+  };
+}
+
+/** The proxy's routes, its backend pool (health checks running) and, when asked, Docker discovery. */
+export function createProxy(options: ProxyOptions): { app: Hono; pool: BackendPool; close(): void } {
+  const { logger } = options;
+  const pool = new BackendPool({ logger, healthIntervalMs: options.healthIntervalMs ?? 1000 });
+  const metrics = createProxyMetrics(pool);
+  const app = new Hono();
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/ready', (c) => {
+    const routable = pool.routable();
+    return routable ? c.json({ status: 'ready', backends: routable }) : problem(c, 503, 'no healthy prediction server');
+  });
+  app.get('/backends', (c) => c.json(pool.list()));
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+
+  const admin = adminOnly(options.adminToken);
+  // Discovery owns the backends it found: their labels decide, and it would undo a change made here.
+  const dockerOwned = (c: Context, id: string) =>
+    pool.get(id)?.source === 'docker'
+      ? problem(c, 409, `backend ${id} is a discovered container: change its labels or stop it instead`)
+      : undefined;
+  app.put('/backends/:id', admin, async (c) => {
+    const id = c.req.param('id');
+    if (!ID.test(id)) return problem(c, 400, 'id: expected 1 to 128 letters, digits, ".", "_" or "-"');
+    const conflict = dockerOwned(c, id);
+    if (conflict) return conflict;
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch (err) {
+      return problem(c, 400, `malformed JSON: ${(err as Error).message}`);
+    }
+    const parsed = registration.safeParse(body);
+    if (!parsed.success) {
+      const fields = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+      return problem(c, 400, `invalid backend: ${fields.join('; ')}`);
+    }
+    const { backend, created } = await pool.set(id, { ...parsed.data, source: 'registered' });
+    return c.json(backend, created ? 201 : 200);
+  });
+  app.delete('/backends/:id', admin, (c) => {
+    const id = c.req.param('id');
+    const conflict = dockerOwned(c, id);
+    if (conflict) return conflict;
+    return pool.remove(id) ? c.body(null, 204) : problem(c, 404, `no backend ${id}`);
+  });
+
+  const forwarder = createForwarder(pool, metrics);
+  app.all('*', (c) => forwarder.forward(c.req.raw));
+  app.onError((err, c) => {
+    logger.error(`internal error on ${c.req.method} ${c.req.path}: ${err.message}`);
+    return c.json({ error: 'internal error' }, 500);
+  });
+
+  pool.start();
+  const discovery = options.docker && discoverContainers(pool, { ...options.docker, logger });
+  return {
+    app,
+    pool,
+    close() {
+      pool.stop();
+      discovery?.close();
+      forwarder.close();
+    },
+  };
+}
+
+/** Starts the proxy on 127.0.0.1. */
+export async function startProxy(
+  options: ProxyOptions & { port: number },
+): Promise<{ url: string; pool: BackendPool; close(): Promise<void> }> {
+  const proxy = createProxy(options);
+  const server = createAdaptorServer({ fetch: proxy.app.fetch }) as Server;
+  // Node's 5 s idle timeout races clients that reuse a connection just as it expires ("other side
+  // closed"); an edge keeps idle connections open longer than its clients do, as load balancers do.
+  server.keepAliveTimeout = 65_000;
+  try {
+    await new Promise<void>((listening, failed) => {
+      server.once('error', failed);
+      server.listen(options.port, '127.0.0.1', () => {
+        server.off('error', failed);
+        listening();
+      });
+    });
+  } catch (err) {
+    proxy.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw configError(`port ${options.port} on 127.0.0.1 is taken`, 'set deploy.proxy.port to a free port, or stop what holds it');
+    throw err;
+  }
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  options.logger.info(`prediction proxy on ${url}`);
+  return {
+    url,
+    pool: proxy.pool,
+    async close() {
+      proxy.close();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { rollback, rollout, undeploy, type DeployOutputs } from '../deploy/rollout.js';
+import { pushImage } from '../image/push.js';
+import { openRegistry } from '../registry/folder.js';
+import { contextFrom, type GlobalOptions } from './context.js';
+
+const released = (out: DeployOutputs) =>
+  `${out.version} serves on ${out.proxy} (${out.server.id}, rollout ${out.seconds.toFixed(1)}s; stopped ${out.stopped.join(', ') || 'none'})\n`;
+
+export function registerDeploy(cli: Command): void {
+  cli
+    .command('push')
+    .description("push a version's prediction image to image.registry and record its digest on the version")
+    .option('--version <ref>', 'a registry version or alias', 'champion')
+    .action(async (opts: { version: string }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const pushed = await pushImage(ctx, opts.version);
+      process.stdout.write(pushed ? `${pushed.reference}\n` : 'image.registry is not set: nothing to push\n');
+    });
+
+  cli
+    .command('deploy')
+    .description('release a version beside the running servers behind the proxy, then retire the old ones (deploy.target)')
+    .option('--version <ref>', 'a registry version or alias', 'champion')
+    .action(async (opts: { version: string }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const version = (await openRegistry(ctx.config, ctx.configDir).open(opts.version)).manifest.version;
+      process.stdout.write(released(await rollout(ctx, version)));
+    });
+
+  cli
+    .command('rollback')
+    .description('return traffic to the version that served before (a kept server starts again) and make it the champion')
+    .action(async (_opts: object, cmd: Command) => {
+      process.stdout.write(released(await rollback(await contextFrom(cmd.optsWithGlobals<GlobalOptions>()))));
+    });
+
+  cli
+    .command('undeploy')
+    .description('stop and remove every prediction server of the project, and its proxy')
+    .action(async (_opts: object, cmd: Command) => {
+      const removed = await undeploy(await contextFrom(cmd.optsWithGlobals<GlobalOptions>()));
+      process.stdout.write(`removed ${removed.join(', ') || 'nothing'}\n`);
+    });
+}

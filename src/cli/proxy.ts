@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { openDocker } from '../image/docker.js';
+import { registerSecret } from '../secrets.js';
+import { startProxy } from '../../serving/proxy.js';
+import { closeOnSignal } from '../../serving/server.js';
+import { contextFrom, type GlobalOptions } from './context.js';
+
+export function registerProxy(cli: Command): void {
+  cli
+    .command('proxy')
+    .description(
+      'balance predictions over the healthy prediction servers on 127.0.0.1, by weight; servers are registered ' +
+        'with PUT /backends/:id (bearer MLOPS_ADMIN_TOKEN) or, with --docker, found by their container labels',
+    )
+    .option('-p, --port <port>', 'the port (default deploy.proxy.port; 0 picks a free one)', (v) => Number(v))
+    .option('--docker', 'also follow the running containers labelled mlops.project=<project> and mlops.role=server')
+    .action(async (opts: { port?: number; docker?: boolean }, cmd: Command) => {
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
+      if (adminToken) registerSecret(adminToken);
+      const { proxy: config } = ctx.config.deploy;
+      const proxy = await startProxy({
+        logger: ctx.log,
+        adminToken,
+        port: opts.port ?? config.port,
+        healthIntervalMs: config.health_interval_seconds * 1000,
+        docker: opts.docker ? { docker: openDocker(), project: ctx.config.project } : undefined,
+      });
+      process.stdout.write(`${proxy.url}\n`);
+      await closeOnSignal(proxy);
+      ctx.log.info('prediction proxy stopped');
+    });
+}

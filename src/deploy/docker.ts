@@ -1,0 +1,135 @@
+import type Docker from 'dockerode';
+import type { StepContext } from '../context.js';
+import { configError } from '../errors.js';
+import { engineError, followStream } from '../image/docker.js';
+import { registryAuth } from '../image/push.js';
+import { lastWords } from '../processes.js';
+import { openRegistry } from '../registry/folder.js';
+import type { Fleet, Liveness, Server } from './fleet.js';
+
+type Labels = Record<string, string>;
+
+/** Reads `docker logs` output: 8-byte frame headers (stream, size) before each chunk, as without a TTY. */
+function demux(buffer: Buffer): string {
+  const parts: Buffer[] = [];
+  for (let at = 0; at + 8 <= buffer.length; at += 8 + buffer.readUInt32BE(at + 4)) {
+    parts.push(buffer.subarray(at + 8, at + 8 + buffer.readUInt32BE(at + 4)));
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * Prediction servers as containers of the version's image on DOCKER_HOST: host network on a
+ * 127.0.0.1 port (PORT), labelled with the project, role, port and model version, which is how the
+ * proxy discovers them and how this fleet finds them again. Docker itself holds the state.
+ */
+export class DockerFleet implements Fleet {
+  readonly target = 'docker';
+
+  constructor(
+    private readonly ctx: StepContext,
+    private readonly docker: Docker,
+  ) {}
+
+  private engine<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    return work().catch((err: unknown) => {
+      throw engineError(err, doing);
+    });
+  }
+
+  async list(): Promise<Server[]> {
+    const filters = { label: [`mlops.project=${this.ctx.config.project}`, 'mlops.role=server'] };
+    const found = await this.engine('listing the servers', () => this.docker.listContainers({ all: true, filters }));
+    const servers = await Promise.all(
+      found.map(async (c) => {
+        const info = await this.docker.getContainer(c.Id).inspect();
+        const labels = c.Labels as Labels;
+        const port = Number(labels['mlops.port']);
+        const running = info.State.Running;
+        return {
+          id: c.Names[0]!.replace(/^\//, ''),
+          version: labels['mlops.model.version']!,
+          port,
+          url: `http://127.0.0.1:${port}`,
+          running,
+          since: running ? info.State.StartedAt : info.State.FinishedAt,
+        };
+      }),
+    );
+    return servers.sort((a, b) => b.since.localeCompare(a.since));
+  }
+
+  /** The image recorded for the version by build (and push); pulled when this engine lacks it. */
+  private async image(version: string): Promise<string> {
+    const tags = await openRegistry(this.ctx.config, this.ctx.configDir).tags(version);
+    const image = tags.reference ?? tags.image;
+    if (!image) throw configError(`${version} has no prediction image yet`, `build one with \`mlops build --version ${version}\``);
+    const present = await this.docker
+      .getImage(image)
+      .inspect()
+      .then(() => true)
+      .catch(() => false);
+    if (!present && tags.reference) {
+      const auth = this.ctx.config.image.registry ? registryAuth(this.ctx.config.image.registry) : undefined;
+      const stream = await this.engine(`pulling ${image}`, () => this.docker.pull(image, auth ? { authconfig: auth } : {}));
+      await followStream(this.docker, stream, () => {});
+    }
+    return image;
+  }
+
+  async start(version: string, port: number): Promise<Server> {
+    const name = `${this.ctx.config.project}-${version}-${port}`.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-');
+    const image = await this.image(version);
+    const labels: Labels = {
+      'mlops.project': this.ctx.config.project,
+      'mlops.role': 'server',
+      'mlops.port': String(port),
+      'mlops.model.version': version,
+    };
+    await this.engine(`starting ${name}`, async () => {
+      const existing = this.docker.getContainer(name);
+      // A stopped container of this version and port (kept for rollback) starts again as it was.
+      const kept = await existing.inspect().catch(() => undefined);
+      if (kept) return existing.start();
+      const container = await this.docker.createContainer({
+        name,
+        Image: image,
+        Env: [`PORT=${port}`],
+        Labels: labels,
+        HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'unless-stopped' } },
+      });
+      await container.start();
+    });
+    return { id: name, version, port, url: `http://127.0.0.1:${port}`, running: true, since: new Date().toISOString() };
+  }
+
+  async liveness(server: Server): Promise<Liveness> {
+    const container = this.docker.getContainer(server.id);
+    const info = await this.engine(`inspecting ${server.id}`, () => container.inspect());
+    // The restart policy brings a crashed server back: a restart before it was ever ready is an exit too.
+    if (info.State.Running && !info.State.Restarting && info.RestartCount === 0) return { exited: false };
+    const logs = demux((await container.logs({ stdout: true, stderr: true, tail: 5 })) as unknown as Buffer);
+    return { exited: true, reason: logs.trim() ? lastWords(logs) : `exit code ${info.State.ExitCode}` };
+  }
+
+  async healthy(server: Server): Promise<boolean> {
+    const info = await this.engine(`inspecting ${server.id}`, () => this.docker.getContainer(server.id).inspect());
+    return !info.State.Health || info.State.Health.Status === 'healthy';
+  }
+
+  async stop(server: Server): Promise<void> {
+    const t = this.ctx.config.serving.shutdown_grace_seconds + 30;
+    await this.engine(`stopping ${server.id}`, () =>
+      this.docker
+        .getContainer(server.id)
+        .stop({ t })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 304) throw err; // 304: already stopped
+        }),
+    );
+  }
+
+  async remove(server: Server): Promise<void> {
+    await this.engine(`removing ${server.id}`, () => this.docker.getContainer(server.id).remove({ force: true }));
+  }
+}

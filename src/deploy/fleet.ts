@@ -1,0 +1,63 @@
+import { MlopsError } from '../errors.js';
+
+/** One prediction server of the project: a local process or a container. */
+export interface Server {
+  /** Unique within the project, e.g. `v3-8101`; the proxy knows the server by it. */
+  id: string;
+  version: string;
+  port: number;
+  url: string;
+  running: boolean;
+  /** When it last started or stopped: retirement keeps the newest stopped ones. */
+  since: string;
+}
+
+/** Why a new server did not come up: it exited (with its last log line), or it is still starting. */
+export type Liveness = { exited: false } | { exited: true; reason: string };
+
+/** What a deploy target does; the rollout (rollout.ts) is the same for every target. */
+export interface Fleet {
+  readonly target: 'local' | 'docker';
+  /** The project's servers, running and stopped, newest first. */
+  list(): Promise<Server[]>;
+  /** Starts a server for `version` on `port`, reusing a stopped one of the same version when it can. */
+  start(version: string, port: number): Promise<Server>;
+  liveness(server: Server): Promise<Liveness>;
+  /** Docker's HEALTHCHECK, where there is one; a process has none beyond /ready. */
+  healthy(server: Server): Promise<boolean>;
+  /** SIGTERM, then wait for the server to finish its requests in flight and exit. */
+  stop(server: Server): Promise<void>;
+  /** Forgets a stopped server for good (a container is removed). */
+  remove(server: Server): Promise<void>;
+}
+
+async function ready(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until a new server is healthy and ready. A server that exits cannot serve this model: a
+ * quality error with its last words. One still starting at the deadline may yet come up: transient.
+ */
+export async function waitUntilReady(fleet: Fleet, server: Server, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const live = await fleet.liveness(server);
+    if (live.exited)
+      throw new MlopsError('quality', `the new server for ${server.version} exited before it was ready: ${live.reason}`, {
+        hint: 'the old servers keep serving; fix the model or roll back with `mlops rollback`',
+      });
+    if ((await ready(server.url)) && (await fleet.healthy(server))) return;
+    if (Date.now() > deadline)
+      throw new MlopsError('transient', `the new server for ${server.version} was not healthy and ready within ${timeoutMs / 1000}s`, {
+        hint: 'the old servers keep serving; raise deploy.ready_timeout_seconds if the model is slow to load',
+      });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

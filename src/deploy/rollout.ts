@@ -1,0 +1,143 @@
+import { readArtifact, writeArtifact } from '../artifacts.js';
+import type { StepContext } from '../context.js';
+import { configError } from '../errors.js';
+import { openDocker, pingEngine } from '../image/docker.js';
+import { openRegistry } from '../registry/folder.js';
+import type { RecordOutputs } from '../registry/record.js';
+import { DockerFleet } from './docker.js';
+import { waitUntilReady, type Fleet, type Server } from './fleet.js';
+import { LocalFleet } from './local.js';
+import { freePort, portFree } from './ports.js';
+import { ensureProxy, stopProxy, type ProxyClient } from './proxy-client.js';
+
+export interface DeployOutputs {
+  target: 'local' | 'docker';
+  version: string;
+  /** Where clients send predictions. */
+  proxy: string;
+  server: Server;
+  /** Servers stopped (kept for rollback) and removed by the retirement policy. */
+  stopped: string[];
+  removed: string[];
+  /** From starting the new server to the old ones out of rotation. */
+  seconds: number;
+}
+
+async function openFleet(ctx: StepContext): Promise<Fleet> {
+  const target = ctx.config.deploy.target;
+  if (target === 'none') throw configError('deploy.target is none: there is nothing to deploy to', 'set deploy.target to local or docker');
+  if (target === 'local') return new LocalFleet(ctx);
+  const docker = openDocker();
+  await pingEngine(docker, 'deploying');
+  return new DockerFleet(ctx, docker);
+}
+
+/** Puts a ready server into rotation: a process is registered; a container is discovered by its labels. */
+async function admit(fleet: Fleet, proxy: ProxyClient, server: Server): Promise<void> {
+  if (fleet.target === 'local') await proxy.register(server);
+  await proxy.waitFor(server, 30_000);
+}
+
+/**
+ * Stopped servers beyond the newest `retire.keep`, or older than `retire.ttl_hours`, are removed;
+ * so is a stopped server of the version now live, which a rollback would never pick.
+ */
+async function retire(ctx: StepContext, fleet: Fleet, liveVersion: string): Promise<string[]> {
+  const { keep, ttl_hours } = ctx.config.deploy.retire;
+  const oldest = Date.now() - ttl_hours * 3_600_000;
+  const stopped = (await fleet.list()).filter((s) => !s.running);
+  const kept = stopped.filter((s) => s.version !== liveVersion && Date.parse(s.since) >= oldest).slice(0, keep);
+  const removed = stopped.filter((s) => !kept.includes(s));
+  for (const s of removed) await fleet.remove(s);
+  return removed.map((s) => s.id);
+}
+
+/**
+ * Releases a registry version beside the running servers: start it, wait until it is healthy and
+ * ready, let the proxy take it into rotation, then take the old servers out and stop them (they
+ * finish what is in flight). A new server that never becomes ready is removed and the old ones keep
+ * serving. On success the version becomes the registry's champion: the champion is what serves.
+ */
+export async function rollout(ctx: StepContext, version: string): Promise<DeployOutputs> {
+  const fleet = await openFleet(ctx);
+  const proxy = await ensureProxy(ctx, fleet.target === 'docker');
+  const servers = await fleet.list();
+  const live = servers.filter((s) => s.running);
+  // A proxy started afresh (say after a reboot) learns the process servers still running.
+  if (fleet.target === 'local') for (const s of live) await proxy.register(s);
+
+  const task = ctx.progress.start(`deploy ${version} (${fleet.target})`, { total: 4 });
+  const began = performance.now();
+  // A stopped server of this version, kept for rollback, starts again on its own port when it can.
+  const kept = servers.find((s) => !s.running && s.version === version);
+  const port =
+    kept && (await portFree(kept.port)) ? kept.port : await freePort(ctx.config.deploy.ports, new Set(servers.map((s) => s.port)));
+  const server = await fleet.start(version, port);
+  try {
+    task.update(1, `started ${server.id}, waiting until ready`);
+    await waitUntilReady(fleet, server, ctx.config.deploy.ready_timeout_seconds * 1000);
+    task.update(2, `ready; waiting for the proxy`);
+    await admit(fleet, proxy, server);
+  } catch (err) {
+    task.finish('failed: the old servers keep serving');
+    await fleet.stop(server).catch(() => {});
+    await fleet.remove(server).catch(() => {});
+    throw err;
+  }
+  task.update(3, 'in rotation; draining the old servers');
+  for (const old of live) if (fleet.target === 'local') await proxy.deregister(old);
+  const seconds = (performance.now() - began) / 1000;
+  await Promise.all(live.map((old) => fleet.stop(old)));
+  const removed = await retire(ctx, fleet, version);
+  task.finish(`${version} serves on ${proxy.url} (${seconds.toFixed(1)}s)`);
+
+  const registry = openRegistry(ctx.config, ctx.configDir);
+  await registry.promote(version);
+  await registry.tag(version, { deployed_at: new Date().toISOString(), deploy_target: fleet.target });
+  const result: DeployOutputs = {
+    target: fleet.target,
+    version,
+    proxy: proxy.url,
+    server,
+    stopped: live.map((s) => s.id),
+    removed,
+    seconds,
+  };
+  await writeArtifact(ctx, 'deploy', 'deploy.json', result);
+  ctx.log.info(`deploy: ${version} serves on ${proxy.url} via ${server.id}; stopped ${result.stopped.join(', ') || 'none'}`);
+  return result;
+}
+
+/** Step 11: release the version the run recorded. Skipped when the model was not blessed, or deploy.target is none. */
+export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefined> {
+  if (ctx.config.deploy.target === 'none') return undefined;
+  const recorded = await readArtifact<RecordOutputs | null>(ctx, 'record', 'record.json').catch(() => null);
+  return recorded ? rollout(ctx, recorded.version) : undefined;
+}
+
+/**
+ * Returns traffic to the version that served before: the newest stopped server of another version
+ * (a kept container starts again as it was), else the registry's `previous`.
+ */
+export async function rollback(ctx: StepContext): Promise<DeployOutputs> {
+  const fleet = await openFleet(ctx);
+  const servers = await fleet.list();
+  const live = new Set(servers.filter((s) => s.running).map((s) => s.version));
+  const target =
+    servers.find((s) => !s.running && !live.has(s.version))?.version ?? (await openRegistry(ctx.config, ctx.configDir).aliases()).previous;
+  if (!target || live.has(target)) throw configError('there is no previous version to roll back to', 'see `mlops models list`');
+  ctx.log.info(`rollback to ${target}`);
+  return rollout(ctx, target);
+}
+
+/** Stops and removes every server of the project, and the proxy. */
+export async function undeploy(ctx: StepContext): Promise<string[]> {
+  const fleet = await openFleet(ctx);
+  const servers = await fleet.list();
+  for (const s of servers) {
+    if (s.running) await fleet.stop(s);
+    await fleet.remove(s);
+  }
+  await stopProxy(ctx);
+  return servers.map((s) => s.id);
+}

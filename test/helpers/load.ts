@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+
+/** The shipped example request: one penguin. */
+export const penguinRequest = await readFile('data/penguin-request.json', 'utf8');
+
+export const predict = (url: string) =>
+  fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: penguinRequest });
+
+/**
+ * Keeps `connections` prediction requests in flight against `url` until stopped; returns how many
+ * succeeded, what the others got, and which backends answered (the proxy's x-mlops-backend).
+ */
+export function underLoad(url: string, connections = 8) {
+  let running = true;
+  const failures: string[] = [];
+  const backends = new Set<string>();
+  let ok = 0;
+  const worker = async () => {
+    while (running) {
+      try {
+        const res = await predict(url);
+        await res.arrayBuffer();
+        if (res.ok) ok++;
+        else failures.push(String(res.status));
+        backends.add(res.headers.get('x-mlops-backend') ?? '');
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  };
+  const workers = Array.from({ length: connections }, worker);
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(workers);
+      return { ok, failures, backends: [...backends] };
+    },
+  };
+}
