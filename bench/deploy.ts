@@ -94,7 +94,11 @@ async function underLoad<T>(work: () => Promise<T>) {
 const [first, firstSeconds] = await seconds(() => rollout(ctx, 'v1'));
 const swap = await underLoad(() => rollout(ctx, 'v2'));
 const failed = await underLoad(() => rollout(ctx, broken));
-const serving = await (await fetch(`http://127.0.0.1:${config.deploy.proxy.port}/backends`)).json();
+const backends = (await (await fetch(`http://127.0.0.1:${config.deploy.proxy.port}/backends`)).json()) as {
+  id: string;
+  healthy: boolean;
+}[];
+const serving = backends.map((b) => `${b.id}${b.healthy ? '' : ' (unhealthy)'}`).join(', ');
 
 await undeploy(ctx);
 for (const v of ['v1', 'v2', broken]) await docker.getImage(`${built.image.split(':')[0]}:${v}`).remove({ force: true });
@@ -115,4 +119,4 @@ console.log(
   `v1 -> v2 rollout  ${(swap.outcome as DeployOutputs).seconds.toFixed(1)} s start to traffic switched, under load: ${traffic(swap)}   (target 0 non-2xx)`,
 );
 console.log(`broken ${broken}         ${failure}`);
-console.log(`                  under load: ${traffic(failed)}; serving after: ${JSON.stringify(serving)}   (target 0 non-2xx, v2 serving)`);
+console.log(`                  under load: ${traffic(failed)}; serving after: ${serving}   (target 0 non-2xx, v2 serving)`);

@@ -12,8 +12,7 @@ import { pushImage } from '../../src/image/push.js';
 import { runPipeline, type PipelineResult } from '../../src/pipeline.js';
 import { openRegistry } from '../../src/registry/folder.js';
 import { predict, underLoad } from '../helpers/load.js';
-import { contextFor, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
-import { freePort } from '../helpers/ports.js';
+import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
 import { dockerEngine, imageRegistry } from '../helpers/services.js';
 
 const engine = await dockerEngine();
@@ -54,12 +53,7 @@ describe.skipIf(!engine || !registry)('deploy.target docker: containers behind t
     config.project = PROJECT;
     config.image.base = BASE;
     config.image.registry = registry!.address;
-    config.deploy.target = 'docker';
-    config.deploy.proxy.port = await freePort();
-    const port = await freePort();
-    config.deploy.ports = [port, port + 50];
-    config.deploy.ready_timeout_seconds = 30;
-    proxy = `http://127.0.0.1:${config.deploy.proxy.port}`;
+    proxy = await deployTo(config, 'docker');
     await buildHostBase(docker, BASE, () => {});
     ctx = await contextFor(config, 'one');
     first = await withCredentials(registry!.password, () => runPipeline(ctx));

@@ -8,9 +8,8 @@ import type { StepContext } from '../../src/context.js';
 import { rollback, rollout, undeploy } from '../../src/deploy/rollout.js';
 import { MlopsError } from '../../src/errors.js';
 import { openRegistry } from '../../src/registry/folder.js';
-import { contextFor, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
+import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
 import { predict, underLoad } from '../helpers/load.js';
-import { freePort } from '../helpers/ports.js';
 
 let root: string;
 let config: Config;
@@ -25,12 +24,7 @@ describe('deploy.target local: prediction servers as processes behind the proxy'
     root = await mkdtemp(join(tmpdir(), 'mlops-deploy-local-'));
     config = await isolatedConfig(root);
     config.project = 'local-deploy-test';
-    config.deploy.target = 'local';
-    config.deploy.proxy.port = await freePort();
-    const first = await freePort();
-    config.deploy.ports = [first, first + 50];
-    config.deploy.ready_timeout_seconds = 30;
-    proxy = `http://127.0.0.1:${config.deploy.proxy.port}`;
+    proxy = await deployTo(config, 'local');
     ctx = (await trainedRun(config, 'one')).ctx;
   }, 120_000);
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { memoryLogger } from '../../src/log.js';
 import { runPipeline, type PipelineResult } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
 import { openRegistry } from '../../src/registry/folder.js';
+import { freePort } from './ports.js';
 
 /** The shipped config with its registry, work folder and prediction log moved under `root`, and no deploy target. */
 export async function isolatedConfig(root: string): Promise<Config> {
@@ -26,6 +27,16 @@ export async function trainedRun(config: Config, runId: string, seed?: number): 
   if (seed !== undefined) c.model.seed = seed;
   const ctx = await contextFor(c, runId);
   return { ctx, result: await runPipeline(ctx) };
+}
+
+/** Sets a deploy target on ports no other test uses; returns the proxy's URL. */
+export async function deployTo(config: Config, target: 'local' | 'docker'): Promise<string> {
+  config.deploy.target = target;
+  config.deploy.proxy.port = await freePort();
+  const first = await freePort();
+  config.deploy.ports = [first, first + 50];
+  config.deploy.ready_timeout_seconds = 30;
+  return `http://127.0.0.1:${config.deploy.proxy.port}`;
 }
 
 /**
