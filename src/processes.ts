@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from './package-root.js';
 
 /** True while a process runs (or runs as another user). */
 export function alive(pid: number): boolean {
@@ -13,13 +13,6 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** bin/mlops.js of this package, from the sources (tests) or from dist/. */
-function mlopsBin(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return join(dir, 'bin', 'mlops.js');
-}
-
 /**
  * Starts `mlops <args>` in the background, outliving this process, with its output appended to
  * `logFile`. Used for the local proxy and local prediction servers.
@@ -27,7 +20,11 @@ function mlopsBin(): string {
 export function spawnMlops(args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
   const out = openSync(logFile, 'a');
   try {
-    const child = spawn(process.execPath, [mlopsBin(), ...args], { detached: true, stdio: ['ignore', out, out], env });
+    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlops.js'), ...args], {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env,
+    });
     child.unref();
     return child.pid!;
   } finally {

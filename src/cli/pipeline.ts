@@ -84,7 +84,7 @@ export function registerPipeline(cli: Command): void {
     .option('--json', 'print the decision as JSON')
     .action(async (opts: { runId: string; force?: string; json?: boolean }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
-      const decision = await gate(ctx, opts.force === undefined ? undefined : { reason: opts.force });
+      const decision = await gate(ctx, { force: opts.force === undefined ? undefined : { reason: opts.force } });
       print(opts.json, decision, () => decisionLines(decision).join('\n'));
       if (!decision.blessed) throw rejection(decision);
     });

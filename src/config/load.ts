@@ -15,8 +15,16 @@ export interface LoadedConfig {
   dir: string;
 }
 
-/** Secret settings and the environment variables that override them, so secrets stay out of the file. */
-const secretEnv = [{ path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres' }];
+/**
+ * Settings the environment overrides: secrets, so they stay out of the file, and what differs between
+ * a laptop and a workflow, so one file serves both (a workflow keeps the registry on a git branch).
+ */
+const envOverrides = [
+  { path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres', secret: true },
+  { path: ['notify', 'webhook', 'url'], env: 'MLOPS_WEBHOOK_URL', when: () => true, secret: true },
+  { path: ['registry', 'backend'], env: 'MLOPS_REGISTRY_BACKEND', when: () => true },
+  { path: ['deploy', 'target'], env: 'MLOPS_DEPLOY_TARGET', when: () => true },
+];
 
 type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;
 
@@ -41,10 +49,10 @@ export async function loadConfig(file = 'mlops.config.yaml', env: NodeJS.Process
   return { config, file: path, dir: dirname(path) };
 }
 
-/** Validates a parsed config object, applying secret overrides from the environment. */
+/** Validates a parsed config object, applying the overrides from the environment. */
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
   const input = structuredClone(raw) as Raw;
-  for (const { path, env: name, when } of secretEnv) {
+  for (const { path, env: name, when } of envOverrides) {
     const value = env[name];
     if (value && typeof input === 'object' && when(input)) setPath(input, path, value);
   }
@@ -70,7 +78,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
 /** A stable hash of the settings that shape a run (secrets excluded), for lineage. */
 export function configHash(config: Config): string {
   const copy = structuredClone(config) as Raw;
-  for (const { path } of secretEnv) setPath(copy, path, undefined);
+  for (const { path } of envOverrides.filter((o) => o.secret)) setPath(copy, path, undefined);
   return createHash('sha256').update(stableJson(copy)).digest('hex');
 }
 

@@ -113,10 +113,17 @@ const model = z.strictObject({
 });
 
 const registry = z.strictObject({
-  /** `folder`: versions and aliases in a folder (a git branch backend comes with the GitHub actions). */
-  backend: z.literal('folder').default('folder'),
-  /** The registry folder, relative to the config file. */
+  /**
+   * `folder`: versions and aliases in a folder. `git-branch`: the same folder kept on a branch of the
+   * repository and pushed after every write: a registry with no infrastructure, for workflows.
+   */
+  backend: z.enum(['folder', 'git-branch']).default('folder'),
+  /** The registry folder, relative to the config file (git-branch: the branch's working copy). */
   path: z.string().default('.mlops/registry'),
+  /** git-branch: the branch that holds the registry. */
+  branch: z.string().min(1).default('mlops-registry'),
+  /** git-branch: the remote (a name or URL) it is fetched from and pushed to. */
+  remote: z.string().min(1).default('origin'),
 });
 
 export const classificationMetricNames = ['accuracy', 'precision', 'recall', 'macro_f1', 'roc_auc', 'log_loss'] as const;
@@ -169,6 +176,11 @@ const slo = z.strictObject({
 const notify = z.strictObject({
   /** A Slack-compatible incoming webhook. Secret: set it with MLOPS_WEBHOOK_URL rather than in the file. */
   webhook: z.strictObject({ url: z.url().optional() }).prefault({}),
+  /**
+   * In a workflow (GITHUB_TOKEN and GITHUB_REPOSITORY set): a failed run opens one issue per workflow
+   * and step with this label, or comments on the one already open; the next success closes it.
+   */
+  github: z.strictObject({ issues: z.boolean().default(true), label: z.string().min(1).default('mlops-alert') }).prefault({}),
 });
 
 const image = z.strictObject({

@@ -106,7 +106,7 @@ export function decide(gates: Config['gates'], evaluation: EvaluateOutputs, forc
 }
 
 /** Step 5: judge `evaluation.json`, write `decision.json`. A rejection is the caller's to report. */
-export async function gate(ctx: StepContext, force?: { reason: string }): Promise<Decision> {
+export async function gate(ctx: StepContext, { force }: { force?: { reason: string } } = {}): Promise<Decision> {
   const evaluation = await readArtifact<EvaluateOutputs>(ctx, 'evaluate', 'evaluation.json');
   const decision = decide(ctx.config.gates, evaluation, force);
   await writeArtifact(ctx, 'gate', 'decision.json', decision);

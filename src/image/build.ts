@@ -1,6 +1,6 @@
 import type { Pack } from 'tar-stream';
 import type Docker from 'dockerode';
-import { writeArtifact } from '../artifacts.js';
+import { readArtifact, writeArtifact } from '../artifacts.js';
 import type { Config } from '../config/schema.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
@@ -78,7 +78,22 @@ export async function runBuild(
 }
 
 /**
- * Step 9: bake a registry version (the champion by default) into a prediction image: the bundled
+ * An image step of a run: it works on the version the record step stored, and only containers
+ * need an image. Skipped (undefined) otherwise.
+ */
+export function forContainers<T>(work: (ctx: StepContext, version: string) => Promise<T>) {
+  return async (ctx: StepContext): Promise<T | undefined> => {
+    if (ctx.config.deploy.target !== 'docker') return undefined;
+    const recorded = await readArtifact<{ version: string }>(ctx, 'record', 'record.json').catch(() => undefined);
+    return recorded && work(ctx, recorded.version);
+  };
+}
+
+/** Step 9 of a run: the image of the version it recorded. */
+export const buildStep = forContainers((ctx, version) => buildImage(ctx, { version }));
+
+/**
+ * Bake a registry version (the champion by default) into a prediction image: the bundled
  * server, the model and the serving config on `image.base`, with OCI and mlops labels.
  */
 export async function buildImage(ctx: StepContext, options: { version?: string } = {}): Promise<BuildOutputs> {

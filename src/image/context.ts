@@ -1,13 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { pack, type Pack } from 'tar-stream';
+import { packageRoot } from '../package-root.js';
 
-/** Serving's sources: TypeScript under vitest or tsx, the compiled JavaScript in dist/ otherwise. */
+/** Serving's sources: TypeScript under vitest or tsx, the compiled JavaScript in dist/ otherwise (a bundled action too). */
 const here = import.meta.url;
-const serving = (name: string) => fileURLToPath(new URL(`../../serving/${name}.${here.endsWith('.ts') ? 'ts' : 'js'}`, here));
+const serving = (name: string) =>
+  here.endsWith('.ts') ? join(packageRoot(), 'serving', `${name}.ts`) : join(packageRoot(), 'dist', 'serving', `${name}.js`);
 
 /**
  * The prediction server as one ES module, plus its prediction-log writer thread (a worker needs a

@@ -4,6 +4,7 @@ import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { openRegistry } from '../registry/folder.js';
 import { registerSecret } from '../secrets.js';
+import { forContainers } from './build.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError } from './docker.js';
 
 export interface PushOutputs {
@@ -65,8 +66,11 @@ function splitTag(image: string): [string, string] {
   return at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
 }
 
+/** Step 10 of a run: push the image of the version it recorded. */
+export const pushStep = forContainers(pushImage);
+
 /**
- * Step 10: push the image built for a registry version to `image.registry` and record its
+ * Push the image built for a registry version to `image.registry` and record its
  * reference and digest on the version ("store the model and server"). Without a registry it is skipped.
  */
 export async function pushImage(ctx: StepContext, ref = 'champion'): Promise<PushOutputs | undefined> {

@@ -1,6 +1,7 @@
 import type { StepContext } from '../context.js';
 import { MlopsError } from '../errors.js';
 import { redact } from '../secrets.js';
+import { closeIssueAlerts, issueAlert } from './github-issues.js';
 
 export interface Alert {
   runId: string;
@@ -28,11 +29,20 @@ export function webhookPayload(project: string, alert: Alert): Record<string, un
 }
 
 /**
- * Tells every configured sink that a run failed: the log always, and the webhook when one is set.
- * A sink that fails is logged and never hides the run's own error.
+ * Tells every configured sink that a run failed: the log always, the webhook when one is set, and
+ * GitHub issues in a workflow. A sink that fails is logged and never hides the run's own error.
  */
 export async function notifyFailure(ctx: StepContext, alert: Alert): Promise<void> {
   ctx.log.error(`run ${alert.runId} failed at step ${alert.step} (${alert.errorClass}): ${alert.message}`, { rekick: alert.rekick });
+  await Promise.all([sendWebhook(ctx, alert), issueAlert(ctx, alert)]);
+}
+
+/** Tells the sinks that keep alerts open (GitHub issues) that the workflow works again. Never throws. */
+export async function notifyRecovered(ctx: StepContext): Promise<void> {
+  await closeIssueAlerts(ctx);
+}
+
+async function sendWebhook(ctx: StepContext, alert: Alert): Promise<void> {
   const url = ctx.config.notify.webhook.url;
   if (!url) return;
   try {

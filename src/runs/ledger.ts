@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StepContext } from '../context.js';
-import { configError, MlopsError, type ErrorClass } from '../errors.js';
+import { configError, describeError, MlopsError, type ErrorClass } from '../errors.js';
+import { openRegistry } from '../registry/folder.js';
+import { GitBranchRegistry } from '../registry/git-branch.js';
 
 export type StepStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
 export type RunStatus = 'running' | 'succeeded' | 'rejected' | 'failed';
@@ -44,7 +46,7 @@ export async function readRun(runDir: string): Promise<RunRecord | undefined> {
 /** The ledger of one run. Every change is written at once (temp + rename), so a crash loses nothing. */
 export class Ledger {
   private constructor(
-    private readonly runDir: string,
+    private readonly ctx: StepContext,
     readonly run: RunRecord,
   ) {}
 
@@ -53,7 +55,7 @@ export class Ledger {
     const run: RunRecord = existing
       ? { ...existing, status: 'running', finishedAt: undefined }
       : { runId: ctx.runId, project: ctx.config.project, status: 'running', startedAt: new Date().toISOString(), options, steps: [] };
-    const ledger = new Ledger(ctx.runDir, run);
+    const ledger = new Ledger(ctx, run);
     await ledger.save();
     return ledger;
   }
@@ -66,16 +68,16 @@ export class Ledger {
   }
 
   private async save(): Promise<void> {
-    await mkdir(this.runDir, { recursive: true });
-    const temp = `${file(this.runDir)}.${randomBytes(4).toString('hex')}.tmp`;
+    await mkdir(this.ctx.runDir, { recursive: true });
+    const temp = `${file(this.ctx.runDir)}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temp, JSON.stringify(this.run, null, 2) + '\n');
-    await rename(temp, file(this.runDir));
+    await rename(temp, file(this.ctx.runDir));
   }
 
   private step(name: string): StepRecord {
     let record = this.run.steps.find((s) => s.name === name);
     if (!record) {
-      record = { name, status: 'running', attempts: 0, startedAt: new Date().toISOString(), artifacts: join(this.runDir, name) };
+      record = { name, status: 'running', attempts: 0, startedAt: new Date().toISOString(), artifacts: join(this.ctx.runDir, name) };
       this.run.steps.push(record);
     }
     return record;
@@ -103,6 +105,13 @@ export class Ledger {
   async finish(status: RunStatus): Promise<void> {
     Object.assign(this.run, { status, finishedAt: new Date().toISOString() });
     await this.save();
+    // With the git-branch registry the branch keeps every run's record too; it is a copy, so best effort.
+    const registry = openRegistry(this.ctx.config, this.ctx.configDir, this.ctx.log);
+    if (registry instanceof GitBranchRegistry) {
+      await registry
+        .recordRun(this.run)
+        .catch((err: unknown) => this.ctx.log.warn(`could not record the run on the registry branch: ${describeError(err)}`));
+    }
   }
 }
 

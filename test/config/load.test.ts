@@ -291,3 +291,22 @@ describe('configHash', () => {
     expect(configHash(parseConfig(explicit, {}))).toBe(configHash(parseConfig(minimal(), {})));
   });
 });
+
+describe('the environment overrides what differs between a laptop and a workflow', () => {
+  it('keeps the registry on a git branch and picks the deploy target in a workflow, from one file', () => {
+    const config = parseConfig(minimal(), { MLOPS_REGISTRY_BACKEND: 'git-branch', MLOPS_DEPLOY_TARGET: 'docker' });
+    expect(config.registry.backend).toBe('git-branch');
+    expect(config.deploy.target).toBe('docker');
+    expect(parseConfig(minimal(), {}).deploy.target).toBe('local');
+  });
+
+  it('says which setting a bad value from the environment is for', () => {
+    expect(() => parseConfig(minimal(), { MLOPS_DEPLOY_TARGET: 'kubernetes' })).toThrow(/deploy\.target: .*"kubernetes"/);
+  });
+
+  it('takes the webhook from MLOPS_WEBHOOK_URL, as a secret', () => {
+    const url = 'https://hooks.example.com/services/T000/B000/webhooksecret';
+    expect(parseConfig(minimal(), { MLOPS_WEBHOOK_URL: url }).notify.webhook.url).toBe(url);
+    expect(redact(`POST ${url} failed`)).toBe('POST *** failed');
+  });
+});

@@ -1,0 +1,69 @@
+import * as core from '@actions/core';
+import { loadConfig } from '../config/load.js';
+import { createContext, newRunId, type StepContext } from '../context.js';
+import { configError, describeError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { runStepAlone, type RunOptions, type Step, type StepName } from '../runs/step.js';
+import { redact } from '../secrets.js';
+
+/** What one action adds to the shared adapter: its steps, how inputs shape them, what it reports. */
+export interface ActionSpec<T> {
+  /** Usually one step; a tiny one may follow in the same action (build, then push), in this order. */
+  steps: Partial<Record<StepName, Step>>;
+  /** Reads the action's own inputs into the run's options, or into the config (hyperparameters). */
+  prepare?: (ctx: StepContext) => RunOptions | Promise<RunOptions>;
+  outputs: (out: T, ctx: StepContext) => Record<string, string | number | boolean>;
+  /** The job summary, in markdown. */
+  summary: (out: T, ctx: StepContext) => string | Promise<string>;
+  /** A verdict that fails the job once everything is reported: the gate's rejection. */
+  failure?: (out: T) => Error | undefined;
+  /** Annotations: contract violations, failed gate rules. */
+  annotate?: (out: T, ctx: StepContext) => void | Promise<void>;
+}
+
+/**
+ * A workflow's run id: the same for every job and every re-run attempt of one workflow run, so
+ * "Re-run failed jobs" continues the run with the artifacts of the jobs that passed.
+ */
+const runIdInput = () => core.getInput('run-id') || (process.env.GITHUB_RUN_ID ? `gh-${process.env.GITHUB_RUN_ID}` : newRunId());
+
+/**
+ * The whole of an action: read the inputs, run the step as `mlops run` would (ledger, retries,
+ * alerts), set the outputs, write the job summary. A failure is one `::error::` line, no stack.
+ */
+export async function runAction<T>(spec: ActionSpec<T>): Promise<void> {
+  try {
+    const loaded = await loadConfig(core.getInput('config') || 'mlops.config.yaml');
+    const ctx = createContext(loaded, { runId: runIdInput(), log: createLogger({ debug: core.isDebug() }) });
+    core.setOutput('run-id', ctx.runId);
+    const options = (await spec.prepare?.(ctx)) ?? {};
+    const outs: Record<string, unknown> = {};
+    for (const [name, step] of Object.entries(spec.steps)) outs[name] = await runStepAlone(ctx, name as StepName, step, options);
+    const names = Object.keys(spec.steps);
+    if (outs[names[0]!] === undefined) {
+      core.notice(`${names.join(', ')}: nothing to do (the model was not blessed, or deploy.target does not need it)`);
+      await core.summary.addRaw(`### ${names.join(', ')}: skipped\n`).write();
+      return;
+    }
+    const out = outs as T;
+    for (const [name, value] of Object.entries(spec.outputs(out, ctx))) core.setOutput(name, value);
+    await spec.annotate?.(out, ctx);
+    await core.summary.addRaw(await spec.summary(out, ctx)).write();
+    const failed = spec.failure?.(out);
+    if (failed) core.setFailed(redact(describeError(failed)));
+  } catch (err) {
+    core.setFailed(redact(describeError(err)));
+  }
+}
+
+/** A JSON input: `{}` when empty, a config error naming the input when not JSON. */
+export function jsonInput(name: string): Record<string, unknown> {
+  const text = core.getInput(name) || '{}';
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw configError(`input ${name}: expected a JSON object such as {"epochs": 50}, got ${text}`);
+}

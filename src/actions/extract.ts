@@ -1,0 +1,28 @@
+import * as core from '@actions/core';
+import { readArtifact } from '../artifacts.js';
+import { extract, type ContractReport, type ExtractOutputs } from '../data/extract.js';
+import { runAction } from './action.js';
+import { extractSummary } from './summary.js';
+
+/** The extract action: the training window from the warehouse, cleansed against the data contract. */
+export const run = () =>
+  runAction<{ extract: ExtractOutputs }>({
+    steps: { extract },
+    prepare: () => ({ asOf: core.getInput('as-of') || undefined }),
+    outputs: ({ extract: out }) => ({
+      'rows-read': out.rows.read,
+      'rows-quarantined': out.rows.quarantined,
+      'data-hash': out.dataHash,
+      'as-of': out.window.asOf,
+    }),
+    // Each broken contract rule is an annotation on the config that declares it.
+    annotate: async (_out, ctx) => {
+      const contract = await readArtifact<ContractReport>(ctx, 'extract', 'contract.json');
+      for (const [rule, rows] of Object.entries(contract.rules))
+        core.warning(`${rows} rows quarantined by ${rule} (see quarantine.jsonl in the run's extract artifacts)`, {
+          title: 'data contract',
+          file: ctx.configFile,
+        });
+    },
+    summary: async ({ extract: out }, ctx) => extractSummary(out, await readArtifact<ContractReport>(ctx, 'extract', 'contract.json')),
+  });

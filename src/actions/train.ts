@@ -1,0 +1,22 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseConfig } from '../config/load.js';
+import { train, type ModelCard, type TrainOutputs } from '../model/train.js';
+import { jsonInput, runAction } from './action.js';
+import { trainSummary } from './summary.js';
+
+/** The train action: preprocessing and the model, with optional hyperparameter overrides. */
+export const run = () =>
+  runAction<{ train: TrainOutputs }>({
+    steps: { train },
+    // Overrides of the `model` section, validated as strictly as the file itself.
+    prepare: (ctx) => {
+      ctx.config = parseConfig({ ...ctx.config, model: { ...ctx.config.model, ...jsonInput('hyperparameters') } });
+      return {};
+    },
+    outputs: ({ train: out }) => ({ epochs: out.epochs, 'best-epoch': out.bestEpoch, 'val-loss': out.valLoss, backend: out.backend }),
+    summary: async ({ train: out }) => {
+      const card = JSON.parse(await readFile(join(out.modelDir, 'metadata.json'), 'utf8')) as ModelCard;
+      return trainSummary(out, card.training.history);
+    },
+  });

@@ -1,0 +1,126 @@
+import { getOctokit } from '@actions/github';
+import type { StepContext } from '../context.js';
+import { redact, registerSecret } from '../secrets.js';
+import type { Alert } from './notify.js';
+
+/**
+ * Alerts as GitHub issues: one open issue per workflow and step, found again by a hidden marker in
+ * its body (listing the label's open issues, not the search API, which lags behind new issues).
+ * The workflow name is URI-encoded so that no name can be a prefix of another's marker.
+ */
+const workflowMarker = (workflow: string) => `<!-- mlops-alert:${encodeURIComponent(workflow)}:`;
+const stepMarker = (workflow: string, step: string) => `${workflowMarker(workflow)}${step} -->`;
+/** In every alert text, so that a run is commented at most once. */
+const runMarker = (runId: string) => `<!-- mlops-run:${runId} -->`;
+
+interface Target {
+  octokit: ReturnType<typeof getOctokit>;
+  /** Spread into every call: the repository, and one deadline so a hung API cannot hold up the run's outcome. */
+  repo: { owner: string; repo: string; request: { signal: AbortSignal } };
+  workflow: string;
+  label: string;
+  /** The workflow run's page and attempt, in a workflow. */
+  run?: string;
+}
+
+/** The repository to alert in: only in a workflow (a token and a repository) and with issue alerts on. */
+function target(ctx: StepContext): Target | undefined {
+  const env = process.env;
+  const [, owner, repo] = /^([^/]+)\/([^/]+)$/.exec(env.GITHUB_REPOSITORY ?? '') ?? [];
+  if (!env.GITHUB_TOKEN || !owner || !repo || !ctx.config.notify.github.issues) return undefined;
+  registerSecret(env.GITHUB_TOKEN);
+  const url = `${env.GITHUB_SERVER_URL || 'https://github.com'}/${owner}/${repo}/actions/runs/${env.GITHUB_RUN_ID}`;
+  return {
+    octokit: getOctokit(env.GITHUB_TOKEN, { baseUrl: env.GITHUB_API_URL || 'https://api.github.com' }),
+    repo: { owner, repo, request: { signal: AbortSignal.timeout(30_000) } },
+    workflow: env.GITHUB_WORKFLOW || ctx.config.project,
+    label: ctx.config.notify.github.label,
+    run: env.GITHUB_RUN_ID && `${url} (attempt ${env.GITHUB_RUN_ATTEMPT || 1})`,
+  };
+}
+
+/** Names the call that failed; octokit's message alone ("Not Found") does not say which. */
+function call<T>(what: string, request: Promise<T>): Promise<T> {
+  return request.catch((err: { message?: string; status?: number; response?: unknown }) => {
+    throw new Error(`could not ${what}: ${err.response ? `HTTP ${err.status} ` : ''}${err.message}`);
+  });
+}
+
+const warn = (ctx: StepContext, err: unknown) =>
+  ctx.log.warn(redact(`the GitHub issue alert ${(err as Error).message} (the workflow's token needs \`permissions: issues: write\`)`));
+
+async function openAlerts(t: Target, marker: string) {
+  const issues = await call(
+    `list the open issues labelled ${t.label}`,
+    t.octokit.paginate(t.octokit.rest.issues.listForRepo, { ...t.repo, labels: t.label, state: 'open', per_page: 100 }),
+  );
+  return issues.filter((i) => !i.pull_request && i.body?.includes(marker));
+}
+
+function failureText(t: Target, alert: Alert): string {
+  return [
+    runMarker(alert.runId),
+    `Step \`${alert.step}\` of run \`${alert.runId}\` failed (${alert.errorClass})${t.run ? ` in ${t.run}` : ''}:`,
+    '',
+    '```text',
+    alert.message,
+    '```',
+    '',
+    'To rerun it:',
+    '- on GitHub, open the workflow run and choose **Re-run failed jobs**;',
+    `- or run the workflow (\`workflow_dispatch\`) with \`rekick_run_id=${alert.runId}\` and \`from_step=${alert.step}\`;`,
+    `- or locally: \`${alert.rekick}\`.`,
+  ].join('\n');
+}
+
+/** Opens the issue for this workflow and step, or comments on the one already open: one comment per failed run. */
+export async function issueAlert(ctx: StepContext, alert: Alert): Promise<void> {
+  const t = target(ctx);
+  if (!t) return;
+  try {
+    const marker = stepMarker(t.workflow, alert.step);
+    const [open] = await openAlerts(t, marker);
+    if (!open) {
+      const { data } = await call(
+        'open an issue',
+        t.octokit.rest.issues.create({
+          ...t.repo,
+          title: `mlops: ${t.workflow} failed at ${alert.step}`,
+          labels: [t.label],
+          body: `${marker}\n${failureText(t, alert)}`,
+        }),
+      );
+      ctx.log.info(`alert issue #${data.number} opened: ${data.html_url}`);
+      return;
+    }
+    const issue = { ...t.repo, issue_number: open.number };
+    const run = runMarker(alert.runId);
+    const comments = () =>
+      call(
+        `list the comments of issue #${open.number}`,
+        t.octokit.paginate(t.octokit.rest.issues.listComments, { ...issue, per_page: 100 }),
+      );
+    if (open.body?.includes(run) || (await comments()).some((c) => c.body?.includes(run))) return;
+    await call(`comment on issue #${open.number}`, t.octokit.rest.issues.createComment({ ...issue, body: failureText(t, alert) }));
+    ctx.log.info(`alert issue #${open.number} commented: ${open.html_url}`);
+  } catch (err) {
+    warn(ctx, err);
+  }
+}
+
+/** Closes every open alert issue of this workflow, whatever its step, with a comment naming the run that succeeded. */
+export async function closeIssueAlerts(ctx: StepContext): Promise<void> {
+  const t = target(ctx);
+  if (!t) return;
+  try {
+    for (const open of await openAlerts(t, workflowMarker(t.workflow))) {
+      const issue = { ...t.repo, issue_number: open.number };
+      const body = `Recovered: run \`${ctx.runId}\` succeeded${t.run ? ` in ${t.run}` : ''}.`;
+      await call(`comment on issue #${open.number}`, t.octokit.rest.issues.createComment({ ...issue, body }));
+      await call(`close issue #${open.number}`, t.octokit.rest.issues.update({ ...issue, state: 'closed', state_reason: 'completed' }));
+      ctx.log.info(`alert issue #${open.number} closed`);
+    }
+  } catch (err) {
+    warn(ctx, err);
+  }
+}

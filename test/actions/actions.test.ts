@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/schema.js';
+import { staleBundles } from '../../scripts/bundle.js';
+import { isolatedConfig } from '../helpers/model.js';
+
+let root: string;
+let configFile: string;
+
+interface ActionYaml {
+  inputs: Record<string, { default?: string; required?: boolean }>;
+  outputs: Record<string, unknown>;
+}
+
+/** Reads the GITHUB_OUTPUT file: `name<<delimiter`, the value, then the delimiter. */
+function parseOutputs(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const heredoc = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    if (!heredoc) continue;
+    const end = lines.indexOf(heredoc[2]!, i + 1);
+    outputs[heredoc[1]!] = lines.slice(i + 1, end).join('\n');
+    i = end;
+  }
+  return outputs;
+}
+
+/**
+ * Runs an action as the runner does: `node actions/<name>/dist/index.js` with INPUT_* variables
+ * (the action.yml defaults filled in, as the runner does), and real GITHUB_OUTPUT,
+ * GITHUB_STEP_SUMMARY, GITHUB_STATE and GITHUB_EVENT_PATH files.
+ */
+async function runAction(name: string, inputs: Record<string, string> = {}) {
+  const spec = parse(await readFile(`actions/${name}/action.yml`, 'utf8')) as ActionYaml;
+  const dir = await mkdtemp(join(root, `${name}-`));
+  const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary.md', GITHUB_STATE: 'state', GITHUB_EVENT_PATH: 'event.json' };
+  for (const file of Object.values(files)) await writeFile(join(dir, file), file === 'event.json' ? '{"schedule": "0 4 * * *"}' : '');
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_ACTIONS: 'true', CI: 'true' };
+  for (const [key, file] of Object.entries(files)) env[key] = join(dir, file);
+  for (const [input, { default: value }] of Object.entries(spec.inputs)) env[`INPUT_${input.toUpperCase()}`] = inputs[input] ?? value ?? '';
+  const result = spawnSync(process.execPath, [`actions/${name}/dist/index.js`], { env, encoding: 'utf8' });
+  return {
+    code: result.status,
+    stdout: result.stdout,
+    outputs: parseOutputs(await readFile(join(dir, 'output'), 'utf8')),
+    summary: await readFile(join(dir, 'summary.md'), 'utf8'),
+    declared: Object.keys(spec.outputs),
+  };
+}
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mlops-actions-'));
+  const config: Config = await isolatedConfig(root);
+  config.data.source.query = config.data.source.query.replace(
+    "'data/penguins_raw.csv'",
+    `'${join(process.cwd(), 'data/penguins_raw.csv')}'`,
+  );
+  configFile = join(root, 'mlops.config.yaml');
+  await writeFile(configFile, stringify(config));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+describe('the actions, run as the runner runs them', () => {
+  it('carry a committed bundle that is fresh (check-dist)', async () => {
+    expect(await staleBundles()).toEqual([]);
+  }, 120_000);
+
+  it('run a whole training run job by job, each continuing the run of the one before', async () => {
+    const inputs = { config: configFile, 'run-id': 'scheduled' };
+    const extract = await runAction('extract', inputs);
+    expect(extract.code).toBe(0);
+    expect(Number(extract.outputs['rows-read'])).toBe(344);
+    expect(extract.summary).toContain('### extract: 344 rows');
+
+    const train = await runAction('train', { ...inputs, hyperparameters: '{"epochs": 40}' });
+    expect(train.code).toBe(0);
+    expect(Number(train.outputs.epochs)).toBeLessThanOrEqual(40);
+    expect(train.summary).toContain('xychart-beta');
+
+    const evaluate = await runAction('evaluate', inputs);
+    expect(evaluate.code).toBe(0);
+    expect(JSON.parse(evaluate.outputs.metrics!)).toMatchObject({ accuracy: expect.any(Number) });
+    expect(evaluate.summary).toMatch(/Confusion matrix[\s\S]*\| \*\*Adelie\*\* \|/);
+
+    const gate = await runAction('gate', inputs);
+    expect(gate.code).toBe(0);
+    expect(gate.outputs).toMatchObject({ blessed: 'true', passed: 'true', 'run-id': 'scheduled' });
+    expect(gate.summary).toContain('| ✅ | accuracy |');
+
+    const record = await runAction('record', inputs);
+    expect(record.outputs).toMatchObject({ version: 'v1', promoted: 'true' });
+
+    // deploy.target none: the release steps have nothing to do, and say so.
+    const build = await runAction('build', inputs);
+    expect(build.code).toBe(0);
+    expect(build.stdout).toContain('::notice::build, push: nothing to do');
+
+    for (const action of [extract, train, evaluate, gate, record])
+      expect(Object.keys(action.outputs).every((name) => action.declared.includes(name))).toBe(true);
+    const ledger = JSON.parse(await readFile(join(root, 'work/runs/scheduled/run.json'), 'utf8')) as { steps: { name: string }[] };
+    expect(ledger.steps.map((s) => s.name)).toEqual(['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push']);
+  }, 180_000);
+
+  it('fails a bad input with one ::error line naming it, and no stack trace', async () => {
+    const { code, stdout } = await runAction('train', { config: configFile, 'run-id': 'scheduled', hyperparameters: '{"epochs": "many"}' });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^::error::error\[config\]: model\.epochs: expected number/m);
+    expect(stdout).not.toMatch(/\n\s+at /);
+  });
+
+  it('fails the gate job on a rejected model, with each failed rule as an error annotation', async () => {
+    const strict = parse(await readFile(configFile, 'utf8')) as Config;
+    strict.gates!.thresholds.accuracy = { lower: 1.01 };
+    const file = join(root, 'strict.yaml');
+    await writeFile(file, stringify(strict));
+    const { code, stdout, outputs } = await runAction('gate', { config: file, 'run-id': 'scheduled' });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^::error title=gate rule failed::accuracy \(all\) lower/m);
+    expect(stdout).toMatch(/^::error::error\[quality\]: the model failed the gate/m);
+    expect(outputs.blessed).toBe('false');
+  });
+});

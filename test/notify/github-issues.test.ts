@@ -1,0 +1,219 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Config } from '../../src/config/schema.js';
+import { createContext } from '../../src/context.js';
+import { dataError } from '../../src/errors.js';
+import { memoryLogger } from '../../src/log.js';
+import { alertFor, notifyFailure, notifyRecovered } from '../../src/notify/notify.js';
+import { runPipeline, steps, type Step } from '../../src/pipeline.js';
+import { silentProgress } from '../../src/progress.js';
+import { isolatedConfig } from '../helpers/model.js';
+import { freePort } from '../helpers/ports.js';
+
+const token = 'ghs_fakeTokenNeverLogged0123456789';
+
+/** Answers like GitHub's issues API, under a GitHub Enterprise style `/api/v3`, and records every call. */
+const github = {
+  issues: [] as { number: number; title: string; body: string; labels: { name: string }[]; state: string; html_url: string }[],
+  comments: new Map<number, { body: string }[]>(),
+  calls: [] as string[],
+  auth: new Set<string | undefined>(),
+  /** When set, every call fails with this status, as GitHub does without `issues: write`. */
+  status: 0,
+};
+
+function handle(method: string, path: string, query: URLSearchParams, body: any): [number, unknown] {
+  const m = /^\/api\/v3\/repos\/acme\/penguins\/issues(?:\/(\d+))?(\/comments)?$/.exec(path);
+  if (!m) return [404, { message: 'Not Found' }];
+  const issue = github.issues.find((i) => i.number === Number(m[1]));
+  if (!m[1] && method === 'GET') {
+    return [200, github.issues.filter((i) => i.state === query.get('state') && i.labels.some((l) => l.name === query.get('labels')))];
+  }
+  if (!m[1] && method === 'POST') {
+    const number = github.issues.length + 1;
+    const created = {
+      ...body,
+      labels: body.labels.map((name: string) => ({ name })),
+      number,
+      state: 'open',
+      html_url: `https://ghe/${number}`,
+    };
+    github.issues.push(created);
+    return [201, created];
+  }
+  if (!issue) return [404, { message: 'Not Found' }];
+  const comments = github.comments.get(issue.number) ?? [];
+  github.comments.set(issue.number, comments);
+  if (m[2] && method === 'GET') return [200, comments];
+  if (m[2] && method === 'POST') return [201, comments[comments.push({ body: body.body }) - 1]];
+  if (method === 'PATCH') return [200, Object.assign(issue, body)];
+  return [404, { message: 'Not Found' }];
+}
+
+let server: Server;
+let root: string;
+let config: Config;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mlops-issues-'));
+  server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const url = new URL(req.url!, 'http://localhost');
+      github.calls.push(`${req.method} ${url.pathname.replace('/api/v3/repos/acme/penguins', '')}`);
+      github.auth.add(req.headers.authorization);
+      const [status, data] = github.status
+        ? [github.status, { message: 'Resource not accessible by integration' }]
+        : handle(req.method!, url.pathname, url.searchParams, raw ? JSON.parse(raw) : undefined);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(data));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  config = await isolatedConfig(root);
+});
+afterAll(async () => {
+  server.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  Object.assign(github, { issues: [], comments: new Map(), calls: [], auth: new Set(), status: 0 });
+  vi.stubEnv('GITHUB_TOKEN', token);
+  vi.stubEnv('GITHUB_REPOSITORY', 'acme/penguins');
+  vi.stubEnv('GITHUB_API_URL', `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`);
+  vi.stubEnv('GITHUB_SERVER_URL', 'https://ghe.example');
+  vi.stubEnv('GITHUB_WORKFLOW', 'train: nightly');
+  vi.stubEnv('GITHUB_RUN_ID', '42');
+  vi.stubEnv('GITHUB_RUN_ATTEMPT', '2');
+  return () => vi.unstubAllEnvs();
+});
+
+const context = (runId: string) => {
+  const log = memoryLogger();
+  return {
+    ctx: createContext({ config, file: join(root, 'mlops.config.yaml'), dir: process.cwd() }, { runId, log, progress: silentProgress }),
+    log,
+  };
+};
+
+/** A failure of `step` in run `runId`, through every sink; returns the log. */
+async function fail(runId: string, step: string) {
+  const { ctx, log } = context(runId);
+  await notifyFailure(ctx, alertFor(ctx, step, dataError(`${step} broke`)));
+  return log;
+}
+
+const open = () => github.issues.filter((i) => i.state === 'open');
+
+describe('GitHub issue alerts', () => {
+  it('opens one labelled issue per workflow and step, with the run link and how to rerun', async () => {
+    await fail('run-1', 'train');
+    expect(github.calls).toEqual(['GET /issues', 'POST /issues']);
+    const [issue] = github.issues;
+    expect(issue).toMatchObject({ title: 'mlops: train: nightly failed at train', labels: [{ name: 'mlops-alert' }] });
+    expect(issue!.body).toContain('<!-- mlops-alert:train%3A%20nightly:train -->');
+    expect(issue!.body).toContain('https://ghe.example/acme/penguins/actions/runs/42 (attempt 2)');
+    expect(issue!.body).toContain('failed (data)');
+    expect(issue!.body).toContain('train broke');
+    expect(issue!.body).toContain('Re-run failed jobs');
+    expect(issue!.body).toContain('`rekick_run_id=run-1` and `from_step=train`');
+    expect(issue!.body).toContain('`mlops rekick run-1 --from train`');
+    expect(github.auth).toEqual(new Set([`token ${token}`]));
+  });
+
+  it('comments on the open issue when the same step fails again, once per run', async () => {
+    await fail('run-1', 'train');
+    await fail('run-2', 'train');
+    await fail('run-2', 'train');
+    await fail('run-1', 'train');
+    expect(github.issues).toHaveLength(1);
+    expect(github.comments.get(1)!.map((c) => c.body)).toEqual([expect.stringContaining('Step `train` of run `run-2` failed')]);
+    expect(github.calls.filter((c) => c.startsWith('POST'))).toEqual(['POST /issues', 'POST /issues/1/comments']);
+  });
+
+  it('opens a separate issue for another step, and another workflow', async () => {
+    await fail('run-1', 'train');
+    await fail('run-2', 'evaluate');
+    vi.stubEnv('GITHUB_WORKFLOW', 'train');
+    await fail('run-3', 'train');
+    expect(github.issues.map((i) => i.title)).toEqual([
+      'mlops: train: nightly failed at train',
+      'mlops: train: nightly failed at evaluate',
+      'mlops: train failed at train',
+    ]);
+    expect(github.comments.size).toBe(0);
+  });
+
+  it("closes every open issue of this workflow when a run succeeds, and no other workflow's", async () => {
+    await fail('run-1', 'train');
+    vi.stubEnv('GITHUB_WORKFLOW', 'train'); // its marker must not match "train: nightly"'s
+    await fail('run-2', 'train');
+    await fail('run-3', 'evaluate');
+    await notifyRecovered(context('run-4').ctx);
+    expect(open().map((i) => i.title)).toEqual(['mlops: train: nightly failed at train']);
+    for (const n of [2, 3]) {
+      expect(github.issues[n - 1]).toMatchObject({ state: 'closed', state_reason: 'completed' });
+      expect(github.comments.get(n)).toEqual([{ body: expect.stringContaining('run `run-4` succeeded in https://ghe.example/') }]);
+    }
+  });
+
+  it('warns, naming the call and the permission, when GitHub refuses; the token is never logged', async () => {
+    github.status = 403;
+    const log = await fail('run-1', 'train');
+    const warnings = log.lines.filter((l) => l.level === 'warn').map((l) => l.message);
+    expect(warnings).toEqual([
+      expect.stringMatching(/could not list the open issues labelled mlops-alert: HTTP 403 Resource not accessible.*issues: write/),
+    ]);
+    expect(JSON.stringify(log.lines)).not.toContain(token);
+
+    vi.stubEnv('GITHUB_API_URL', `http://127.0.0.1:${await freePort()}/api/v3`); // nothing listens: a network error
+    const offline = await fail('run-1', 'train');
+    expect(offline.lines.filter((l) => l.level === 'warn')).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/could not list the open issues labelled mlops-alert: connect ECONNREFUSED/),
+      }),
+    ]);
+  });
+
+  it('does nothing outside a workflow, or when issue alerts are off', async () => {
+    vi.stubEnv('GITHUB_TOKEN', '');
+    await fail('run-1', 'train');
+    vi.stubEnv('GITHUB_TOKEN', token);
+    config.notify.github.issues = false;
+    await fail('run-1', 'train').finally(() => (config.notify.github.issues = true));
+    expect(github.calls).toEqual([]);
+  });
+});
+
+describe('GitHub issue alerts through runPipeline', () => {
+  const failing = (step: Step): Record<keyof typeof steps, Step> => ({ ...steps, extract: step });
+
+  it("a failed run opens the issue, the run's error surfacing even when GitHub fails, and the next good run closes it", async () => {
+    const { ctx, log } = context('pipe-1');
+    await expect(runPipeline(ctx, { steps: failing(async () => Promise.reject(dataError('no rows today'))) })).rejects.toThrow(
+      'no rows today',
+    );
+    expect(open()).toEqual([expect.objectContaining({ title: 'mlops: train: nightly failed at extract' })]);
+    expect(JSON.stringify(log.lines)).not.toContain(token);
+
+    github.status = 500;
+    const down = context('pipe-2');
+    await expect(runPipeline(down.ctx, { steps: failing(async () => Promise.reject(dataError('still no rows'))) })).rejects.toThrow(
+      'still no rows',
+    );
+    expect(down.log.lines.filter((l) => l.level === 'warn')).toEqual([
+      expect.objectContaining({ message: expect.stringContaining('HTTP 500') }),
+    ]);
+
+    github.status = 0;
+    const good = context('pipe-3');
+    expect((await runPipeline(good.ctx)).decision.blessed).toBe(true);
+    expect(open()).toEqual([]);
+    expect(github.comments.get(1)).toEqual([{ body: expect.stringContaining('run `pipe-3` succeeded') }]);
+  });
+});
