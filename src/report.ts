@@ -21,15 +21,16 @@ export function metricsTable(candidate: Metrics, champion?: Metrics): string[] {
   ];
 }
 
+/** The gate's verdict in a few words: `PASSED against champion v2`, `REJECTED, released anyway (forced: …)`. */
+export function verdict(decision: Decision): string {
+  const word = decision.passed ? 'PASSED' : decision.forced ? `REJECTED, released anyway (forced: ${decision.forced.reason})` : 'REJECTED';
+  return `${word}${decision.championVersion ? ` against champion ${decision.championVersion}` : ''}`;
+}
+
 /** Every gate rule with its value, bound and result, failures first. */
 export function decisionLines(decision: Decision): string[] {
-  const verdict = decision.passed
-    ? 'PASSED'
-    : decision.forced
-      ? `REJECTED, released anyway (forced: ${decision.forced.reason})`
-      : 'REJECTED';
   return [
-    `gate ${verdict}${decision.championVersion ? ` against champion ${decision.championVersion}` : ''}`,
+    `gate ${verdict(decision)}`,
     ...(decision.note ? [`  ${decision.note}`] : []),
     ...[...decision.rules]
       .sort((a, b) => Number(a.passed) - Number(b.passed))

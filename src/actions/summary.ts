@@ -5,6 +5,7 @@ import type { Decision } from '../gate/gate.js';
 import type { BuildOutputs } from '../image/build.js';
 import type { PushOutputs } from '../image/push.js';
 import type { EpochLog, TrainOutputs } from '../model/train.js';
+import { verdict } from '../report.js';
 
 /**
  * Job summaries in GitHub-flavoured markdown, one per step, from the step's artifacts. Pure
@@ -88,13 +89,8 @@ export function evaluateSummary(out: EvaluateOutputs, classes: string[]): string
 }
 
 export function gateSummary(decision: Decision): string {
-  const verdict = decision.passed
-    ? 'passed'
-    : decision.forced
-      ? `rejected, released anyway (forced: ${decision.forced.reason})`
-      : 'rejected';
   return [
-    `### gate: ${verdict}${decision.championVersion ? ` against champion ${decision.championVersion}` : ''}`,
+    `### gate: ${verdict(decision)}`,
     ...(decision.note ? [decision.note] : []),
     table(
       ['', 'metric', 'scope', 'rule', 'value', 'bound', 'champion'],

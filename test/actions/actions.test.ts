@@ -99,11 +99,18 @@ describe('the actions, run as the runner runs them', () => {
     const build = await runAction('build', inputs);
     expect(build.code).toBe(0);
     expect(build.stdout).toContain('::notice::build, push: nothing to do');
+    const deploy = await runAction('deploy', inputs);
+    expect(deploy.code).toBe(0);
+    expect(deploy.summary).toContain('### deploy: skipped');
 
     for (const action of [extract, train, evaluate, gate, record])
       expect(Object.keys(action.outputs).every((name) => action.declared.includes(name))).toBe(true);
-    const ledger = JSON.parse(await readFile(join(root, 'work/runs/scheduled/run.json'), 'utf8')) as { steps: { name: string }[] };
-    expect(ledger.steps.map((s) => s.name)).toEqual(['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push']);
+    const ledger = JSON.parse(await readFile(join(root, 'work/runs/scheduled/run.json'), 'utf8')) as {
+      status: string;
+      steps: { name: string }[];
+    };
+    expect(ledger).toMatchObject({ status: 'succeeded' }); // the last job ended the run
+    expect(ledger.steps.map((s) => s.name)).toEqual(['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push', 'deploy']);
   }, 180_000);
 
   it('fails a bad input with one ::error line naming it, and no stack trace', async () => {
