@@ -88,7 +88,7 @@ describe('mlops run', () => {
     proxy = `http://127.0.0.1:${proxyPort}`;
     const text = (await readFile('mlops.config.yaml', 'utf8'))
       .replace("'data/penguins_raw.csv'", `'${join(process.cwd(), 'data/penguins_raw.csv')}'`)
-      .replace('proxy: { port: 8000 }', `proxy: { port: ${proxyPort} }`)
+      .replace('proxy: { port: 8000,', `proxy: { port: ${proxyPort},`)
       .replace('ports: [8100, 8199]', `ports: [${firstServer}, ${firstServer + 50}]`);
     await writeFile(join(dir, 'mlops.config.yaml'), text);
   });

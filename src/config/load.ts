@@ -24,6 +24,8 @@ const envOverrides = [
   { path: ['notify', 'webhook', 'url'], env: 'MLOPS_WEBHOOK_URL', when: () => true, secret: true },
   { path: ['registry', 'backend'], env: 'MLOPS_REGISTRY_BACKEND', when: () => true },
   { path: ['deploy', 'target'], env: 'MLOPS_DEPLOY_TARGET', when: () => true },
+  { path: ['image', 'registry'], env: 'MLOPS_IMAGE_REGISTRY', when: () => true },
+  { path: ['image', 'base'], env: 'MLOPS_IMAGE_BASE', when: () => true },
 ];
 
 type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;

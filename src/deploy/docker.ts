@@ -1,22 +1,19 @@
+import { posix } from 'node:path';
 import type Docker from 'dockerode';
+import { logFiles } from '../../serving/log-files.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
+import { WORKDIR } from '../image/context.js';
 import { engineError, followStream } from '../image/docker.js';
 import { registryAuth } from '../image/push.js';
 import { lastWords } from '../processes.js';
 import { openRegistry } from '../registry/folder.js';
-import type { Fleet, Liveness, Server } from './fleet.js';
+import { containerFileLines, demux, execRequest } from './docker-exec.js';
+import type { Fleet, HostRequest, Liveness, Server } from './fleet.js';
+import type { ProxyClient } from './proxy-client.js';
+import { ensureProxyContainer, proxyContainerName, removeProxyContainer } from './proxy-container.js';
 
 type Labels = Record<string, string>;
-
-/** Reads `docker logs` output: 8-byte frame headers (stream, size) before each chunk, as without a TTY. */
-function demux(buffer: Buffer): string {
-  const parts: Buffer[] = [];
-  for (let at = 0; at + 8 <= buffer.length; at += 8 + buffer.readUInt32BE(at + 4)) {
-    parts.push(buffer.subarray(at + 8, at + 8 + buffer.readUInt32BE(at + 4)));
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
 
 /**
  * Prediction servers as containers of the version's image on DOCKER_HOST: host network on a
@@ -25,11 +22,29 @@ function demux(buffer: Buffer): string {
  */
 export class DockerFleet implements Fleet {
   readonly target = 'docker';
+  readonly request: HostRequest;
 
   constructor(
     private readonly ctx: StepContext,
     private readonly docker: Docker,
-  ) {}
+  ) {
+    this.request = execRequest(docker, proxyContainerName(ctx));
+  }
+
+  async proxy(version: string): Promise<ProxyClient> {
+    const image = await this.image(version);
+    return this.engine('starting the proxy', () => ensureProxyContainer(this.ctx, this.docker, image));
+  }
+
+  stopProxy(): Promise<void> {
+    return this.engine('removing the proxy', () => removeProxyContainer(this.ctx, this.docker));
+  }
+
+  /** Read through the engine from the container's own files (its image's working folder), stopped ones too. */
+  async *predictionLog(server: Server): AsyncIterable<string> {
+    const { path, max_files } = this.ctx.config.serving.log;
+    for (const file of logFiles(posix.resolve(WORKDIR, path), max_files)) yield* containerFileLines(this.docker, server.id, file);
+  }
 
   private engine<T>(doing: string, work: () => Promise<T>): Promise<T> {
     return work().catch((err: unknown) => {

@@ -1,4 +1,5 @@
 import { MlopsError } from '../errors.js';
+import type { ProxyClient } from './proxy-client.js';
 
 /** One prediction server of the project: a local process or a container. */
 export interface Server {
@@ -15,9 +16,30 @@ export interface Server {
 /** Why a new server did not come up: it exited (with its last log line), or it is still starting. */
 export type Liveness = { exited: false } | { exited: true; reason: string };
 
+/** An HTTP answer from the serving host. */
+export interface HostResponse {
+  status: number;
+  body: string;
+}
+
+/**
+ * An HTTP request to a URL on the serving host. Servers and proxy listen on its 127.0.0.1, which is
+ * this machine for processes but not for a remote DOCKER_HOST: there the request goes through the engine.
+ */
+export type HostRequest = (
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string },
+) => Promise<HostResponse>;
+
 /** What a deploy target does; the rollout (rollout.ts) is the same for every target. */
 export interface Fleet {
   readonly target: 'local' | 'docker';
+  readonly request: HostRequest;
+  /** The project's proxy, started (from the version's image, for containers) unless it runs already. */
+  proxy(version: string): Promise<ProxyClient>;
+  stopProxy(): Promise<void>;
+  /** A server's prediction log, oldest line first, across its rotated files. */
+  predictionLog(server: Server): AsyncIterable<string>;
   /** The project's servers, running and stopped, newest first. */
   list(): Promise<Server[]>;
   /** Starts a server for `version` on `port`, reusing a stopped one of the same version when it can. */
@@ -31,14 +53,11 @@ export interface Fleet {
   remove(server: Server): Promise<void>;
 }
 
-async function ready(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
+async function ready(fleet: Fleet, url: string): Promise<boolean> {
+  return fleet.request(`${url}/ready`).then(
+    (res) => res.status === 200,
+    () => false,
+  );
 }
 
 /**
@@ -53,7 +72,7 @@ export async function waitUntilReady(fleet: Fleet, server: Server, timeoutMs: nu
       throw new MlopsError('quality', `the new server for ${server.version} exited before it was ready: ${live.reason}`, {
         hint: 'the old servers keep serving; fix the model or roll back with `mlops rollback`',
       });
-    if ((await ready(server.url)) && (await fleet.healthy(server))) return;
+    if ((await ready(fleet, server.url)) && (await fleet.healthy(server))) return;
     if (Date.now() > deadline)
       throw new MlopsError('transient', `the new server for ${server.version} was not healthy and ready within ${timeoutMs / 1000}s`, {
         hint: 'the old servers keep serving; raise deploy.ready_timeout_seconds if the model is slow to load',

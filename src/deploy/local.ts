@@ -1,9 +1,14 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { logFiles } from '../../serving/log-files.js';
 import type { StepContext } from '../context.js';
 import { alive, lastWords, spawnMlops, terminate } from '../processes.js';
 import { openRegistry } from '../registry/folder.js';
-import type { Fleet, Liveness, Server } from './fleet.js';
+import type { Fleet, HostRequest, Liveness, Server } from './fleet.js';
+import type { ProxyClient } from './proxy-client.js';
+import { ensureProxyProcess, stopProxyProcess } from './proxy-process.js';
 
 interface LocalServer extends Server {
   pid: number;
@@ -27,6 +32,33 @@ export class LocalFleet implements Fleet {
     this.file = join(deployDir(ctx), 'local.json');
   }
 
+  /** The servers listen on this machine. */
+  readonly request: HostRequest = async (url, init) => {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
+    return { status: res.status, body: await res.text() };
+  };
+
+  proxy(): Promise<ProxyClient> {
+    return ensureProxyProcess(this.ctx, this.request);
+  }
+
+  stopProxy(): Promise<void> {
+    return stopProxyProcess(this.ctx);
+  }
+
+  /** Each server's prediction log sits beside serving.log.path, named for the server. */
+  private predictions(id: string): string {
+    return join(dirname(resolve(this.ctx.configDir, this.ctx.config.serving.log.path)), `${id}.jsonl`);
+  }
+
+  async *predictionLog(server: Server): AsyncIterable<string> {
+    for (const file of logFiles(this.predictions(server.id), this.ctx.config.serving.log.max_files)) {
+      const input = createReadStream(file);
+      const opened = await new Promise<boolean>((ok) => input.once('open', () => ok(true)).once('error', () => ok(false)));
+      if (opened) yield* createInterface({ input, crlfDelay: Infinity });
+    }
+  }
+
   private async load(): Promise<LocalServer[]> {
     const text = await readFile(this.file, 'utf8').catch(() => '[]');
     return (JSON.parse(text) as LocalServer[]).map((s) => (s.running && !alive(s.pid) ? { ...s, running: false } : s));
@@ -48,7 +80,7 @@ export class LocalFleet implements Fleet {
     const logs = join(deployDir(this.ctx), 'logs');
     await mkdir(logs, { recursive: true });
     const logFile = join(logs, `${id}.log`);
-    const predictions = join(dirname(resolve(this.ctx.configDir, this.ctx.config.serving.log.path)), `${id}.jsonl`);
+    const predictions = this.predictions(id);
     const args = ['--config', this.ctx.configFile, '--log-format', 'json', 'serve', '--model-dir', dir, '--port', String(port)];
     const pid = spawnMlops([...args, '--prediction-log', predictions], logFile);
     const server: LocalServer = {

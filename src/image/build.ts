@@ -22,7 +22,8 @@ export interface BuildOutputs {
 /** The image's repository: `image.name`, else `<project>-server`, under `image.registry` when set. */
 export function imageRepository(config: Config): string {
   const name = config.image.name ?? `${config.project.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-server`;
-  return config.image.registry ? `${config.image.registry.replace(/\/$/, '')}/${name}` : name;
+  // A repository path is lower case, and a GitHub owner in ghcr.io/OWNER may not be.
+  return config.image.registry ? `${config.image.registry.replace(/\/$/, '').toLowerCase()}/${name}` : name;
 }
 
 /** OCI annotations, and mlops labels a deployer can find containers and versions by. */

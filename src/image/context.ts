@@ -11,12 +11,12 @@ const serving = (name: string) =>
   here.endsWith('.ts') ? join(packageRoot(), 'serving', `${name}.ts`) : join(packageRoot(), 'dist', 'serving', `${name}.js`);
 
 /**
- * The prediction server as one ES module, plus its prediction-log writer thread (a worker needs a
- * file of its own).
+ * The prediction server as one ES module, its prediction-log writer thread (a worker needs a file
+ * of its own), and the proxy, which deploy.target docker runs from the same image.
  */
 async function bundleServer(): Promise<{ path: string; contents: Uint8Array }[]> {
   const result = await build({
-    entryPoints: { server: serving('main'), 'prediction-log-writer': serving('prediction-log-writer') },
+    entryPoints: { server: serving('main'), 'prediction-log-writer': serving('prediction-log-writer'), proxy: serving('proxy-main') },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -24,7 +24,8 @@ async function bundleServer(): Promise<{ path: string; contents: Uint8Array }[]>
     minify: true,
     write: false,
     outdir: '/app',
-    external: ['@tensorflow/tfjs-node'],
+    // Native and optional: ssh2 (the proxy's dockerode) works without its native parts.
+    external: ['@tensorflow/tfjs-node', 'cpu-features', '*.node'],
     // CommonJS inside an ES module wants `require` and `__dirname` (TF.js's wasm backend finds its binaries by it).
     banner: {
       js: "import { createRequire } from 'node:module'; import { fileURLToPath } from 'node:url'; const require = createRequire(import.meta.url); const __dirname = fileURLToPath(new URL('.', import.meta.url));",
@@ -43,6 +44,9 @@ async function tfjsWasmFiles(): Promise<string[]> {
 /** `docker build`'s health check, with no curl in the image: node asks /health. */
 const HEALTHCHECK = `fetch('http://127.0.0.1:' + (process.env.PORT ?? 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
 
+/** The image's working folder, its user's own: the prediction log goes there. */
+export const WORKDIR = '/var/lib/mlops';
+
 export interface ContextOptions {
   base: string;
   port: number;
@@ -60,9 +64,9 @@ export async function buildContext(options: ContextOptions): Promise<Pack> {
   const dockerfile = [
     `FROM ${options.base}`,
     // The user's writable working folder, where the prediction log goes: created by COPY --chown, as the image may have no shell.
-    'COPY --chown=1000:1000 work/ /var/lib/mlops/',
+    `COPY --chown=1000:1000 work/ ${WORKDIR}/`,
     'COPY app/ /app/',
-    'WORKDIR /var/lib/mlops',
+    `WORKDIR ${WORKDIR}`,
     'USER 1000:1000',
     `ENV NODE_ENV=production PORT=${options.port}`,
     `EXPOSE ${options.port}`,

@@ -1,11 +1,15 @@
 import Docker from 'dockerode';
 import { configError, MlopsError } from '../errors.js';
+import { sshError, sshOptions } from './docker-ssh.js';
 
 /**
  * The Docker engine, as `DOCKER_HOST` names it: a unix socket by default, tcp (with TLS from
- * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or ssh. dockerode reads those variables itself.
+ * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, which dockerode reads itself) or ssh (docker-ssh.ts).
  */
-export const openDocker = (): Docker => new Docker();
+export function openDocker(): Docker {
+  const host = process.env.DOCKER_HOST;
+  return new Docker(host?.startsWith('ssh://') ? { sshOptions: sshOptions(host) } : undefined);
+}
 
 /** Fails fast, and transiently, when no engine answers: before any work is streamed to it. */
 export async function pingEngine(docker: Docker, doing: string): Promise<void> {
@@ -19,6 +23,8 @@ const where = () => process.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
 /** An engine error as a step error: an unreachable daemon is transient (retried), and says where it looked. */
 export function engineError(err: unknown, doing: string): MlopsError {
   if (err instanceof MlopsError) return err;
+  const ssh = sshError(err as Error);
+  if (ssh) return ssh;
   const e = err as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
   const message = e.json?.message ?? e.message ?? String(err);
   if (['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE'].includes(e.code ?? '') || (e.statusCode ?? 0) >= 500)

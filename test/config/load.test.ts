@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configHash, loadConfig, parseConfig } from '../../src/config/load.js';
 import { describeError, MlopsError } from '../../src/errors.js';
+import { imageRepository } from '../../src/image/build.js';
 import { redact } from '../../src/secrets.js';
 
 /** The smallest valid config: one feature, one label, a DuckDB query. */
@@ -298,6 +299,12 @@ describe('the environment overrides what differs between a laptop and a workflow
     expect(config.registry.backend).toBe('git-branch');
     expect(config.deploy.target).toBe('docker');
     expect(parseConfig(minimal(), {}).deploy.target).toBe('local');
+  });
+
+  it('takes the image registry and base from the environment, as a fork pushing to ghcr.io does', () => {
+    const config = parseConfig(minimal(), { MLOPS_IMAGE_REGISTRY: 'ghcr.io/Some-Owner', MLOPS_IMAGE_BASE: 'node:20-bookworm-slim' });
+    expect(config.image).toMatchObject({ registry: 'ghcr.io/Some-Owner', base: 'node:20-bookworm-slim' });
+    expect(imageRepository(config)).toBe('ghcr.io/some-owner/demo-server');
   });
 
   it('says which setting a bad value from the environment is for', () => {

@@ -5,6 +5,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
+import { predictionLogs } from '../../src/deploy/prediction-logs.js';
 import { rollback, rollout, undeploy } from '../../src/deploy/rollout.js';
 import { buildHostBase } from '../../src/image/base.js';
 import { buildImage } from '../../src/image/build.js';
@@ -26,9 +27,9 @@ let ctx: StepContext;
 let first: PipelineResult;
 let proxy: string;
 
-/** The project's containers: name, model version and state. */
+/** The project's server containers: name, model version and state. */
 const containers = async () =>
-  (await docker.listContainers({ all: true, filters: { label: [`mlops.project=${PROJECT}`] } })).map((c) => ({
+  (await docker.listContainers({ all: true, filters: { label: [`mlops.project=${PROJECT}`, 'mlops.role=server'] } })).map((c) => ({
     name: c.Names[0]!.slice(1),
     version: c.Labels['mlops.model.version'],
     state: c.State,
@@ -86,6 +87,24 @@ describe.skipIf(!engine || !registry)('deploy.target docker: containers behind t
     expect(res.status).toBe(200);
     expect(res.headers.get('x-mlops-backend')).toContain(first.deploy!.server.id);
     expect(await champion()).toBe('v1');
+  });
+
+  it('runs the proxy as a container on the Docker host, so it outlives the job that deployed', async () => {
+    const info = await docker.getContainer(`${PROJECT}-proxy`).inspect();
+    expect(info.State.Running).toBe(true);
+    expect(info.Config.Labels).toMatchObject({ 'mlops.project': PROJECT, 'mlops.role': 'proxy' });
+    expect(info.HostConfig).toMatchObject({ NetworkMode: 'host', RestartPolicy: { Name: 'unless-stopped' } });
+    expect(info.HostConfig.Binds).toEqual(['/var/run/docker.sock:/var/run/docker.sock']);
+  });
+
+  it("reads a server's prediction log through the engine, as a remote DOCKER_HOST needs", async () => {
+    await predict(proxy);
+    const [log] = await predictionLogs(ctx);
+    expect(log).toMatchObject({ server: first.deploy!.server.id, version: 'v1' });
+    const lines: string[] = [];
+    for await (const line of log!.lines()) lines.push(line);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ model_version: 'v1' });
   });
 
   it('rolls v2 out beside v1 under load without a failed request, and keeps v1 stopped for rollback', async () => {

@@ -1,0 +1,83 @@
+import type Docker from 'dockerode';
+import type { StepContext } from '../context.js';
+import { MlopsError } from '../errors.js';
+import { lastWords } from '../processes.js';
+import { demux, execRequest } from './docker-exec.js';
+import { ProxyClient } from './proxy-client.js';
+
+/** The proxy container's name: one per project and Docker host. */
+export const proxyContainerName = (ctx: StepContext) => `${ctx.config.project}-proxy`.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-');
+
+/**
+ * deploy.target docker's proxy: a container of a prediction image running /app/proxy.js on the
+ * host network, which finds the servers by their labels through the engine's socket. It lives on
+ * the Docker host, so a deploy from a workflow runner leaves it serving after the job ends. It is
+ * created once and then kept (a new one would drop the connections of the old); its port or
+ * address changing in the config replaces it.
+ *
+ * It runs as root: the engine's socket belongs to root (or a group id this side cannot know), and
+ * whoever holds the socket holds the host anyway. The prediction servers run as the image's user.
+ */
+export async function ensureProxyContainer(ctx: StepContext, docker: Docker, image: string): Promise<ProxyClient> {
+  const { port, host, health_interval_seconds } = ctx.config.deploy.proxy;
+  const name = proxyContainerName(ctx);
+  const url = `http://127.0.0.1:${port}`;
+  const client = new ProxyClient(url, '', execRequest(docker, name));
+  const want = { 'mlops.project': ctx.config.project, 'mlops.role': 'proxy', 'mlops.port': String(port), 'mlops.host': host };
+  const existing = await docker
+    .getContainer(name)
+    .inspect()
+    .catch(() => undefined);
+  const stale = existing && Object.entries(want).some(([k, v]) => existing.Config.Labels?.[k] !== v);
+  if (stale) await docker.getContainer(name).remove({ force: true });
+  if (existing && !stale) {
+    if (!existing.State.Running) await docker.getContainer(name).start();
+  } else {
+    const container = await docker.createContainer({
+      name,
+      Image: image,
+      Entrypoint: ['node', '/app/proxy.js'],
+      User: '0',
+      Env: [
+        `PORT=${port}`,
+        `MLOPS_PROXY_HOST=${host}`,
+        `MLOPS_PROJECT=${ctx.config.project}`,
+        `MLOPS_HEALTH_INTERVAL_SECONDS=${health_interval_seconds}`,
+      ],
+      Labels: want,
+      HostConfig: {
+        NetworkMode: 'host',
+        Binds: ['/var/run/docker.sock:/var/run/docker.sock'],
+        RestartPolicy: { Name: 'unless-stopped' },
+      },
+    });
+    await container.start();
+  }
+  await waitForProxy(ctx, docker, name, client);
+  ctx.log.info(`proxy container ${name} on ${host}:${port}, discovering containers by label`);
+  return client;
+}
+
+/** Waits for the new proxy's /health; one that exits or answers nothing in 30 s fails the deploy with its last words. */
+async function waitForProxy(ctx: StepContext, docker: Docker, name: string, client: ProxyClient): Promise<void> {
+  for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 200))) {
+    const info = await docker.getContainer(name).inspect();
+    if (info.State.Running && (await client.healthy())) return;
+    if (info.State.Restarting || !info.State.Running || Date.now() > deadline) {
+      const logs = demux((await docker.getContainer(name).logs({ stdout: true, stderr: true, tail: 3 })) as unknown as Buffer);
+      throw new MlopsError('transient', `the proxy container ${name} did not start: ${lastWords(logs)}`, {
+        hint: `see \`docker logs ${name}\`; a port taken on the Docker host is the usual cause (deploy.proxy.port ${ctx.config.deploy.proxy.port})`,
+      });
+    }
+  }
+}
+
+/** Removes the project's proxy container, if there is one. */
+export async function removeProxyContainer(ctx: StepContext, docker: Docker): Promise<void> {
+  await docker
+    .getContainer(proxyContainerName(ctx))
+    .remove({ force: true })
+    .catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw err;
+    });
+}
