@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
-export const actionNames = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'deploy'] as const;
+export const actionNames = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'deploy', 'monitor'] as const;
 
 const root = join(import.meta.dirname, '..');
 const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));

@@ -55,14 +55,21 @@ export function createApp(options: AppOptions): Hono {
   const { store, log, metrics, serving, logger } = options;
   const app = new Hono();
 
-  // Requests and latency by route, status and model version, for every route.
+  // Requests and latency by route, status and model version, for every route; a failed prediction
+  // request is logged too, so the prediction log alone gives the error rate.
   app.use(async (c, next) => {
     const began = performance.now();
     await next();
     if (options.draining()) c.header('connection', 'close');
     const labels = { route: c.req.routePath, status: String(c.res.status), model_version: store.current?.version ?? 'none' };
+    const seconds = (performance.now() - began) / 1000;
     metrics.requests.inc(labels);
-    metrics.latency.observe(labels, (performance.now() - began) / 1000);
+    metrics.latency.observe(labels, seconds);
+    if (c.res.status >= 400 && labels.route === '/predict') {
+      const { model_version: modelVersion } = labels;
+      const requestId = c.res.headers.get('x-request-id') ?? '';
+      log.write({ time: new Date().toISOString(), requestId, modelVersion, latencyMs: seconds * 1000, status: c.res.status });
+    }
   });
 
   app.get('/health', (c) => c.json({ status: 'ok' }));

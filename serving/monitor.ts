@@ -1,6 +1,6 @@
 import type { Value } from '../src/model/dataset.js';
 import type { PreprocessSpec } from '../src/model/preprocess.js';
-import { binOf, type FeatureReference } from '../src/model/reference.js';
+import { binValue, expectedShares, psi, type FeatureReference } from '../src/model/reference.js';
 
 /**
  * Prediction monitoring: per feature, the bins of the last `window` values served, compared with
@@ -23,17 +23,9 @@ export class DriftMonitor {
       .filter((f) => reference[f.name])
       .map((f) => {
         const ref = reference[f.name]!;
-        const expected = ref.kind === 'boolean' ? [1 - ref.shareTrue, ref.shareTrue] : ref.shares;
+        const expected = expectedShares(ref);
         return { name: f.name, reference: ref, bins: new Int16Array(window).fill(-1), counts: new Float64Array(expected.length), expected };
       });
-  }
-
-  private bin(reference: FeatureReference, v: Value): number {
-    if (v === null || v === undefined) return -1; // missing values are not part of the distribution
-    if (reference.kind === 'numeric') return typeof v === 'number' ? binOf(reference.edges, v) : -1;
-    if (reference.kind === 'boolean') return v === true ? 1 : 0;
-    const i = reference.values.indexOf(String(v));
-    return i === -1 ? reference.values.length : i;
   }
 
   /** Records served rows; `outlier[r]` says whether row r was an outlier. */
@@ -45,7 +37,7 @@ export class DriftMonitor {
       for (let r = 0, slot = start; r < rows; r++, slot = advance(slot)) {
         const old = f.bins[slot]!;
         if (old >= 0) f.counts[old]!--;
-        const b = this.bin(f.reference, column?.[r] ?? null);
+        const b = binValue(f.reference, column?.[r] ?? null);
         f.bins[slot] = b;
         if (b >= 0) f.counts[b]!++;
       }
@@ -55,19 +47,12 @@ export class DriftMonitor {
     this.seen += rows;
   }
 
-  /** PSI per feature over the window: sum of (actual - expected) * ln(actual / expected). */
+  /** PSI per feature over the window. */
   psi(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const f of this.features) {
-      const total = f.counts.reduce((a, b) => a + b, 0);
-      if (total === 0) continue;
-      let psi = 0;
-      f.expected.forEach((e, i) => {
-        const a = Math.max(f.counts[i]! / total, 1e-4);
-        const x = Math.max(e, 1e-4);
-        psi += (a - x) * Math.log(a / x);
-      });
-      out[f.name] = psi;
+      const value = psi(f.expected, f.counts);
+      if (value !== undefined) out[f.name] = value;
     }
     return out;
   }

@@ -1,4 +1,4 @@
-import type { PredictionEntry } from './prediction-log.js';
+import type { FailedRequest, LogEntry, PredictionEntry } from './prediction-log.js';
 
 /**
  * A request's entry as prediction-log lines, one JSON line per prediction, assembled as bytes:
@@ -75,3 +75,12 @@ export function predictionLines(e: PredictionEntry, redact: string[]): Buffer {
   }
   return out.subarray(0, at);
 }
+
+/** A failed request's line: no inputs or outputs, its status instead. */
+const failureLine = (e: FailedRequest): Buffer =>
+  Buffer.from(
+    `{"time":"${e.time}","request_id":${JSON.stringify(e.requestId)},"model_version":${JSON.stringify(e.modelVersion)},"status":${e.status},"latency_ms":${e.latencyMs.toFixed(3)}}\n`,
+  );
+
+/** An entry's lines: one per prediction, or the failure line. */
+export const logLines = (e: LogEntry, redact: string[]): Buffer => ('status' in e ? failureLine(e) : predictionLines(e, redact));

@@ -7,8 +7,9 @@ import { once } from 'node:events';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PredictionEntry, WriterMessage } from './prediction-log.js';
-import { predictionLines } from './prediction-lines.js';
+import { lineCount, type LogEntry, type WriterMessage } from './prediction-log.js';
+import { rotatedPath } from './log-files.js';
+import { logLines } from './prediction-lines.js';
 
 const { path, maxBytes, maxFiles, redact } = workerData as { path: string; maxBytes: number; maxFiles: number; redact: string[] };
 const port = parentPort!;
@@ -37,7 +38,7 @@ async function open(): Promise<WriteStream> {
 async function rotate(): Promise<void> {
   const old = stream!;
   stream = undefined;
-  const rotated = (n: number) => path.replace(/(\.jsonl)?$/, `.${n}$1`);
+  const rotated = (n: number) => rotatedPath(path, n);
   for (let n = maxFiles - 1; n >= 1; n--) await rename(rotated(n), rotated(n + 1)).catch(() => {});
   await rename(path, rotated(1)).catch(() => {});
   ending.push(new Promise<void>((resolve) => old.end(resolve)));
@@ -45,7 +46,7 @@ async function rotate(): Promise<void> {
 
 // Messages are handled one at a time, in order, so lines keep the order requests were served in.
 let work = Promise.resolve();
-port.on('message', (m: { entries: PredictionEntry[] } | { close: true }) => {
+port.on('message', (m: { entries: LogEntry[] } | { close: true }) => {
   work = work.then(() => ('entries' in m ? write(m.entries) : close()));
 });
 
@@ -53,10 +54,10 @@ port.on('message', (m: { entries: PredictionEntry[] } | { close: true }) => {
  * Appends the entries' lines without waiting for the disk, so the next message is formatted while
  * this one is written; each is acknowledged when its write completes, which is what bounds memory.
  */
-async function write(entries: PredictionEntry[]): Promise<void> {
-  const rows = entries.reduce((n, e) => n + e.rows, 0);
+async function write(entries: LogEntry[]): Promise<void> {
+  const rows = entries.reduce((n, e) => n + lineCount(e), 0);
   try {
-    const text = Buffer.concat(entries.map((e) => predictionLines(e, redact)));
+    const text = Buffer.concat(entries.map((e) => logLines(e, redact)));
     const out = await open();
     out.write(text, (err) => reply(err ? { failed: rows, error: err.message } : { written: rows }));
     bytes += text.byteLength;

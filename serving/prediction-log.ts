@@ -27,6 +27,23 @@ export interface PredictionEntry {
   outlierScores: Float32Array;
 }
 
+/**
+ * A /predict request answered without a prediction (4xx, 5xx): one short line with its status, so
+ * `mlops monitor` can compute an error rate. It counts as one line of the log.
+ */
+export interface FailedRequest {
+  time: string;
+  requestId: string;
+  modelVersion: string;
+  latencyMs: number;
+  status: number;
+}
+
+export type LogEntry = PredictionEntry | FailedRequest;
+
+/** Lines an entry takes in the log, which is what capacity, written and dropped count. */
+export const lineCount = (e: LogEntry): number => ('status' in e ? 1 : e.rows);
+
 /** What the writer thread reports back. */
 export type WriterMessage = { written: number } | { failed: number; error: string };
 
@@ -45,7 +62,7 @@ function startWriter(workerData: object): Worker {
  */
 export class PredictionLog {
   private readonly worker: Worker;
-  private pending: PredictionEntry[] = [];
+  private pending: LogEntry[] = [];
   private posting = false;
   private inFlight = 0;
   private readonly exited: Promise<unknown>;
@@ -81,9 +98,9 @@ export class PredictionLog {
     return this.inFlight;
   }
 
-  /** Hands one request's predictions to the writer; never blocks. Returns false when they were dropped. */
-  write(entry: PredictionEntry): boolean {
-    const { rows } = entry;
+  /** Hands one request's predictions (or its failure) to the writer; never blocks. Returns false when they were dropped. */
+  write(entry: LogEntry): boolean {
+    const rows = lineCount(entry);
     if (this.closed || this.inFlight + rows > this.options.capacity) {
       this.dropped += rows;
       return false;

@@ -10,6 +10,8 @@ import { redact } from '../secrets.js';
 export interface ActionSpec<T> {
   /** Usually one step; a tiny one may follow in the same action (build, then push), in this order. */
   steps: Partial<Record<StepName, Step>>;
+  /** Instead of steps, work outside a training run (the monitor): no run ledger; it alerts on its own. */
+  task?: (ctx: StepContext) => Promise<T>;
   /** Reads the action's own inputs into the run's options, or into the config (hyperparameters). */
   prepare?: (ctx: StepContext) => RunOptions | Promise<RunOptions>;
   outputs: (out: T, ctx: StepContext) => Record<string, string | number | boolean>;
@@ -40,12 +42,12 @@ export async function runAction<T>(spec: ActionSpec<T>): Promise<void> {
     const outs: Record<string, unknown> = {};
     for (const [name, step] of Object.entries(spec.steps)) outs[name] = await runStepAlone(ctx, name as StepName, step, options);
     const names = Object.keys(spec.steps);
-    if (outs[names[0]!] === undefined) {
+    if (!spec.task && outs[names[0]!] === undefined) {
       core.notice(`${names.join(', ')}: nothing to do (the model was not blessed, or deploy.target does not need it)`);
       await core.summary.addRaw(`### ${names.join(', ')}: skipped\n`).write();
       return;
     }
-    const out = outs as T;
+    const out = spec.task ? await spec.task(ctx) : (outs as T);
     for (const [name, value] of Object.entries(spec.outputs(out, ctx))) core.setOutput(name, value);
     await spec.annotate?.(out, ctx);
     await core.summary.addRaw(await spec.summary(out, ctx)).write();

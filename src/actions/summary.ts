@@ -14,7 +14,7 @@ import { verdict } from '../report.js';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 const num = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? fmt(v) : v.toFixed(4)) : '–');
-const table = (head: string[], rows: string[][]) =>
+export const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 export function extractSummary(out: ExtractOutputs, contract: ContractReport): string {

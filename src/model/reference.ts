@@ -53,3 +53,37 @@ export function binOf(edges: number[], v: number): number {
   }
   return lo;
 }
+
+/** The reference's share of each bin: the bins `binValue` puts served values in. */
+export const expectedShares = (reference: FeatureReference): number[] =>
+  reference.kind === 'boolean' ? [1 - reference.shareTrue, reference.shareTrue] : reference.shares;
+
+/**
+ * The bin of a served value against a feature's reference, or -1 for a missing value (not part of
+ * the distribution). Serving's sliding window and `mlops monitor` both bin with this, so they agree.
+ */
+export function binValue(reference: FeatureReference, v: unknown): number {
+  if (v === null || v === undefined) return -1;
+  if (reference.kind === 'numeric') return typeof v === 'number' ? binOf(reference.edges, v) : -1;
+  if (reference.kind === 'boolean') return v === true ? 1 : 0;
+  const i = reference.values.indexOf(String(v));
+  return i === -1 ? reference.values.length : i;
+}
+
+/**
+ * The population stability index of observed bin counts against expected shares:
+ * sum of (actual - expected) * ln(actual / expected), shares floored at 1e-4 so an empty bin is
+ * finite. Undefined when nothing was observed.
+ */
+export function psi(expected: number[], counts: ArrayLike<number>): number | undefined {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i]!;
+  if (total === 0) return undefined;
+  let sum = 0;
+  expected.forEach((e, i) => {
+    const a = Math.max(counts[i]! / total, 1e-4);
+    const x = Math.max(e, 1e-4);
+    sum += (a - x) * Math.log(a / x);
+  });
+  return sum;
+}

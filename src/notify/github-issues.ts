@@ -58,6 +58,8 @@ async function openAlerts(t: Target, marker: string) {
 }
 
 function failureText(t: Target, alert: Alert): string {
+  if (alert.advice)
+    return [runMarker(alert.runId), `${alert.message}${t.run ? `\n\nSeen by ${t.run}.` : ''}`, '', ...alert.advice].join('\n');
   return [
     runMarker(alert.runId),
     `Step \`${alert.step}\` of run \`${alert.runId}\` failed (${alert.errorClass})${t.run ? ` in ${t.run}` : ''}:`,
@@ -85,7 +87,7 @@ export async function issueAlert(ctx: StepContext, alert: Alert): Promise<void> 
         'open an issue',
         t.octokit.rest.issues.create({
           ...t.repo,
-          title: `mlops: ${t.workflow} failed at ${alert.step}`,
+          title: alert.title ?? `mlops: ${t.workflow} failed at ${alert.step}`,
           labels: [t.label],
           body: `${marker}\n${failureText(t, alert)}`,
         }),
@@ -108,12 +110,13 @@ export async function issueAlert(ctx: StepContext, alert: Alert): Promise<void> 
   }
 }
 
-/** Closes every open alert issue of this workflow, whatever its step, with a comment naming the run that succeeded. */
-export async function closeIssueAlerts(ctx: StepContext): Promise<void> {
+/** Closes the open alert issues of this workflow, of every step or of `steps`, with a comment naming the run that succeeded. */
+export async function closeIssueAlerts(ctx: StepContext, steps?: string[]): Promise<void> {
   const t = target(ctx);
   if (!t) return;
   try {
-    for (const open of await openAlerts(t, workflowMarker(t.workflow))) {
+    const issues = await openAlerts(t, workflowMarker(t.workflow));
+    for (const open of issues.filter((i) => !steps || steps.some((step) => i.body?.includes(stepMarker(t.workflow, step))))) {
       const issue = { ...t.repo, issue_number: open.number };
       const body = `Recovered: run \`${ctx.runId}\` succeeded${t.run ? ` in ${t.run}` : ''}.`;
       await call(`comment on issue #${open.number}`, t.octokit.rest.issues.createComment({ ...issue, body }));

@@ -8,8 +8,12 @@ export interface Alert {
   step: string;
   errorClass: string;
   message: string;
-  /** The command that resumes the run. */
+  /** The command that resumes the run (or, for a monitoring breach, that checks again). */
   rekick: string;
+  /** The issue's title; by default "<workflow> failed at <step>". */
+  title?: string;
+  /** What to do, instead of how to rerun a failed step: for alerts that are not a run's failure, such as a monitoring breach. */
+  advice?: string[];
 }
 
 export function alertFor(ctx: StepContext, step: string, error: unknown): Alert {
@@ -24,7 +28,9 @@ export function alertFor(ctx: StepContext, step: string, error: unknown): Alert 
 
 /** Slack-compatible: `text` for any webhook, blocks for Slack, the fields for everything else. */
 export function webhookPayload(project: string, alert: Alert): Record<string, unknown> {
-  const text = `:rotating_light: ${project}: step *${alert.step}* of run \`${alert.runId}\` failed (${alert.errorClass}): ${alert.message}\nTo resume: \`${alert.rekick}\``;
+  const text = alert.advice
+    ? `:rotating_light: ${project}: ${alert.message}\n${alert.advice.map((a) => `• ${a}`).join('\n')}`
+    : `:rotating_light: ${project}: step *${alert.step}* of run \`${alert.runId}\` failed (${alert.errorClass}): ${alert.message}\nTo resume: \`${alert.rekick}\``;
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }], mlops: alert };
 }
 
@@ -34,12 +40,20 @@ export function webhookPayload(project: string, alert: Alert): Record<string, un
  */
 export async function notifyFailure(ctx: StepContext, alert: Alert): Promise<void> {
   ctx.log.error(`run ${alert.runId} failed at step ${alert.step} (${alert.errorClass}): ${alert.message}`, { rekick: alert.rekick });
+  await sendAlert(ctx, alert);
+}
+
+/** Sends an alert to the webhook and GitHub issues; logging it is the caller's. Never throws. */
+export async function sendAlert(ctx: StepContext, alert: Alert): Promise<void> {
   await Promise.all([sendWebhook(ctx, alert), issueAlert(ctx, alert)]);
 }
 
-/** Tells the sinks that keep alerts open (GitHub issues) that the workflow works again. Never throws. */
-export async function notifyRecovered(ctx: StepContext): Promise<void> {
-  await closeIssueAlerts(ctx);
+/**
+ * Tells the sinks that keep alerts open (GitHub issues) that the workflow works again: all its
+ * alerts, or those of the given steps only. Never throws.
+ */
+export async function notifyRecovered(ctx: StepContext, steps?: string[]): Promise<void> {
+  await closeIssueAlerts(ctx, steps);
 }
 
 async function sendWebhook(ctx: StepContext, alert: Alert): Promise<void> {

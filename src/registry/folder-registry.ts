@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { configError, dataError, MlopsError } from '../errors.js';
+import type { HistoryEntry } from '../monitor/report.js';
 import { alive } from '../processes.js';
 
 /**
@@ -170,6 +171,28 @@ export class FolderRegistry {
   async tags(version: string): Promise<Record<string, string>> {
     const text = await readFile(join(this.versionDir(version), 'tags.json'), 'utf8').catch(() => '{}');
     return JSON.parse(text) as Record<string, string>;
+  }
+
+  /**
+   * Adds monitor results to each version's history, one file per run, named by the window's end so
+   * the names sort by time: `monitoring/<version>/<YYYYMMDDTHHMMSSmmmZ>-<runId>.json`.
+   */
+  async recordMonitoring(entries: HistoryEntry[]): Promise<void> {
+    await this.withLock(async () => {
+      for (const entry of entries) {
+        const dir = join(this.root, 'monitoring', entry.version);
+        await mkdir(dir, { recursive: true });
+        const stamp = entry.window.end.replace(/[-:.]/g, '');
+        await writeAtomic(join(dir, `${stamp}-${entry.runId}.json`), JSON.stringify(entry, null, 2) + '\n');
+      }
+    });
+  }
+
+  /** A version's monitoring history, oldest first: its last `limit` runs. */
+  async monitoringHistory(version: string, limit = 100): Promise<HistoryEntry[]> {
+    const dir = join(this.root, 'monitoring', version);
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
+    return Promise.all(names.slice(-limit).map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as HistoryEntry));
   }
 
   /** Makes a version the champion; the old champion becomes `previous`. */

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { configError, MlopsError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RunRecord } from '../runs/ledger.js';
+import type { HistoryEntry } from '../monitor/report.js';
 import { backoffMs } from '../runs/retry.js';
 import { redact, registerSecret } from '../secrets.js';
 import { FolderRegistry, type Aliases, type VersionManifest } from './folder-registry.js';
@@ -141,6 +142,17 @@ export class GitBranchRegistry extends FolderRegistry {
       },
       () => `record run ${record.runId} (${record.status})`,
     );
+  }
+
+  override recordMonitoring(entries: HistoryEntry[]): Promise<void> {
+    return this.write(
+      () => super.recordMonitoring(entries),
+      () => `monitor run ${entries[0]?.runId}: ${entries.map((e) => `${e.version} ${e.breaches.length ? 'breached' : 'ok'}`).join(', ')}`,
+    );
+  }
+
+  override monitoringHistory(version: string, limit?: number): Promise<HistoryEntry[]> {
+    return this.read(() => super.monitoringHistory(version, limit));
   }
 
   private read<T>(work: () => Promise<T>): Promise<T> {

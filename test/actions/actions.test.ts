@@ -6,7 +6,9 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { staleBundles } from '../../scripts/bundle.js';
+import { penguinRequest } from '../helpers/load.js';
 import { isolatedConfig } from '../helpers/model.js';
+import { send, servedLog } from '../monitor/traffic.js';
 
 let root: string;
 let configFile: string;
@@ -112,6 +114,31 @@ describe('the actions, run as the runner runs them', () => {
     expect(ledger).toMatchObject({ status: 'succeeded' }); // the last job ended the run
     expect(ledger.steps.map((s) => s.name)).toEqual(['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push', 'deploy']);
   }, 180_000);
+
+  it('monitors the prediction log: breaches are error annotations and the summary has the table and charts; the job succeeds', async () => {
+    const config = parse(await readFile(configFile, 'utf8')) as Config; // v1 is the champion: the training run above recorded it
+    config.monitoring.min_volume = 50;
+    const file = join(root, 'monitor.yaml');
+    await writeFile(file, stringify(config));
+    // One penguin, over and over, with a body mass no training penguin had: every feature drifts.
+    const heavy = { ...(JSON.parse(penguinRequest) as object), body_mass_g: 9000 };
+    const log = await servedLog(config, join(root, 'predictions', 'served.jsonl'), (url) => send(url, new Array(60).fill(heavy), 6));
+    const { code, stdout, outputs, summary, declared } = await runAction('monitor', {
+      config: file,
+      'run-id': 'monitor-1',
+      log,
+      window: '1h',
+    });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^::error title=monitor%3A model v1 breached::drift \(PSI\) of body_mass_g is [\d.]+, above 0\.2/m);
+    expect(outputs).toMatchObject({ breached: 'v1', 'run-id': 'monitor-1' });
+    expect(Number(outputs.breaches)).toBeGreaterThan(0);
+    expect(Object.keys(outputs).every((name) => declared.includes(name))).toBe(true);
+    expect(summary).toContain('### monitor: ❌ 1 of 1 versions breached');
+    expect(summary).toMatch(/^\| v1 \| \d+ breached \| 60 \| 10 \|/m);
+    expect(summary).toContain('title "PSI per feature (flat line: threshold 0.2)"');
+    expect(JSON.parse(await readFile(outputs.report!, 'utf8'))).toMatchObject({ runId: 'monitor-1', versions: [{ version: 'v1' }] });
+  }, 60_000);
 
   it('fails a bad input with one ::error line naming it, and no stack trace', async () => {
     const { code, stdout } = await runAction('train', { config: configFile, 'run-id': 'scheduled', hyperparameters: '{"epochs": "many"}' });

@@ -1,6 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,81 +9,33 @@ import { memoryLogger } from '../../src/log.js';
 import { alertFor, notifyFailure, notifyRecovered } from '../../src/notify/notify.js';
 import { runPipeline, steps, type Step } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
+import { fakeGitHub } from '../helpers/fake-github.js';
 import { isolatedConfig } from '../helpers/model.js';
 import { freePort } from '../helpers/ports.js';
 
 const token = 'ghs_fakeTokenNeverLogged0123456789';
 
-/** Answers like GitHub's issues API, under a GitHub Enterprise style `/api/v3`, and records every call. */
-const github = {
-  issues: [] as { number: number; title: string; body: string; labels: { name: string }[]; state: string; html_url: string }[],
-  comments: new Map<number, { body: string }[]>(),
-  calls: [] as string[],
-  auth: new Set<string | undefined>(),
-  /** When set, every call fails with this status, as GitHub does without `issues: write`. */
-  status: 0,
-};
-
-function handle(method: string, path: string, query: URLSearchParams, body: any): [number, unknown] {
-  const m = /^\/api\/v3\/repos\/acme\/penguins\/issues(?:\/(\d+))?(\/comments)?$/.exec(path);
-  if (!m) return [404, { message: 'Not Found' }];
-  const issue = github.issues.find((i) => i.number === Number(m[1]));
-  if (!m[1] && method === 'GET') {
-    return [200, github.issues.filter((i) => i.state === query.get('state') && i.labels.some((l) => l.name === query.get('labels')))];
-  }
-  if (!m[1] && method === 'POST') {
-    const number = github.issues.length + 1;
-    const created = {
-      ...body,
-      labels: body.labels.map((name: string) => ({ name })),
-      number,
-      state: 'open',
-      html_url: `https://ghe/${number}`,
-    };
-    github.issues.push(created);
-    return [201, created];
-  }
-  if (!issue) return [404, { message: 'Not Found' }];
-  const comments = github.comments.get(issue.number) ?? [];
-  github.comments.set(issue.number, comments);
-  if (m[2] && method === 'GET') return [200, comments];
-  if (m[2] && method === 'POST') return [201, comments[comments.push({ body: body.body }) - 1]];
-  if (method === 'PATCH') return [200, Object.assign(issue, body)];
-  return [404, { message: 'Not Found' }];
-}
-
-let server: Server;
+let fake: Awaited<ReturnType<typeof fakeGitHub>>;
+let github: typeof fake.state;
 let root: string;
 let config: Config;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-issues-'));
-  server = createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      const url = new URL(req.url!, 'http://localhost');
-      github.calls.push(`${req.method} ${url.pathname.replace('/api/v3/repos/acme/penguins', '')}`);
-      github.auth.add(req.headers.authorization);
-      const [status, data] = github.status
-        ? [github.status, { message: 'Resource not accessible by integration' }]
-        : handle(req.method!, url.pathname, url.searchParams, raw ? JSON.parse(raw) : undefined);
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(data));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  fake = await fakeGitHub();
+  github = fake.state;
   config = await isolatedConfig(root);
 });
 afterAll(async () => {
-  server.close();
+  await fake.close();
   await rm(root, { recursive: true, force: true });
 });
 
 beforeEach(() => {
-  Object.assign(github, { issues: [], comments: new Map(), calls: [], auth: new Set(), status: 0 });
+  fake.reset();
   vi.stubEnv('GITHUB_TOKEN', token);
   vi.stubEnv('GITHUB_REPOSITORY', 'acme/penguins');
-  vi.stubEnv('GITHUB_API_URL', `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v3`);
+  vi.stubEnv('GITHUB_API_URL', fake.apiUrl);
   vi.stubEnv('GITHUB_SERVER_URL', 'https://ghe.example');
   vi.stubEnv('GITHUB_WORKFLOW', 'train: nightly');
   vi.stubEnv('GITHUB_RUN_ID', '42');
@@ -108,7 +58,7 @@ async function fail(runId: string, step: string) {
   return log;
 }
 
-const open = () => github.issues.filter((i) => i.state === 'open');
+const open = () => fake.open();
 
 describe('GitHub issue alerts', () => {
   it('opens one labelled issue per workflow and step, with the run link and how to rerun', async () => {

@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StepContext } from '../../src/context.js';
 import { describeError, MlopsError } from '../../src/errors.js';
@@ -12,10 +10,7 @@ import { memoryLogger } from '../../src/log.js';
 import { openRegistry } from '../../src/registry/folder.js';
 import type { GitBranchRegistry } from '../../src/registry/git-branch.js';
 import { Ledger } from '../../src/runs/ledger.js';
-
-const exec = promisify(execFile);
-const git = async (cwd: string, ...args: string[]) =>
-  (await exec('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd })).stdout.trim();
+import { forkRemote, git } from '../helpers/git-remote.js';
 
 let root: string;
 let remote: string;
@@ -31,14 +26,7 @@ afterAll(() => {
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-git-registry-'));
-  remote = join(root, 'remote.git');
-  await git(root, 'init', '--quiet', '--bare', remote);
-  // The repository has a main branch, as a fork does; the registry branch does not exist yet.
-  await git(root, 'clone', '--quiet', remote, 'seed');
-  await writeFile(join(root, 'seed/README.md'), '# project\n');
-  await git(join(root, 'seed'), 'add', '.');
-  await git(join(root, 'seed'), 'commit', '--quiet', '-m', 'init');
-  await git(join(root, 'seed'), 'push', '--quiet', 'origin', 'HEAD');
+  remote = await forkRemote(root);
   files = [join(root, 'model.json'), join(root, 'weights.bin')];
   await writeFile(files[0]!, '{"format":"layers-model"}');
   await writeFile(files[1]!, Buffer.from([1, 2, 3, 4]));

@@ -70,6 +70,18 @@ describe('the prediction log', () => {
     expect((await readLines()).map((l) => l.inputs)).toEqual([...tricky, ...tricky, tricky[1]]);
   });
 
+  it('writes a failed request as one short line with its status, among the predictions', async () => {
+    const log = open();
+    log.write(entry([1]));
+    log.write({ time: '2026-11-21T00:00:01.000Z', requestId: 'bad-1', modelVersion: 'v1', latencyMs: 0.5, status: 422 });
+    log.write(entry([2]));
+    await log.close();
+    const lines = await readLines();
+    expect(lines[1]).toEqual({ time: '2026-11-21T00:00:01.000Z', request_id: 'bad-1', model_version: 'v1', status: 422, latency_ms: 0.5 });
+    expect(lines.map((l) => l.inputs?.i)).toEqual([1, undefined, 2]);
+    expect(log.written).toBe(3);
+  });
+
   it('writes the configured input fields as "[redacted]"', async () => {
     const log = open({ redact: ['note'] });
     log.write(entry([1, 2]));
