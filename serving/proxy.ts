@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { configError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { BackendPool } from './backends.js';
+import { createDashboard } from './dashboard/dashboard.js';
+import type { RunsProvider } from './dashboard/routes.js';
+import type { SamplingOptions } from './dashboard/sampler.js';
 import { discoverContainers } from './docker-discovery.js';
 import { createForwarder } from './forward.js';
 import { createProxyMetrics } from './proxy-metrics.js';
@@ -20,6 +23,10 @@ export interface ProxyOptions {
   healthIntervalMs?: number;
   /** Also follow the running containers labelled mlops.project=<project>, mlops.role=server. */
   docker?: { docker: Docker; project: string };
+  /** The recent runs and gate decisions for /dashboard; without a run ledger the page says so. */
+  runs?: RunsProvider;
+  /** How often /dashboard samples traffic and drift, and how much history it keeps (5 s, 1 h by default). */
+  dashboard?: Partial<SamplingOptions>;
 }
 
 const problem = (c: Context, status: 400 | 401 | 404 | 409 | 503, error: string) => c.json({ error }, status);
@@ -57,6 +64,7 @@ export function createProxy(options: ProxyOptions): { app: Hono; pool: BackendPo
   const { logger } = options;
   const pool = new BackendPool({ logger, healthIntervalMs: options.healthIntervalMs ?? 1000 });
   const metrics = createProxyMetrics(pool);
+  const dashboard = createDashboard({ pool, metrics, logger, runs: options.runs, sampling: options.dashboard });
   const app = new Hono();
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -66,6 +74,7 @@ export function createProxy(options: ProxyOptions): { app: Hono; pool: BackendPo
   });
   app.get('/backends', (c) => c.json(pool.list()));
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  app.route('/', dashboard.routes);
 
   const admin = adminOnly(options.adminToken);
   // Discovery owns the backends it found: their labels decide, and it would undo a change made here.
@@ -107,31 +116,34 @@ export function createProxy(options: ProxyOptions): { app: Hono; pool: BackendPo
   });
 
   pool.start();
+  dashboard.start();
   const discovery = options.docker && discoverContainers(pool, { ...options.docker, logger });
   return {
     app,
     pool,
     close() {
       pool.stop();
+      dashboard.close();
       discovery?.close();
       forwarder.close();
     },
   };
 }
 
-/** Starts the proxy on 127.0.0.1. */
+/** Starts the proxy on `host` (127.0.0.1 unless told otherwise). */
 export async function startProxy(
-  options: ProxyOptions & { port: number },
+  options: ProxyOptions & { port: number; host?: string },
 ): Promise<{ url: string; pool: BackendPool; close(): Promise<void> }> {
   const proxy = createProxy(options);
   const server = createAdaptorServer({ fetch: proxy.app.fetch }) as Server;
+  const host = options.host ?? '127.0.0.1';
   // Node's 5 s idle timeout races clients that reuse a connection just as it expires ("other side
   // closed"); an edge keeps idle connections open longer than its clients do, as load balancers do.
   server.keepAliveTimeout = 65_000;
   try {
     await new Promise<void>((listening, failed) => {
       server.once('error', failed);
-      server.listen(options.port, '127.0.0.1', () => {
+      server.listen(options.port, host, () => {
         server.off('error', failed);
         listening();
       });
@@ -139,7 +151,7 @@ export async function startProxy(
   } catch (err) {
     proxy.close();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
-      throw configError(`port ${options.port} on 127.0.0.1 is taken`, 'set deploy.proxy.port to a free port, or stop what holds it');
+      throw configError(`port ${options.port} on ${host} is taken`, 'set deploy.proxy.port to a free port, or stop what holds it');
     throw err;
   }
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -9,6 +9,7 @@ import { memoryLogger } from '../../src/log.js';
 import { runPipeline, type PipelineResult } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
 import { openRegistry } from '../../src/registry/folder.js';
+import { startServer, type RunningServer } from '../../serving/server.js';
 import { freePort } from './ports.js';
 
 /** The shipped config with its registry, work folder and prediction log moved under `root`, and no deploy target. */
@@ -64,4 +65,15 @@ export async function registerBrokenVersion(config: Config): Promise<string> {
   const { version } = await registry.register([...files, join(staging, 'weights.bin')], { runId: 'broken', summary: {} });
   await rm(staging, { recursive: true, force: true });
   return version;
+}
+
+/** A prediction server on a free port serving the registry's champion of `config`, as `mlops serve` would. */
+export async function championServer(config: Config): Promise<RunningServer> {
+  return startServer({
+    serving: config.serving,
+    configDir: process.cwd(),
+    logger: memoryLogger(),
+    port: 0,
+    source: { kind: 'registry', registry: openRegistry(config, process.cwd()), alias: 'champion' },
+  });
 }

@@ -2,11 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryLogger } from '../../src/log.js';
 import { seededRandom } from '../../src/model/random.js';
-import { openRegistry } from '../../src/registry/folder.js';
-import { startServer, type RunningServer } from '../../serving/server.js';
-import { isolatedConfig, trainedRun } from '../helpers/model.js';
+import type { RunningServer } from '../../serving/server.js';
+import { championServer, isolatedConfig, trainedRun } from '../helpers/model.js';
 
 let root: string;
 let server: RunningServer;
@@ -15,13 +13,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-fuzz-'));
   const config = await isolatedConfig(root);
   await trainedRun(config, 'fuzz');
-  server = await startServer({
-    serving: config.serving,
-    configDir: process.cwd(),
-    logger: memoryLogger(),
-    port: 0,
-    source: { kind: 'registry', registry: openRegistry(config, process.cwd()), alias: 'champion' },
-  });
+  server = await championServer(config);
 });
 afterAll(async () => {
   await server.close();

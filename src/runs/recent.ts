@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Decision } from '../gate/gate.js';
+import type { RecordOutputs } from '../registry/record.js';
+import { decisionLines, verdict } from '../report.js';
+import { redact } from '../secrets.js';
+import { listRuns, type RunRecord } from './ledger.js';
+
+/** A run as the dashboard lists it: how it ended, what the gate decided and which version it recorded. */
+export interface RunDigest {
+  runId: string;
+  status: RunRecord['status'];
+  startedAt: string;
+  finishedAt?: string;
+  gate?: {
+    blessed: boolean;
+    /** As `mlops run` prints it, e.g. "PASSED against champion v2". */
+    verdict: string;
+    /** The note on how it judged, then every rule with its value and bound, failures first. */
+    details: string[];
+  };
+  /** The model version the run recorded in the registry. */
+  version?: string;
+  /** The step that failed, with its error class and message (secrets redacted). */
+  failure?: { step: string; errorClass: string; message: string };
+}
+
+const artifact = async <T>(runsDir: string, run: RunRecord, step: string, file: string): Promise<T | undefined> => {
+  if (run.steps.find((s) => s.name === step)?.status !== 'succeeded') return undefined;
+  try {
+    return JSON.parse(await readFile(join(runsDir, run.runId, step, file), 'utf8')) as T;
+  } catch {
+    return undefined; // removed or cleaned up since: the run is listed without it
+  }
+};
+
+/** The newest runs in a work folder's ledger (`<workdir>/runs`), newest first. */
+export async function recentRuns(runsDir: string, limit = 10): Promise<RunDigest[]> {
+  const runs = await listRuns(runsDir, limit);
+  return Promise.all(
+    runs.map(async (run): Promise<RunDigest> => {
+      const decision = await artifact<Decision>(runsDir, run, 'gate', 'decision.json');
+      const recorded = await artifact<RecordOutputs>(runsDir, run, 'record', 'record.json');
+      const failed = run.steps.find((s) => s.status === 'failed');
+      return {
+        runId: run.runId,
+        status: run.status,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt,
+        gate: decision && { blessed: decision.blessed, verdict: verdict(decision), details: decisionLines(decision).slice(1) },
+        version: recorded?.version,
+        failure: failed && { step: failed.name, errorClass: failed.errorClass ?? 'internal', message: redact(failed.message ?? '') },
+      };
+    }),
+  );
+}
