@@ -6,8 +6,10 @@ import { registerData } from './data.js';
 import { registerDeploy } from './deploy.js';
 import { registerImage } from './image.js';
 import { registerModels } from './models.js';
+import { registerMonitor } from './monitor.js';
 import { registerPipeline } from './pipeline.js';
 import { registerProxy } from './proxy.js';
+import { registerReevaluate } from './reevaluate.js';
 import { registerServe } from './serve.js';
 
 export function program(): Command {
@@ -27,6 +29,8 @@ export function program(): Command {
   registerImage(cli);
   registerDeploy(cli);
   registerModels(cli);
+  registerReevaluate(cli);
+  registerMonitor(cli);
   registerData(cli);
   return cli;
 }

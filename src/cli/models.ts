@@ -26,10 +26,13 @@ export function registerModels(cli: Command): void {
       const lines = ['version  aliases            created (UTC)        run                       accuracy  rmse'];
       for (const version of versions) {
         const { manifest } = await registry.open(version);
-        const names = Object.entries(aliases)
-          .filter(([, v]) => v === version)
-          .map(([k]) => k)
-          .join(',');
+        const retired = (await registry.tags(version)).retired_at ? ['retired'] : [];
+        const names = [
+          ...Object.entries(aliases)
+            .filter(([, v]) => v === version)
+            .map(([k]) => k),
+          ...retired,
+        ].join(',');
         lines.push(
           `${version.padEnd(7)}  ${names.padEnd(17)}  ${manifest.createdAt.slice(0, 19).replace('T', ' ')}  ${manifest.runId.padEnd(24)}  ${metric(manifest.summary, 'accuracy').padStart(8)}  ${metric(manifest.summary, 'rmse')}`,
         );

@@ -211,6 +211,8 @@ const deploy = z.strictObject({
     .strictObject({
       /** Clients send predictions here; the proxy balances them over the healthy servers. */
       port: port.default(8000),
+      /** The address it listens on: 127.0.0.1 keeps it to the machine, 0.0.0.0 serves the network. */
+      host: z.string().min(1).default('127.0.0.1'),
       /** How often the proxy checks each server's /ready. */
       health_interval_seconds: z.number().positive().default(1),
     })
@@ -271,8 +273,44 @@ const serving = z.strictObject({
     .prefault({}),
 });
 
-/** Sections that later parts of the pipeline define; accepted as maps until then. */
-const later = z.record(z.string(), z.unknown()).optional();
+/** A span of time such as `30m`, `1h` or `7d`. */
+export const durationPattern = /^([1-9]\d*)([mhd])$/;
+
+const monitoring = z.strictObject({
+  /** `mlops monitor` judges the predictions logged in the last this long, e.g. 30m, 1h, 7d (`--window` overrides it). */
+  window: z.string().regex(durationPattern, { error: 'expected a duration such as 30m, 1h or 7d' }).default('1h'),
+  /**
+   * Fewer predictions than this in the window and a version's drift, outlier rate and class shift
+   * are not judged; fewer requests, and its error rate and latency are not: they would be noise.
+   */
+  min_volume: z.number().int().positive().default(500),
+  /** A version breaches when a value is above its threshold; each breach alerts. */
+  thresholds: z
+    .strictObject({
+      /** Population stability index of a feature against the training reference (0.1 moderate, 0.25 major shift). */
+      psi: z.number().positive().default(0.2),
+      /** Share of predictions with a numeric feature beyond serving.outlier_z standard deviations. */
+      outlier_rate: z.number().min(0).max(1).default(0.05),
+      /** Share of /predict requests answered 4xx or 5xx. */
+      error_rate: z.number().min(0).max(1).default(0.05),
+      /** 99th percentile of the server's own time per successful request. */
+      latency_p99_ms: z.number().positive().default(100),
+      /** PSI of the predicted classes against the training label distribution. */
+      class_psi: z.number().positive().default(0.2),
+    })
+    .prefault({}),
+});
+
+/** When a registry version stops being fit to serve (`mlops reevaluate`, on a schedule). */
+const retirement = z.strictObject({
+  /** A version registered longer ago than this is retired, whatever its scores. */
+  max_age_days: z.number().positive().default(90),
+  /** Fewer fresh labelled rows than this after a version's training window, and it is not judged. */
+  min_rows: z.number().int().positive().default(50),
+  /** After a retirement, train again: dispatch `workflow` in GitHub Actions, run the pipeline locally. */
+  retrain: z.boolean().default(true),
+  workflow: z.string().min(1).default('train.yml'),
+});
 
 export const configSchema = z
   .strictObject({
@@ -287,7 +325,8 @@ export const configSchema = z
     image: image.prefault({}),
     deploy: deploy.prefault({}),
     serving: serving.prefault({}),
-    monitoring: later,
+    monitoring: monitoring.prefault({}),
+    retirement: retirement.prefault({}),
     slo: slo.prefault({}),
     notify: notify.prefault({}),
   })

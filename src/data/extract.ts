@@ -16,6 +16,8 @@ import { bindWindow, resolveWindow, type Window } from './window.js';
 export interface ExtractInputs {
   /** Overrides `data.window.as_of`: rerunning with the as_of of day D reproduces day D's batch. */
   asOf?: string;
+  /** Overrides `data.window.days`: re-evaluation reads just the days after a model's own window. */
+  days?: number;
 }
 
 /** What the step leaves in `<run>/extract/extract.json` for the steps after it. */
@@ -81,7 +83,7 @@ export function featuresOf(config: Config): string[] {
 export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Promise<ExtractOutputs> {
   const { config, log } = ctx;
   const { source, contract, window: windowConfig } = config.data;
-  const window = resolveWindow(inputs.asOf ?? windowConfig.as_of, windowConfig.days);
+  const window = resolveWindow(inputs.asOf ?? windowConfig.as_of, inputs.days ?? windowConfig.days);
   const dir = stepDir(ctx, 'extract');
   const tempDir = join(dir, '.tmp');
   await mkdir(tempDir, { recursive: true });

@@ -2,13 +2,14 @@ import { readArtifact, writeArtifact } from '../artifacts.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
 import { openDocker, pingEngine } from '../image/docker.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry, type FolderRegistry } from '../registry/folder.js';
+import { assertNotRetired, retiredAmong } from '../registry/retirement.js';
 import type { RecordOutputs } from '../registry/record.js';
 import { DockerFleet } from './docker.js';
 import { waitUntilReady, type Fleet, type Server } from './fleet.js';
 import { LocalFleet } from './local.js';
 import { freePort, portFree } from './ports.js';
-import { ensureProxy, stopProxy, type ProxyClient } from './proxy-client.js';
+import type { ProxyClient } from './proxy-client.js';
 
 export interface DeployOutputs {
   target: 'local' | 'docker';
@@ -23,7 +24,8 @@ export interface DeployOutputs {
   seconds: number;
 }
 
-async function openFleet(ctx: StepContext): Promise<Fleet> {
+/** The servers of deploy.target; the engine must answer before anything is asked of it. */
+export async function openFleet(ctx: StepContext): Promise<Fleet> {
   const target = ctx.config.deploy.target;
   if (target === 'none') throw configError('deploy.target is none: there is nothing to deploy to', 'set deploy.target to local or docker');
   if (target === 'local') return new LocalFleet(ctx);
@@ -40,13 +42,18 @@ async function admit(fleet: Fleet, proxy: ProxyClient, server: Server): Promise<
 
 /**
  * Stopped servers beyond the newest `retire.keep`, or older than `retire.ttl_hours`, are removed;
- * so is a stopped server of the version now live, which a rollback would never pick.
+ * so is a stopped server of the version now live, which a rollback would never pick, and any of a
+ * retired version.
  */
-async function retire(ctx: StepContext, fleet: Fleet, liveVersion: string): Promise<string[]> {
+async function removeStopped(ctx: StepContext, fleet: Fleet, liveVersion: string): Promise<string[]> {
   const { keep, ttl_hours } = ctx.config.deploy.retire;
   const oldest = Date.now() - ttl_hours * 3_600_000;
   const stopped = (await fleet.list()).filter((s) => !s.running);
-  const kept = stopped.filter((s) => s.version !== liveVersion && Date.parse(s.since) >= oldest).slice(0, keep);
+  const retired = await retiredAmong(
+    openRegistry(ctx.config, ctx.configDir),
+    stopped.map((s) => s.version),
+  );
+  const kept = stopped.filter((s) => s.version !== liveVersion && !retired.has(s.version) && Date.parse(s.since) >= oldest).slice(0, keep);
   const removed = stopped.filter((s) => !kept.includes(s));
   for (const s of removed) await fleet.remove(s);
   return removed.map((s) => s.id);
@@ -59,8 +66,10 @@ async function retire(ctx: StepContext, fleet: Fleet, liveVersion: string): Prom
  * serving. On success the version becomes the registry's champion: the champion is what serves.
  */
 export async function rollout(ctx: StepContext, version: string): Promise<DeployOutputs> {
+  const registry = openRegistry(ctx.config, ctx.configDir);
+  await assertNotRetired(registry, version);
   const fleet = await openFleet(ctx);
-  const proxy = await ensureProxy(ctx, fleet.target === 'docker');
+  const proxy = await fleet.proxy(version);
   const servers = await fleet.list();
   const live = servers.filter((s) => s.running);
   // A proxy started afresh (say after a reboot) learns the process servers still running.
@@ -88,10 +97,9 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
   for (const old of live) if (fleet.target === 'local') await proxy.deregister(old);
   const seconds = (performance.now() - began) / 1000;
   await Promise.all(live.map((old) => fleet.stop(old)));
-  const removed = await retire(ctx, fleet, version);
+  const removed = await removeStopped(ctx, fleet, version);
   task.finish(`${version} serves on ${proxy.url} (${seconds.toFixed(1)}s)`);
 
-  const registry = openRegistry(ctx.config, ctx.configDir);
   await registry.promote(version);
   await registry.tag(version, { deployed_at: new Date().toISOString(), deploy_target: fleet.target });
   const result: DeployOutputs = {
@@ -117,17 +125,26 @@ export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefine
 
 /**
  * Returns traffic to the version that served before: the newest stopped server of another version
- * (a kept container starts again as it was), else the registry's `previous`.
+ * (a kept container starts again as it was), else the registry's `previous`. Retired versions are
+ * passed over.
  */
 export async function rollback(ctx: StepContext): Promise<DeployOutputs> {
   const fleet = await openFleet(ctx);
   const servers = await fleet.list();
+  const registry = openRegistry(ctx.config, ctx.configDir);
   const live = new Set(servers.filter((s) => s.running).map((s) => s.version));
-  const target =
-    servers.find((s) => !s.running && !live.has(s.version))?.version ?? (await openRegistry(ctx.config, ctx.configDir).aliases()).previous;
-  if (!target || live.has(target)) throw configError('there is no previous version to roll back to', 'see `mlops models list`');
+  const target = await fallback(registry, servers, live);
+  if (!target) throw configError('there is no previous version to roll back to', 'see `mlops models list`');
   ctx.log.info(`rollback to ${target}`);
   return rollout(ctx, target);
+}
+
+/** The version to fall back on, neither serving nor retired: the newest stopped server's, else `previous`. */
+export async function fallback(registry: FolderRegistry, servers: Server[], exclude: Set<string>): Promise<string | undefined> {
+  const { previous } = await registry.aliases();
+  const candidates = [...servers.filter((s) => !s.running).map((s) => s.version), ...(previous ? [previous] : [])];
+  const retired = await retiredAmong(registry, candidates);
+  return candidates.find((v) => !exclude.has(v) && !retired.has(v));
 }
 
 /** Stops and removes every server of the project, and the proxy. */
@@ -138,6 +155,6 @@ export async function undeploy(ctx: StepContext): Promise<string[]> {
     if (s.running) await fleet.stop(s);
     await fleet.remove(s);
   }
-  await stopProxy(ctx);
+  await fleet.stopProxy();
   return servers.map((s) => s.id);
 }

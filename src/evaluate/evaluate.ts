@@ -25,7 +25,8 @@ export interface EvaluateOutputs extends ModelEvaluation {
   championSkipped?: string;
 }
 
-function score(predictor: Predictor, test: Dataset, sliceColumn?: string): ModelEvaluation {
+/** A model's metrics on a labelled data set, overall and per slice. */
+export function score(predictor: Predictor, test: Dataset, sliceColumn?: string): ModelEvaluation {
   const { spec } = predictor;
   const measure = (rows: number[]): Metrics => {
     const columns = Object.fromEntries(Object.entries(test.columns).map(([k, v]) => [k, rows.map((r) => v[r]!)]));

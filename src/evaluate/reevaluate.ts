@@ -1,0 +1,160 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeArtifact } from '../artifacts.js';
+import { createContext, newRunId, stepDir, type StepContext } from '../context.js';
+import { extract } from '../data/extract.js';
+import { resolveWindow, type Window } from '../data/window.js';
+import { removeRetiredServers, type RetiredServers } from '../deploy/retire-servers.js';
+import { openFleet } from '../deploy/rollout.js';
+import { MlopsError } from '../errors.js';
+import { decide, type RuleResult } from '../gate/gate.js';
+import { readSplit } from '../model/dataset.js';
+import { loadPredictor } from '../model/predictor.js';
+import { notifyRecovered, sendAlert } from '../notify/notify.js';
+import { runPipeline } from '../pipeline.js';
+import { openRegistry, type FolderRegistry } from '../registry/folder.js';
+import { retire, retiredAmong, type Retirement } from '../registry/retirement.js';
+import { score, type MetricValues } from './evaluate.js';
+import { dispatchWorkflow } from './retrain.js';
+
+/** One production version, judged on the labelled rows that arrived after its training window. */
+export interface Verdict {
+  version: string;
+  /** Why it was not judged on data (too few fresh rows, say); an age retirement needs no data. */
+  skipped?: string;
+  window?: Window;
+  rows?: number;
+  metrics?: MetricValues;
+  /** The gate's value thresholds, on the fresh rows. */
+  rules?: RuleResult[];
+  retired?: Retirement;
+}
+
+export interface ReevaluateOutputs {
+  asOf: string;
+  verdicts: Verdict[];
+  /** What happened to the servers of the versions retired. */
+  servers?: RetiredServers;
+  /** The training run started, or the workflow dispatched, to replace them. */
+  retrain?: string;
+}
+
+const DAY = 86_400_000;
+
+/** The versions in production: the champion, and every version a running server serves. */
+async function production(ctx: StepContext, registry: FolderRegistry): Promise<string[]> {
+  const champion = await registry.resolve('champion');
+  const serving = ctx.config.deploy.target === 'none' ? [] : (await (await openFleet(ctx)).list()).filter((s) => s.running);
+  const versions = [...new Set([...(champion ? [champion] : []), ...serving.map((s) => s.version)])];
+  const retired = await retiredAmong(registry, versions);
+  return versions.filter((v) => !retired.has(v));
+}
+
+/** Scores a version on the rows from the end of its training window to `asOf`, with the gate's value thresholds. */
+async function judge(ctx: StepContext, registry: FolderRegistry, version: string, asOf: string): Promise<Verdict> {
+  const { dir } = await registry.open(version);
+  const { lineage } = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')) as { lineage: { asOf: string } };
+  const days = Math.round((Date.parse(asOf) - Date.parse(lineage.asOf)) / DAY);
+  if (days < 1) return { version, skipped: `no days after its training window (as_of ${lineage.asOf}) yet` };
+  // Each version's extract goes in a folder of its own below the run's.
+  const own = { ...ctx, runDir: join(ctx.runDir, version) };
+  const fresh = await extract(own, { asOf, days }).catch((err: unknown) => {
+    if (err instanceof MlopsError && err.errorClass === 'data' && err.message.startsWith('no rows')) return undefined;
+    throw err;
+  });
+  const window = resolveWindow(asOf, days);
+  const { min_rows } = ctx.config.retirement;
+  if (!fresh || fresh.rows.clean < min_rows)
+    return {
+      version,
+      window,
+      rows: fresh?.rows.clean ?? 0,
+      skipped: `${fresh?.rows.clean ?? 0} fresh labelled rows, fewer than retirement.min_rows (${min_rows})`,
+    };
+
+  const predictor = await loadPredictor(dir);
+  const sliceColumn = ctx.config.gates?.slice_column;
+  const columns = [...predictor.spec.features.map((f) => f.name), ...(sliceColumn ? [sliceColumn] : [])].filter((c) => c in fresh.schema);
+  const data = await readSplit(stepDir(own, 'extract'), fresh, ['train', 'validation', 'test'], columns);
+  const evaluation = score(predictor, data, sliceColumn);
+  predictor.model.dispose();
+  // No champion: a model is judged against the thresholds alone, as a first model is.
+  const decision = decide(ctx.config.gates, { rows: data.rows, sliceColumn, ...evaluation });
+  return { version, window, rows: data.rows, metrics: evaluation.metrics, rules: decision.rules };
+}
+
+const failed = (rules: RuleResult[]) =>
+  rules
+    .filter((r) => !r.passed)
+    .map(
+      (r) => `${r.metric}${r.scope === 'all' ? '' : ` (${r.scope})`} ${r.value.toFixed(3)} ${r.rule === 'lower' ? '<' : '>'} ${r.bound}`,
+    );
+
+/**
+ * `mlops reevaluate`: the production versions on fresh labelled data from the warehouse, the days
+ * after each one's training window up to `asOf`, against the gate's value thresholds; and each
+ * one's age against `retirement.max_age_days`. A version that fails either is retired in the
+ * registry with the reason, its servers are taken away (never the last healthy one), the alert
+ * sinks are told, and a new model is trained when `retirement.retrain` is on.
+ */
+export async function reevaluate(ctx: StepContext, options: { asOf?: string; now?: Date } = {}): Promise<ReevaluateOutputs> {
+  const now = options.now ?? new Date();
+  const asOf = resolveWindow(options.asOf ?? ctx.config.data.window.as_of, 1, now).asOf;
+  const registry = openRegistry(ctx.config, ctx.configDir);
+  const { max_age_days, retrain } = ctx.config.retirement;
+  const verdicts: Verdict[] = [];
+  for (const version of await production(ctx, registry)) {
+    const { manifest } = await registry.open(version);
+    const age = (now.getTime() - Date.parse(manifest.createdAt)) / DAY;
+    const verdict: Verdict = age > max_age_days ? { version, skipped: 'past its age limit' } : await judge(ctx, registry, version, asOf);
+    const reason =
+      age > max_age_days
+        ? `registered ${age.toFixed(1)} days ago, past retirement.max_age_days (${max_age_days})`
+        : verdict.rules && failed(verdict.rules).length
+          ? `on ${verdict.rows} fresh rows (${verdict.window!.windowStart} to ${verdict.window!.asOf}): ${failed(verdict.rules).join(', ')}`
+          : undefined;
+    if (reason) verdict.retired = await retire(registry, version, reason, now);
+    ctx.log.info(
+      `reevaluate: ${version} ${verdict.retired ? `retired, ${reason}` : verdict.skipped ? `not judged: ${verdict.skipped}` : 'still fit'}`,
+    );
+    verdicts.push(verdict);
+  }
+
+  const retired = verdicts.filter((v) => v.retired);
+  const result: ReevaluateOutputs = { asOf, verdicts };
+  if (retired.length) {
+    result.servers = await removeRetiredServers(ctx);
+    if (retrain) result.retrain = await retrainNow(ctx);
+    await sendAlert(ctx, {
+      runId: ctx.runId,
+      step: 'reevaluate',
+      errorClass: 'quality',
+      title: `mlops: ${retired.map((v) => v.version).join(', ')} retired`,
+      message: retired.map((v) => `${v.version} retired: ${v.retired!.reason}`).join('\n'),
+      rekick: 'mlops reevaluate',
+      advice: [
+        result.servers.replacedBy ? `${result.servers.replacedBy.version} now serves in its place.` : '',
+        result.servers.kept.length
+          ? `Nothing else could serve, so ${result.servers.kept.join(', ')} keeps serving until a new model is released.`
+          : '',
+        result.retrain ? `Retraining: ${result.retrain}.` : 'Train a new model: run the train workflow, or `mlops run`.',
+      ].filter(Boolean),
+    });
+  } else await notifyRecovered(ctx, ['reevaluate']);
+  await writeArtifact(ctx, 'reevaluate', 'reevaluation.json', result);
+  return result;
+}
+
+/** Trains a replacement: through the train workflow in GitHub Actions, else right here with `mlops run`'s pipeline. */
+async function retrainNow(ctx: StepContext): Promise<string> {
+  if (process.env.GITHUB_ACTIONS) return dispatchWorkflow(ctx, ctx.config.retirement.workflow);
+  const run = createContext(
+    { config: ctx.config, dir: ctx.configDir, file: ctx.configFile },
+    { runId: newRunId(), log: ctx.log, progress: ctx.progress },
+  );
+  const outcome = await runPipeline(run).then(
+    (r) => (r.decision.blessed ? `blessed${r.deploy ? `, ${r.deploy.version} deployed` : ''}` : 'rejected by the gate'),
+    (err: unknown) => `failed: ${(err as Error).message}`,
+  );
+  return `run ${run.runId} ${outcome}`;
+}

@@ -1,0 +1,39 @@
+import { configError } from '../errors.js';
+import type { FolderRegistry } from './folder.js';
+
+/**
+ * A retired version is unfit to serve: too old, or it failed re-evaluation on fresh data. The
+ * registry records when and why in the version's tags (its manifest never changes); deploy takes
+ * its servers away and will not release it again.
+ */
+export interface Retirement {
+  at: string;
+  reason: string;
+}
+
+export async function retirement(registry: FolderRegistry, version: string): Promise<Retirement | undefined> {
+  const tags = await registry.tags(version);
+  return tags.retired_at ? { at: tags.retired_at, reason: tags.retired_reason ?? '' } : undefined;
+}
+
+export async function retire(registry: FolderRegistry, version: string, reason: string, now = new Date()): Promise<Retirement> {
+  await registry.tag(version, { retired_at: now.toISOString(), retired_reason: reason });
+  return { at: now.toISOString(), reason };
+}
+
+/** The versions among `versions` that are retired. */
+export async function retiredAmong(registry: FolderRegistry, versions: Iterable<string>): Promise<Set<string>> {
+  const unique = [...new Set(versions)];
+  const found = await Promise.all(unique.map(async (v) => ((await retirement(registry, v)) ? v : undefined)));
+  return new Set(found.filter((v): v is string => v !== undefined));
+}
+
+/** Deploying a retired version is refused, naming when and why it was retired. */
+export async function assertNotRetired(registry: FolderRegistry, version: string): Promise<void> {
+  const retired = await retirement(registry, version);
+  if (retired)
+    throw configError(
+      `${version} was retired at ${retired.at}: ${retired.reason}`,
+      'deploy another version (`mlops models list`), or train a new one with `mlops run`',
+    );
+}
