@@ -42,11 +42,13 @@ export function registerModels(cli: Command): void {
 
   models
     .command('show')
-    .description('a version (or alias): its manifest, checksums verified')
+    .description('a version (or alias): its manifest, checksums verified, and its tags')
     .argument('<ref>', 'a version such as v3, or an alias such as champion')
     .action(async (ref: string, _opts: object, cmd: Command) => {
-      const { manifest, dir } = await (await registryFrom(cmd)).open(ref);
-      process.stdout.write(JSON.stringify({ ...manifest, dir }, null, 2) + '\n');
+      const registry = await registryFrom(cmd);
+      const { manifest, dir } = await registry.open(ref);
+      // Tags: what was learnt later (image, digest, deployment, retirement).
+      process.stdout.write(JSON.stringify({ ...manifest, dir, tags: await registry.tags(manifest.version) }, null, 2) + '\n');
     });
 
   models
