@@ -90,7 +90,10 @@ export async function sshDockerHost(): Promise<SshDockerHost | undefined> {
   let stderr = '';
   server.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   for (const deadline = Date.now() + 10_000; !(await listening(port)); await new Promise((r) => setTimeout(r, 100)))
-    if (server.exitCode !== null || Date.now() > deadline) throw new Error(`sshd did not start: ${stderr}`);
+    if (server.exitCode !== null || Date.now() > deadline) {
+      server.kill();
+      throw new Error(`sshd did not start: ${stderr}`);
+    }
   const hostKey = (await readFile(join(dir, 'host.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
   return {
     dockerHost: `ssh://${userInfo().username}@127.0.0.1:${port}`,
