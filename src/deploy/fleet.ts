@@ -53,8 +53,9 @@ export interface Fleet {
   remove(server: Server): Promise<void>;
 }
 
-async function ready(fleet: Fleet, url: string): Promise<boolean> {
-  return fleet.request(`${url}/ready`).then(
+/** Whether a URL on the serving host answers 200; not answering at all is a no. */
+export function answersOk(request: HostRequest, url: string): Promise<boolean> {
+  return request(url).then(
     (res) => res.status === 200,
     () => false,
   );
@@ -72,7 +73,7 @@ export async function waitUntilReady(fleet: Fleet, server: Server, timeoutMs: nu
       throw new MlopsError('quality', `the new server for ${server.version} exited before it was ready: ${live.reason}`, {
         hint: 'the old servers keep serving; fix the model or roll back with `mlops rollback`',
       });
-    if ((await ready(fleet, server.url)) && (await fleet.healthy(server))) return;
+    if ((await answersOk(fleet.request, `${server.url}/ready`)) && (await fleet.healthy(server))) return;
     if (Date.now() > deadline)
       throw new MlopsError('transient', `the new server for ${server.version} was not healthy and ready within ${timeoutMs / 1000}s`, {
         hint: 'the old servers keep serving; raise deploy.ready_timeout_seconds if the model is slow to load',

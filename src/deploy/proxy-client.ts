@@ -1,5 +1,5 @@
 import { MlopsError } from '../errors.js';
-import type { HostRequest, HostResponse, Server } from './fleet.js';
+import { answersOk, type HostRequest, type HostResponse, type Server } from './fleet.js';
 
 export interface Backend {
   id: string;
@@ -31,11 +31,8 @@ export class ProxyClient {
   }
 
   /** Whether the proxy answers its own /health. */
-  async healthy(): Promise<boolean> {
-    return this.request(`${this.url}/health`).then(
-      (res) => res.status === 200,
-      () => false,
-    );
+  healthy(): Promise<boolean> {
+    return answersOk(this.request, `${this.url}/health`);
   }
 
   async backends(): Promise<Backend[]> {

@@ -45,12 +45,12 @@ async function admit(fleet: Fleet, proxy: ProxyClient, server: Server): Promise<
  * so is a stopped server of the version now live, which a rollback would never pick, and any of a
  * retired version.
  */
-async function removeStopped(ctx: StepContext, fleet: Fleet, liveVersion: string): Promise<string[]> {
+async function removeStopped(ctx: StepContext, fleet: Fleet, registry: FolderRegistry, liveVersion: string): Promise<string[]> {
   const { keep, ttl_hours } = ctx.config.deploy.retire;
   const oldest = Date.now() - ttl_hours * 3_600_000;
   const stopped = (await fleet.list()).filter((s) => !s.running);
   const retired = await retiredAmong(
-    openRegistry(ctx.config, ctx.configDir),
+    registry,
     stopped.map((s) => s.version),
   );
   const kept = stopped.filter((s) => s.version !== liveVersion && !retired.has(s.version) && Date.parse(s.since) >= oldest).slice(0, keep);
@@ -97,7 +97,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
   for (const old of live) if (fleet.target === 'local') await proxy.deregister(old);
   const seconds = (performance.now() - began) / 1000;
   await Promise.all(live.map((old) => fleet.stop(old)));
-  const removed = await removeStopped(ctx, fleet, version);
+  const removed = await removeStopped(ctx, fleet, registry, version);
   task.finish(`${version} serves on ${proxy.url} (${seconds.toFixed(1)}s)`);
 
   await registry.promote(version);

@@ -106,13 +106,14 @@ export async function reevaluate(ctx: StepContext, options: { asOf?: string; now
   for (const version of await production(ctx, registry)) {
     const { manifest } = await registry.open(version);
     const age = (now.getTime() - Date.parse(manifest.createdAt)) / DAY;
-    const verdict: Verdict = age > max_age_days ? { version, skipped: 'past its age limit' } : await judge(ctx, registry, version, asOf);
-    const reason =
-      age > max_age_days
-        ? `registered ${age.toFixed(1)} days ago, past retirement.max_age_days (${max_age_days})`
-        : verdict.rules && failed(verdict.rules).length
-          ? `on ${verdict.rows} fresh rows (${verdict.window!.windowStart} to ${verdict.window!.asOf}): ${failed(verdict.rules).join(', ')}`
-          : undefined;
+    const tooOld = age > max_age_days;
+    const verdict: Verdict = tooOld ? { version, skipped: 'past its age limit' } : await judge(ctx, registry, version, asOf);
+    const failures = failed(verdict.rules ?? []);
+    const reason = tooOld
+      ? `registered ${age.toFixed(1)} days ago, past retirement.max_age_days (${max_age_days})`
+      : failures.length
+        ? `on ${verdict.rows} fresh rows (${verdict.window!.windowStart} to ${verdict.window!.asOf}): ${failures.join(', ')}`
+        : undefined;
     if (reason) verdict.retired = await retire(registry, version, reason, now);
     ctx.log.info(
       `reevaluate: ${version} ${verdict.retired ? `retired, ${reason}` : verdict.skipped ? `not judged: ${verdict.skipped}` : 'still fit'}`,
