@@ -4,16 +4,22 @@
  */
 export type ErrorClass = 'config' | 'data' | 'quality' | 'transient';
 
+/** Failures that callers react to, beyond their class. */
+export type ErrorCode = 'file_missing' | 'file_invalid' | 'no_rows';
+
 export class MlopsError extends Error {
   readonly errorClass: ErrorClass;
   /** How to fix it, shown after the message. */
   readonly hint?: string;
+  /** What went wrong, for code that must tell errors apart: never match the message text. */
+  readonly code?: ErrorCode;
 
-  constructor(errorClass: ErrorClass, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(errorClass: ErrorClass, message: string, options: { hint?: string; cause?: unknown; code?: ErrorCode } = {}) {
     super(message, { cause: options.cause });
     this.name = 'MlopsError';
     this.errorClass = errorClass;
     this.hint = options.hint;
+    this.code = options.code;
   }
 }
 

@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { configError } from '../errors.js';
+import { describeIssue } from '../schema-issue.js';
 import { registerSecret } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
-import { nearest } from './suggest.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -60,7 +59,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const result = configSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
-    const messages = result.error.issues.map((issue) => describeIssue(issue, input));
+    const messages = result.error.issues.map((issue) => describeIssue(issue, input, knownKeys));
     throw configError(messages.join('; '));
   }
   const config = result.data;
@@ -102,43 +101,6 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
     node = node[key] as Record<string, unknown>;
   }
   node[path.at(-1)!] = value;
-}
-
-const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value)));
-
-/** `data.contract.columns.age.range: expected [min, max], got "abc"`. */
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const at = (path: PropertyKey[]) => path.map(String).join('.') || '(top level)';
-  if (issue.code === 'unrecognized_keys') {
-    const known = knownKeys(issue.path);
-    return issue.keys
-      .map((key) => {
-        const guess = nearest(key, known);
-        const hint = guess ? `did you mean "${guess}"?` : `expected one of ${known.join(', ')}`;
-        return `${at([...issue.path, key])}: unknown key; ${hint}`;
-      })
-      .join('; ');
-  }
-  let value = issue.input === undefined ? valueAt(input, issue.path) : issue.input;
-  // A refinement or a union reports the whole object it checked as its input: show the value at the
-  // issue's path instead, and no whole section (it would bury the message, and could echo a secret).
-  const whole = issue.code === 'custom' || issue.code === 'invalid_union';
-  if (whole) value = valueAt(input, issue.path);
-  let expected = issue.message;
-  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) expected = `expected ${issue.expected}`;
-  if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid'))
-    expected = `expected one of ${issue.values.map(String).join(', ')}`;
-  if (issue.code === 'invalid_union' && issue.message.startsWith('Invalid')) expected = 'expected a different shape';
-  expected = expected.replace(/^Too (small|big): /, '').replace(/^[A-Z]/, (c) => c.toLowerCase());
-  if (whole && (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))))
-    return `${at(issue.path)}: ${expected}`;
-  return value === undefined ? `${at(issue.path)}: missing (${expected})` : `${at(issue.path)}: ${expected}, got ${show(value)}`;
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  let node = input;
-  for (const key of path) node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
-  return node;
 }
 
 /** The keys the schema accepts at a path, found by walking the schema itself. */

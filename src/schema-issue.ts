@@ -1,0 +1,42 @@
+import type { z } from 'zod';
+import { nearest } from './config/suggest.js';
+
+const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value)));
+
+/**
+ * One zod issue as a user reads it: `data.contract.columns.age.range: expected [min, max], got "abc"`.
+ * `knownKeys` lists the keys accepted at a path, to suggest the nearest one for an unknown key.
+ */
+export function describeIssue(issue: z.core.$ZodIssue, input: unknown, knownKeys: (path: PropertyKey[]) => string[] = () => []): string {
+  const at = (path: PropertyKey[]) => path.map(String).join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(issue.path);
+    return issue.keys
+      .map((key) => {
+        const guess = nearest(key, known);
+        const hint = guess ? `did you mean "${guess}"?` : known.length ? `expected one of ${known.join(', ')}` : 'not expected here';
+        return `${at([...issue.path, key])}: unknown key; ${hint}`;
+      })
+      .join('; ');
+  }
+  let value = issue.input === undefined ? valueAt(input, issue.path) : issue.input;
+  // A refinement or a union reports the whole object it checked as its input: show the value at the
+  // issue's path instead, and no whole section (it would bury the message, and could echo a secret).
+  const whole = issue.code === 'custom' || issue.code === 'invalid_union';
+  if (whole) value = valueAt(input, issue.path);
+  let expected = issue.message;
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) expected = `expected ${issue.expected}`;
+  if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid'))
+    expected = `expected one of ${issue.values.map(String).join(', ')}`;
+  if (issue.code === 'invalid_union' && issue.message.startsWith('Invalid')) expected = 'expected a different shape';
+  expected = expected.replace(/^Too (small|big): /, '').replace(/^[A-Z]/, (c) => c.toLowerCase());
+  if (whole && (value === undefined || (typeof value === 'object' && value !== null && !Array.isArray(value))))
+    return `${at(issue.path)}: ${expected}`;
+  return value === undefined ? `${at(issue.path)}: missing (${expected})` : `${at(issue.path)}: ${expected}, got ${show(value)}`;
+}
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let node = input;
+  for (const key of path) node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+  return node;
+}
