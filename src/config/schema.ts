@@ -215,6 +215,8 @@ const deploy = z.strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       /** How often the proxy checks each server's /ready. */
       health_interval_seconds: z.number().positive().default(1),
+      /** The longest a client waits for a server's answer, one retry on another server included; then 504. */
+      upstream_timeout_ms: z.number().int().positive().default(10_000),
     })
     .prefault({}),
   /** Prediction servers listen on the first free port of [first, last]. */
