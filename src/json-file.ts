@@ -37,18 +37,18 @@ export async function readJson<S extends z.ZodType>(file: string, schema: S, mis
   return parseJson(file, text, schema);
 }
 
-/** Checks `value` and writes it atomically: to a temporary name, then renamed into place. */
-export async function writeJson<S extends z.ZodType>(file: string, schema: S, value: z.input<S>): Promise<void> {
+/** Checks `value` and writes it atomically: to a temporary name, then renamed into place. `mode` 0o600 keeps a secret the owner's. */
+export async function writeJson<S extends z.ZodType>(file: string, schema: S, value: z.input<S>, mode?: number): Promise<void> {
   const result = schema.safeParse(value);
   if (!result.success) throw new Error(`refusing to write ${file}: ${describeIssue(result.error.issues[0]!, value)}`);
-  await writeAtomic(file, JSON.stringify(value, null, 2) + '\n');
+  await writeAtomic(file, JSON.stringify(value, null, 2) + '\n', mode);
 }
 
-export async function writeAtomic(file: string, data: string | Buffer): Promise<void> {
+export async function writeAtomic(file: string, data: string | Buffer, mode?: number): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, data);
+    await writeFile(temp, data, { mode });
     await rename(temp, file);
   } catch (err) {
     await rm(temp, { force: true });
