@@ -115,12 +115,20 @@ export class BackendPool {
   }
 
   /**
+   * Out of rotation until a scheduled health check brings it back: for a backend that did not answer
+   * in time, which is not checked at once, as a server whose predictions hang may still answer /ready.
+   */
+  takeOut(b: Backend, reason: string): void {
+    b.lastError = reason;
+    this.setHealthy(b, false);
+  }
+
+  /**
    * A request to `b` failed: out of rotation at once. It is checked again right away, so a fluke
    * (a kept-alive connection the server had just closed) costs one retry, not a health interval.
    */
   failed(b: Backend, reason: string): void {
-    b.lastError = reason;
-    this.setHealthy(b, false);
+    this.takeOut(b, reason);
     void this.probe(b.id);
   }
 

@@ -5,7 +5,6 @@ import type { ProxyMetrics } from './proxy-metrics.js';
 
 /** Request bodies are buffered, so a failed request can be sent again; this bounds them. */
 export const MAX_BODY_BYTES = 8 * 2 ** 20;
-const UPSTREAM_TIMEOUT_MS = 30_000;
 
 /** Headers about one connection, not the request: never passed on. */
 const HOP_BY_HOP = [
@@ -51,7 +50,10 @@ interface Answer {
   body: Buffer;
 }
 
-type Attempt = { backend: Backend; answer: Answer } | { backend: Backend; error: string };
+type Attempt = { backend: Backend; answer: Answer } | { backend: Backend; error: string; timedOut?: true };
+
+/** No answer within the time given: the backend may have done the work, so only an idempotent request is sent again. */
+class UpstreamTimeout extends Error {}
 
 const json = (status: number, body: object, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
@@ -60,17 +62,32 @@ const json = (status: number, body: object, headers: Record<string, string> = {}
  * Forwards requests to backends picked by weight, over node:http with kept-alive connections:
  * Node 20's fetch took over twice the CPU per forwarded request.
  */
-export function createForwarder(pool: BackendPool, metrics: ProxyMetrics): { forward(req: Request): Promise<Response>; close(): void } {
+export function createForwarder(
+  pool: BackendPool,
+  metrics: ProxyMetrics,
+  /** How long a client waits at most, retry included (deploy.proxy.upstream_timeout_ms). */
+  timeoutMs: number,
+): { forward(req: Request): Promise<Response>; close(): void } {
   const agents = {
     http: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
     https: new https.Agent({ keepAlive: true, scheduling: 'lifo' }),
   };
 
-  /** One request to one backend, its answer read whole: a reset mid-body is retried like a refused connection. */
-  const send = (backend: Backend, method: string, path: string, headers: Record<string, string>, body?: Uint8Array) =>
-    new Promise<Answer>((answered, failed) => {
+  /**
+   * One request to one backend, its answer read whole within `budget` ms (a total, not an idle
+   * timeout: a backend trickling bytes is cut off too). A reset mid-body is retried like a refused connection.
+   */
+  const send = (backend: Backend, budget: number, method: string, path: string, headers: Record<string, string>, body?: Uint8Array) =>
+    new Promise<Answer>((resolve, reject) => {
       const url = new URL(backend.url);
       const secure = url.protocol === 'https:';
+      const settle =
+        <T>(done: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(timer);
+          done(v);
+        };
+      const [answered, failed] = [settle(resolve), settle(reject)];
       const request = (secure ? https : http).request(
         { hostname: url.hostname, port: url.port, method, path, headers, agent: secure ? agents.https : agents.http },
         (res) => {
@@ -81,7 +98,11 @@ export function createForwarder(pool: BackendPool, metrics: ProxyMetrics): { for
           res.on('close', () => failed(new Error('the connection closed before the answer was complete')));
         },
       );
-      request.on('timeout', () => request.destroy(new Error(`no answer within ${UPSTREAM_TIMEOUT_MS / 1000} s`)));
+      // Settled first, so the errors the destroyed connection raises after it settle nothing.
+      const timer = setTimeout(() => {
+        failed(new UpstreamTimeout(`no answer within ${Math.round(budget)} ms`));
+        request.destroy();
+      }, budget);
       request.on('error', failed);
       request.end(body);
     });
@@ -89,15 +110,19 @@ export function createForwarder(pool: BackendPool, metrics: ProxyMetrics): { for
   /**
    * Sends a request on to a backend picked by weight and returns its answer. When the backend cannot
    * be reached or answers 503 (draining, or no model yet) the request goes once more to another one:
-   * predictions are idempotent, and this is what keeps a rollout free of failed requests.
+   * predictions are idempotent, and this is what keeps a rollout free of failed requests. A backend
+   * that does not answer in time is taken out of rotation and an idempotent request (a GET, HEAD or
+   * a prediction) is retried too; the client has its answer, or a 504, within `timeoutMs` in all.
    */
   async function forward(req: Request): Promise<Response> {
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     const body = hasBody ? await readBody(req, MAX_BODY_BYTES) : undefined;
     // The rest of the body is never read, so the connection cannot carry another request.
     if (hasBody && !body) return json(413, { error: `the body is over ${MAX_BODY_BYTES} bytes` }, { connection: 'close' });
+    const deadline = performance.now() + timeoutMs;
     // The path and query: what follows the origin of the absolute request url.
     const path = req.url.slice(req.url.indexOf('/', req.url.indexOf('//') + 2));
+    const idempotent = !hasBody || /^\/predict(\?|$)/.test(path);
     const skip = connectionTokens(req.headers.get('connection'));
     const headers: Record<string, string> = {};
     req.headers.forEach((value, name) => {
@@ -105,39 +130,57 @@ export function createForwarder(pool: BackendPool, metrics: ProxyMetrics): { for
     });
     if (body) headers['content-length'] = String(body.byteLength);
 
-    const attempt = async (backend: Backend): Promise<Attempt> => {
+    const attempt = async (backend: Backend, budget: number): Promise<Attempt> => {
       const began = performance.now();
       try {
-        const answer = await send(backend, req.method, path, headers, body);
+        const answer = await send(backend, budget, req.method, path, headers, body);
         metrics.upstreamLatency.observe({ backend: backend.id, model_version: backend.version }, (performance.now() - began) / 1000);
         return { backend, answer };
       } catch (err) {
-        return { backend, error: (err as Error).message };
+        return { backend, error: (err as Error).message, ...(err instanceof UpstreamTimeout && { timedOut: true as const }) };
       }
     };
     const failure = (a: Attempt) => ('error' in a ? a.error : a.answer.status === 503 ? 'answered 503' : undefined);
+    const timedOut: string[] = [];
+    /** Out of rotation: a refusal is checked again at once (it may be a fluke), a hung backend at the next health check. */
+    const eject = (a: Attempt, why: string) => {
+      if ('timedOut' in a) {
+        timedOut.push(a.backend.id);
+        pool.takeOut(a.backend, why);
+      } else pool.failed(a.backend, why);
+    };
 
     const first = pool.pick();
     if (!first) {
       metrics.requests.inc({ backend: 'none', model_version: 'none', status: '503' });
       return json(503, { error: 'no healthy prediction server', backends: pool.list().length });
     }
-    let outcome = await attempt(first);
+    // With another backend to retry on, a prediction gets half the time: a hung backend leaves the retry the other half.
+    let outcome = await attempt(first, idempotent && pool.routable() > 1 ? timeoutMs / 2 : timeoutMs);
     const why = failure(outcome);
     if (why) {
-      pool.failed(first, why);
-      const second = pool.pick(first);
+      eject(outcome, why);
+      // Sent again when the backend never did the work, or the work is idempotent; and only with time
+      // left to be fair to the next backend, which a timeout would take out of rotation too.
+      const again = (idempotent || !('timedOut' in outcome)) && deadline - performance.now() >= timeoutMs / 4;
+      const second = again ? pool.pick(first) : undefined;
       if (second) {
-        metrics.retries.inc({ backend: first.id, reason: 'error' in outcome ? 'unreachable' : '503' });
-        outcome = await attempt(second);
-        const again = failure(outcome);
-        if (again) pool.failed(second, again);
+        const reason = 'timedOut' in outcome ? 'timeout' : 'error' in outcome ? 'unreachable' : '503';
+        metrics.retries.inc({ backend: first.id, reason });
+        outcome = await attempt(second, deadline - performance.now());
+        const failed = failure(outcome);
+        if (failed) eject(outcome, failed);
       }
     }
 
     const { backend } = outcome;
-    const status = 'error' in outcome ? 502 : outcome.answer.status;
+    const status = 'timedOut' in outcome ? 504 : 'error' in outcome ? 502 : outcome.answer.status;
     metrics.requests.inc({ backend: backend.id, model_version: backend.version, status: String(status) });
+    if ('timedOut' in outcome) {
+      const servers = timedOut.length > 1 ? `servers ${timedOut.join(' and ')}` : `server ${backend.id}`;
+      const error = `prediction ${servers} did not answer within deploy.proxy.upstream_timeout_ms (${timeoutMs} ms)`;
+      return json(504, { error, timeout_ms: timeoutMs }, { 'x-mlops-backend': backend.id });
+    }
     if ('error' in outcome)
       return json(502, { error: `prediction server ${backend.id} failed: ${outcome.error}` }, { 'x-mlops-backend': backend.id });
     backend.served++;

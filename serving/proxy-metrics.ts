@@ -14,7 +14,7 @@ export function createProxyMetrics(pool: BackendPool) {
     }),
     retries: new Counter({
       name: 'mlops_proxy_retries_total',
-      help: 'Requests retried on another backend, by the backend that failed and why (unreachable or 503)',
+      help: 'Requests retried on another backend, by the backend that failed and why (unreachable, 503 or timeout)',
       labelNames: ['backend', 'reason'],
       registers: [registry],
     }),

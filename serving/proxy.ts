@@ -21,6 +21,8 @@ export interface ProxyOptions {
   adminToken?: string;
   /** How often each backend's /ready is checked. */
   healthIntervalMs?: number;
+  /** How long a client waits at most for a backend's answer, a retry included (10 s by default). */
+  upstreamTimeoutMs?: number;
   /** Also follow the running containers labelled mlops.project=<project>, mlops.role=server. */
   docker?: { docker: Docker; project: string };
   /** The recent runs and gate decisions for /dashboard; without a run ledger the page says so. */
@@ -108,7 +110,7 @@ export function createProxy(options: ProxyOptions): { app: Hono; pool: BackendPo
     return pool.remove(id) ? c.body(null, 204) : problem(c, 404, `no backend ${id}`);
   });
 
-  const forwarder = createForwarder(pool, metrics);
+  const forwarder = createForwarder(pool, metrics, options.upstreamTimeoutMs ?? 10_000);
   app.all('*', (c) => forwarder.forward(c.req.raw));
   app.onError((err, c) => {
     logger.error(`internal error on ${c.req.method} ${c.req.path}: ${err.message}`);

@@ -38,6 +38,7 @@ export function registerProxy(cli: Command): void {
         port: opts.port ?? config.port,
         host: opts.host ?? config.host,
         healthIntervalMs: config.health_interval_seconds * 1000,
+        upstreamTimeoutMs: config.upstream_timeout_ms,
         docker: opts.docker ? { docker: openDocker(), project: ctx.config.project } : undefined,
         // This config's run ledger: the runs it lists are those `mlops status` shows.
         runs: () => recentRuns(dirname(ctx.runDir)),

@@ -19,7 +19,7 @@ export const proxyContainerName = (ctx: StepContext) => `${ctx.config.project}-p
  * whoever holds the socket holds the host anyway. The prediction servers run as the image's user.
  */
 export async function ensureProxyContainer(ctx: StepContext, docker: Docker, image: string): Promise<ProxyClient> {
-  const { port, host, health_interval_seconds } = ctx.config.deploy.proxy;
+  const { port, host, health_interval_seconds, upstream_timeout_ms } = ctx.config.deploy.proxy;
   const name = proxyContainerName(ctx);
   const url = `http://127.0.0.1:${port}`;
   const client = new ProxyClient(url, '', execRequest(docker, name));
@@ -43,6 +43,7 @@ export async function ensureProxyContainer(ctx: StepContext, docker: Docker, ima
         `MLOPS_PROXY_HOST=${host}`,
         `MLOPS_PROJECT=${ctx.config.project}`,
         `MLOPS_HEALTH_INTERVAL_SECONDS=${health_interval_seconds}`,
+        `MLOPS_UPSTREAM_TIMEOUT_MS=${upstream_timeout_ms}`,
       ],
       Labels: want,
       HostConfig: {
