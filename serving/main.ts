@@ -1,7 +1,9 @@
 /**
  * The prediction image's entry point, bundled to /app/server.js by `mlops build`: serves the model
  * baked into /app/model with the serving config the image was built with (/app/serving.json), on
- * PORT when set. Logs are JSON lines on stderr; a failure is one line and exit code 1, no stack.
+ * PORT when set, with its prediction log at MLOPS_PREDICTION_LOG when set (deploy.target docker
+ * gives each server a file of its own on the project's volume). Logs are JSON lines on stderr; a
+ * failure is one line and exit code 1, no stack.
  */
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../src/config/schema.js';
@@ -14,6 +16,7 @@ const app = new URL('./', import.meta.url).pathname;
 const logger = createLogger({ format: 'json' });
 try {
   const { serving } = JSON.parse(await readFile(`${app}serving.json`, 'utf8')) as { serving: Config['serving'] };
+  if (process.env.MLOPS_PREDICTION_LOG) serving.log.path = process.env.MLOPS_PREDICTION_LOG;
   const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
   if (adminToken) registerSecret(adminToken);
   const server = await startServer({

@@ -1,10 +1,21 @@
-import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './package-root.js';
 
-/** True while a process runs (or runs as another user). */
-export function alive(pid: number): boolean {
+/**
+ * A process as recorded when it started: its pid, and when it started. A pid read back from a
+ * state file may since belong to something else (after a reboot, say): the start time tells them
+ * apart, so that nothing but the recorded process is ever signalled or taken to be running.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  /** Undefined where this platform offers no start time: then the pid is all there is to go by. */
+  started?: string;
+}
+
+/** True while some process has the pid (ours or another user's). */
+function pidInUse(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -13,11 +24,56 @@ export function alive(pid: number): boolean {
   }
 }
 
+const procfs = existsSync('/proc/self/stat');
+let bootId: string | undefined;
+
+/** Linux: field 22 of /proc/<pid>/stat (clock ticks after boot), with the boot's id, which makes it unique across reboots. */
+function procStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after it, from field 3.
+    const ticks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3];
+    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return `${bootId}:${ticks}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Without /proc (macOS, the BSDs): the wall-clock start `ps` reports, to the second. */
+export function psStartTime(pid: number): string | undefined {
+  try {
+    const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return out.trim() || undefined;
+  } catch {
+    return undefined; // no such process, or no `ps` (Windows): nothing to go by but the pid
+  }
+}
+
+/** When the process with `pid` started, undefined when there is none (or no way to tell). */
+export const startTime = (pid: number): string | undefined => (procfs ? procStartTime(pid) : psStartTime(pid));
+
+/** The identity of a running process, to record beside its pid. */
+export const identify = (pid: number): ProcessIdentity => ({ pid, started: startTime(pid) });
+
+/**
+ * What became of a recorded process: `running`; `gone` (no process has the pid); or `reused`, when
+ * the pid belongs to another process now, which must be left alone.
+ */
+export function processState(recorded: ProcessIdentity): 'running' | 'gone' | 'reused' {
+  if (!pidInUse(recorded.pid)) return 'gone';
+  if (recorded.started === undefined) return 'running';
+  const now = startTime(recorded.pid);
+  if (now === recorded.started) return 'running';
+  // No start time for a pid in use: it exited just now, or it is another user's, hidden from us.
+  return now === undefined && !pidInUse(recorded.pid) ? 'gone' : 'reused';
+}
+
 /**
  * Starts `mlops <args>` in the background, outliving this process, with its output appended to
  * `logFile`. Used for the local proxy and local prediction servers.
  */
-export function spawnMlops(args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): number {
+export function spawnMlops(args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ProcessIdentity {
   const out = openSync(logFile, 'a');
   try {
     const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlops.js'), ...args], {
@@ -26,20 +82,32 @@ export function spawnMlops(args: string[], logFile: string, env: NodeJS.ProcessE
       env,
     });
     child.unref();
-    return child.pid!;
+    return identify(child.pid!);
   } finally {
     closeSync(out);
   }
 }
 
-/** SIGTERM, then wait for the exit; SIGKILL after `timeoutMs`. */
-export async function terminate(pid: number, timeoutMs: number): Promise<void> {
-  if (!alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
+/** Sends a signal; a process that exited meanwhile needs none. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/**
+ * SIGTERM, then wait for the exit; SIGKILL after `timeoutMs`. Only the recorded process is
+ * signalled: one that is gone, or whose pid another process holds now, is left alone.
+ */
+export async function terminate(recorded: ProcessIdentity, timeoutMs: number): Promise<void> {
+  if (processState(recorded) !== 'running') return;
+  signal(recorded.pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid)) {
+  while (processState(recorded) === 'running') {
     if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
+      signal(recorded.pid, 'SIGKILL');
       return;
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -37,7 +37,7 @@ export function registerDeploy(cli: Command): void {
 
   cli
     .command('undeploy')
-    .description('stop and remove every prediction server of the project, and its proxy')
+    .description('stop and remove every prediction server of the project, and its proxy; their prediction logs are kept')
     .action(async (_opts: object, cmd: Command) => {
       const removed = await undeploy(await contextFrom(cmd.optsWithGlobals<GlobalOptions>()));
       process.stdout.write(`removed ${removed.join(', ') || 'nothing'}\n`);

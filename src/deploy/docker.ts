@@ -1,34 +1,36 @@
-import { posix } from 'node:path';
 import type Docker from 'dockerode';
-import { logFiles } from '../../serving/log-files.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
-import { WORKDIR } from '../image/context.js';
 import { engineError, followStream } from '../image/docker.js';
 import { registryAuth } from '../image/push.js';
 import { lastWords } from '../processes.js';
 import { openRegistry } from '../registry/folder.js';
-import { containerFileLines, demux, execRequest } from './docker-exec.js';
-import type { Fleet, HostRequest, Liveness, Server } from './fleet.js';
+import { demux, execRequest } from './docker-exec.js';
+import type { Fleet, HostRequest, Liveness, PredictionLogSource, Server } from './fleet.js';
+import { predictionMount, predictionVolume, volumeFiles, volumeLines } from './prediction-volume.js';
 import type { ProxyClient } from './proxy-client.js';
 import { ensureProxyContainer, proxyContainerName, removeProxyContainer } from './proxy-container.js';
+import { serverLogs } from './server-logs.js';
 
 type Labels = Record<string, string>;
 
 /**
  * Prediction servers as containers of the version's image on DOCKER_HOST: host network on a
  * 127.0.0.1 port (PORT), labelled with the project, role, port and model version, which is how the
- * proxy discovers them and how this fleet finds them again. Docker itself holds the state.
+ * proxy discovers them and how this fleet finds them again. Docker itself holds the state. Their
+ * prediction logs go to the project's volume (prediction-volume.ts), which outlives them.
  */
 export class DockerFleet implements Fleet {
   readonly target = 'docker';
   readonly request: HostRequest;
+  readonly predictionStore: string;
 
   constructor(
     private readonly ctx: StepContext,
     private readonly docker: Docker,
   ) {
     this.request = execRequest(docker, proxyContainerName(ctx));
+    this.predictionStore = `the Docker volume ${predictionVolume(ctx)} (\`docker volume rm ${predictionVolume(ctx)}\` deletes them)`;
   }
 
   async proxy(version: string): Promise<ProxyClient> {
@@ -40,10 +42,10 @@ export class DockerFleet implements Fleet {
     return this.engine('removing the proxy', () => removeProxyContainer(this.ctx, this.docker));
   }
 
-  /** Read through the engine from the container's own files (its image's working folder), stopped ones too. */
-  async *predictionLog(server: Server): AsyncIterable<string> {
-    const { path, max_files } = this.ctx.config.serving.log;
-    for (const file of logFiles(posix.resolve(WORKDIR, path), max_files)) yield* containerFileLines(this.docker, server.id, file);
+  /** Every server's files on the project's volume, read through the engine. */
+  async predictionLogs(since?: string): Promise<PredictionLogSource[]> {
+    const files = await this.engine('listing the prediction logs', () => volumeFiles(this.ctx, this.docker));
+    return serverLogs(files, since).map(({ server, files: log }) => ({ server, lines: () => volumeLines(this.ctx, this.docker, log) }));
   }
 
   private engine<T>(doing: string, work: () => Promise<T>): Promise<T> {
@@ -106,12 +108,13 @@ export class DockerFleet implements Fleet {
       // A stopped container of this version and port (kept for rollback) starts again as it was.
       const kept = await existing.inspect().catch(() => undefined);
       if (kept) return existing.start();
+      const predictions = await predictionMount(this.ctx, this.docker, name);
       const container = await this.docker.createContainer({
         name,
         Image: image,
-        Env: [`PORT=${port}`],
+        Env: [`PORT=${port}`, `MLOPS_PREDICTION_LOG=${predictions.log}`],
         Labels: labels,
-        HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'unless-stopped' } },
+        HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'unless-stopped' }, Binds: [predictions.bind] },
       });
       await container.start();
     });
@@ -133,7 +136,7 @@ export class DockerFleet implements Fleet {
   }
 
   async stop(server: Server): Promise<void> {
-    const t = this.ctx.config.serving.shutdown_grace_seconds + 30;
+    const t = Math.ceil(this.ctx.config.serving.shutdown_grace_seconds) + 30; // the engine takes whole seconds
     await this.engine(`stopping ${server.id}`, () =>
       this.docker
         .getContainer(server.id)

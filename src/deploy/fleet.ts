@@ -31,6 +31,13 @@ export type HostRequest = (
   init?: { method?: string; headers?: Record<string, string>; body?: string },
 ) => Promise<HostResponse>;
 
+/** One server's prediction log, the server running, stopped or long removed. */
+export interface PredictionLogSource {
+  server: string;
+  /** Its lines, oldest first, across rotated files. */
+  lines(): AsyncIterable<string>;
+}
+
 /** What a deploy target does; the rollout (rollout.ts) is the same for every target. */
 export interface Fleet {
   readonly target: 'local' | 'docker';
@@ -38,8 +45,13 @@ export interface Fleet {
   /** The project's proxy, started (from the version's image, for containers) unless it runs already. */
   proxy(version: string): Promise<ProxyClient>;
   stopProxy(): Promise<void>;
-  /** A server's prediction log, oldest line first, across its rotated files. */
-  predictionLog(server: Server): AsyncIterable<string>;
+  /**
+   * The prediction log of every server the project has run, removed ones too: the logs outlive
+   * the servers. Logs last written before `since` are left out.
+   */
+  predictionLogs(since?: string): Promise<PredictionLogSource[]>;
+  /** Where the prediction logs are kept, for a person: undeploy leaves them there. */
+  readonly predictionStore: string;
   /** The project's servers, running and stopped, newest first. */
   list(): Promise<Server[]>;
   /** Starts a server for `version` on `port`, reusing a stopped one of the same version when it can. */

@@ -1,20 +1,36 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { logFiles } from '../../serving/log-files.js';
+import { z } from 'zod';
 import type { StepContext } from '../context.js';
-import { alive, lastWords, spawnMlops, terminate } from '../processes.js';
+import { withFileLock } from '../file-lock.js';
+import { readJson, writeJson } from '../json-file.js';
+import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
 import { openRegistry } from '../registry/folder.js';
-import type { Fleet, HostRequest, Liveness, Server } from './fleet.js';
+import type { Fleet, HostRequest, Liveness, PredictionLogSource, Server } from './fleet.js';
 import type { ProxyClient } from './proxy-client.js';
 import { ensureProxyProcess, stopProxyProcess } from './proxy-process.js';
+import { serverLogs } from './server-logs.js';
 
-interface LocalServer extends Server {
-  pid: number;
-  /** The process's own output: its JSON logs. */
-  logFile: string;
-}
+/** `<workdir>/deploy/local.json`: the servers, each with its process (pid and start time) and its own output. */
+const localState = z.array(
+  z.object({
+    id: z.string().min(1),
+    version: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    url: z.string().min(1),
+    running: z.boolean(),
+    since: z.iso.datetime(),
+    pid: z.number().int().positive(),
+    started: z.string().optional(),
+    logFile: z.string().min(1),
+  }),
+);
+type LocalServer = z.output<typeof localState>[number];
+
+/** Local servers' ids, `<version>-<port>`: their prediction logs share a folder with other logs. */
+const SERVER_ID = /^v\d+-\d+$/;
 
 /** Where a deploy target keeps what it knows: `<workdir>/deploy`. */
 export const deployDir = (ctx: StepContext) => join(resolve(ctx.configDir, ctx.config.workdir), 'deploy');
@@ -22,14 +38,20 @@ export const deployDir = (ctx: StepContext) => join(resolve(ctx.configDir, ctx.c
 /**
  * Prediction servers as `mlops serve` processes on 127.0.0.1, each serving a registry version's
  * folder as is (checksums verified at load), with a prediction log of its own. What runs is kept
- * in `<workdir>/deploy/local.json`.
+ * in `<workdir>/deploy/local.json`, changed only under its lock file, since the stops of a rollout
+ * and other mlops processes change it at once.
  */
 export class LocalFleet implements Fleet {
   readonly target = 'local';
   private readonly file: string;
+  private readonly logDir: string;
+  readonly predictionStore: string;
 
   constructor(private readonly ctx: StepContext) {
     this.file = join(deployDir(ctx), 'local.json');
+    // Each server's prediction log sits beside serving.log.path, named for the server.
+    this.logDir = dirname(resolve(ctx.configDir, ctx.config.serving.log.path));
+    this.predictionStore = `${this.logDir}/<server>.jsonl`;
   }
 
   /** The servers listen on this machine. */
@@ -46,32 +68,43 @@ export class LocalFleet implements Fleet {
     return stopProxyProcess(this.ctx);
   }
 
-  /** Each server's prediction log sits beside serving.log.path, named for the server. */
-  private predictions(id: string): string {
-    return join(dirname(resolve(this.ctx.configDir, this.ctx.config.serving.log.path)), `${id}.jsonl`);
+  /** Every server's log file in the folder, whether local.json still knows the server or not. */
+  async predictionLogs(since?: string): Promise<PredictionLogSource[]> {
+    const names = await readdir(this.logDir).catch(() => [] as string[]);
+    const files = await Promise.all(
+      names.map(async (name) => ({ name, mtime: (await stat(join(this.logDir, name)).catch(() => undefined))?.mtime.toISOString() ?? '' })),
+    );
+    return serverLogs(files, since, (id) => SERVER_ID.test(id)).map(({ server, files: log }) => ({
+      server,
+      lines: () => fileLines(log.map((f) => join(this.logDir, f))),
+    }));
   }
 
-  async *predictionLog(server: Server): AsyncIterable<string> {
-    for (const file of logFiles(this.predictions(server.id), this.ctx.config.serving.log.max_files)) {
-      const input = createReadStream(file);
-      const opened = await new Promise<boolean>((ok) => input.once('open', () => ok(true)).once('error', () => ok(false)));
-      if (opened) yield* createInterface({ input, crlfDelay: Infinity });
-    }
-  }
-
-  private async load(): Promise<LocalServer[]> {
-    const text = await readFile(this.file, 'utf8').catch(() => '[]');
-    return (JSON.parse(text) as LocalServer[]).map((s) => (s.running && !alive(s.pid) ? { ...s, running: false } : s));
-  }
-
-  private async save(update: (servers: LocalServer[]) => LocalServer[]): Promise<void> {
-    const servers = update(await this.load());
-    await mkdir(dirname(this.file), { recursive: true });
-    await writeFile(this.file, JSON.stringify(servers, null, 2) + '\n');
+  /**
+   * Reads the servers, applies `change` and writes them back, holding the lock. A server whose
+   * process is gone is stopped; one whose pid another process holds now (after a reboot, say) is a
+   * stale entry, removed with a warning, and that process is never signalled.
+   */
+  private async update(change?: (servers: LocalServer[]) => LocalServer[]): Promise<LocalServer[]> {
+    return withFileLock(`${this.file}.lock`, `the deploy state ${this.file}`, async () => {
+      const saved = await readJson(this.file, localState, () => []);
+      let servers = saved.flatMap((s) => {
+        const state = s.running ? processState(s) : 'gone';
+        if (state === 'reused') {
+          this.ctx.log.warn(`deploy: pid ${s.pid} of server ${s.id} belongs to another process now; its stale entry is removed`);
+          return [];
+        }
+        return [state === 'gone' ? { ...s, running: false } : s];
+      });
+      const changed = servers.length !== saved.length || servers.some((s, i) => s.running !== saved[i]!.running);
+      if (change) servers = change(servers);
+      if (change || changed) await writeJson(this.file, localState, servers);
+      return servers;
+    });
   }
 
   async list(): Promise<Server[]> {
-    return (await this.load()).sort((a, b) => b.since.localeCompare(a.since));
+    return (await this.update()).sort((a, b) => b.since.localeCompare(a.since));
   }
 
   async start(version: string, port: number): Promise<Server> {
@@ -80,9 +113,9 @@ export class LocalFleet implements Fleet {
     const logs = join(deployDir(this.ctx), 'logs');
     await mkdir(logs, { recursive: true });
     const logFile = join(logs, `${id}.log`);
-    const predictions = this.predictions(id);
+    const predictions = join(this.logDir, `${id}.jsonl`);
     const args = ['--config', this.ctx.configFile, '--log-format', 'json', 'serve', '--model-dir', dir, '--port', String(port)];
-    const pid = spawnMlops([...args, '--prediction-log', predictions], logFile);
+    const identity = spawnMlops([...args, '--prediction-log', predictions], logFile);
     const server: LocalServer = {
       id,
       version,
@@ -90,29 +123,40 @@ export class LocalFleet implements Fleet {
       url: `http://127.0.0.1:${port}`,
       running: true,
       since: new Date().toISOString(),
-      pid,
+      ...identity,
       logFile,
     };
     // A stopped server of the same version is superseded by this one.
-    await this.save((all) => [server, ...all.filter((s) => s.id !== id && (s.running || s.version !== version))]);
+    await this.update((all) => [server, ...all.filter((s) => s.id !== id && (s.running || s.version !== version))]);
     return server;
   }
 
   async liveness(server: Server): Promise<Liveness> {
-    const { pid, logFile } = server as LocalServer;
-    return alive(pid) ? { exited: false } : { exited: true, reason: lastWords(await readFile(logFile, 'utf8').catch(() => '')) };
+    const local = server as LocalServer;
+    if (processState(local) === 'running') return { exited: false };
+    return { exited: true, reason: lastWords(await readFile(local.logFile, 'utf8').catch(() => '')) };
   }
 
   healthy = async () => true;
 
   async stop(server: Server): Promise<void> {
-    await terminate((server as LocalServer).pid, (this.ctx.config.serving.shutdown_grace_seconds + 30) * 1000);
+    await terminate(server as LocalServer, (this.ctx.config.serving.shutdown_grace_seconds + 30) * 1000);
     const since = new Date().toISOString();
-    await this.save((all) => all.map((s) => (s.id === server.id ? { ...s, running: false, since } : s)));
+    await this.update((all) => all.map((s) => (s.id === server.id ? { ...s, running: false, since } : s)));
   }
 
+  /** Forgets the server and its output; its prediction log stays, for `mlops monitor`. */
   async remove(server: Server): Promise<void> {
-    await this.save((all) => all.filter((s) => s.id !== server.id));
+    await this.update((all) => all.filter((s) => s.id !== server.id));
     await rm((server as LocalServer).logFile, { force: true });
+  }
+}
+
+/** The lines of files in turn; one that is gone (rotated away meanwhile) has none. */
+async function* fileLines(files: string[]): AsyncIterable<string> {
+  for (const file of files) {
+    const input = createReadStream(file);
+    const opened = await new Promise<boolean>((ok) => input.once('open', () => ok(true)).once('error', () => ok(false)));
+    if (opened) yield* createInterface({ input, crlfDelay: Infinity });
   }
 }

@@ -1,19 +1,14 @@
 import type { StepContext } from '../context.js';
+import type { PredictionLogSource } from './fleet.js';
 import { openFleet } from './rollout.js';
 
-/** One deployed server's prediction log. */
-export interface PredictionLogSource {
-  server: string;
-  version: string;
-  /** Its lines, oldest first, across rotated files. */
-  lines(): AsyncIterable<string>;
-}
+export type { PredictionLogSource };
 
 /**
- * The prediction logs of the project's servers on deploy.target, running or stopped: files for
- * processes; for containers, read through the engine, so a remote DOCKER_HOST works too.
+ * The prediction logs of every server the project has run on deploy.target, running, stopped or
+ * removed, last written at `since` or later: files for processes; for containers, a Docker volume
+ * read through the engine, so a remote DOCKER_HOST works too.
  */
-export async function predictionLogs(ctx: StepContext): Promise<PredictionLogSource[]> {
-  const fleet = await openFleet(ctx);
-  return (await fleet.list()).map((s) => ({ server: s.id, version: s.version, lines: () => fleet.predictionLog(s) }));
+export async function predictionLogs(ctx: StepContext, since?: string): Promise<PredictionLogSource[]> {
+  return (await openFleet(ctx)).predictionLogs(since);
 }

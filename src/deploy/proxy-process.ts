@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
-import { alive, lastWords, spawnMlops, terminate } from '../processes.js';
+import { readJson, writeJson } from '../json-file.js';
+import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
 import { registerSecret } from '../secrets.js';
 import type { HostRequest } from './fleet.js';
 import { deployDir } from './local.js';
@@ -11,21 +13,30 @@ import { portFree } from './ports.js';
 import { ProxyClient } from './proxy-client.js';
 
 /** The proxy process of deploy.target local, kept in `<workdir>/deploy/proxy.json`. */
-interface ProxyState {
-  pid: number;
-  port: number;
-  host: string;
+const proxyState = z.object({
+  pid: z.number().int().positive(),
+  started: z.string().optional(),
+  port: z.number().int().min(1).max(65535),
+  host: z.string().min(1),
   /** The admin token guarding its registration endpoint: this file is the owner's only. */
-  token: string;
-}
+  token: z.string().min(1),
+});
+type ProxyState = z.output<typeof proxyState>;
 
 const stateFile = (ctx: StepContext) => join(deployDir(ctx), 'proxy.json');
 
+/** The proxy that runs, if one does. An entry whose pid another process holds now is stale: removed, with a warning. */
 async function readState(ctx: StepContext): Promise<ProxyState | undefined> {
-  const text = await readFile(stateFile(ctx), 'utf8').catch(() => undefined);
-  const state = text ? (JSON.parse(text) as ProxyState) : undefined;
-  if (state) registerSecret(state.token);
-  return state && alive(state.pid) ? state : undefined;
+  const file = stateFile(ctx);
+  const state = await readJson(file, proxyState.optional(), () => undefined);
+  if (!state) return undefined;
+  registerSecret(state.token);
+  const now = processState(state);
+  if (now === 'reused') {
+    ctx.log.warn(`deploy: pid ${state.pid} of the proxy (${file}) belongs to another process now; the stale entry is removed`);
+    await rm(file, { force: true });
+  }
+  return now === 'running' ? state : undefined;
 }
 
 /**
@@ -37,7 +48,7 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
   const url = `http://127.0.0.1:${port}`;
   const running = await readState(ctx);
   if (running && running.port === port && running.host === host) return new ProxyClient(url, running.token, request);
-  if (running) await terminate(running.pid, 10_000); // its port or address changed in the config
+  if (running) await terminate(running, 10_000); // its port or address changed in the config
   if (!(await portFree(port)))
     throw configError(
       `deploy.proxy.port ${port} is taken by another process`,
@@ -48,15 +59,15 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
   await mkdir(deployDir(ctx), { recursive: true });
   const logFile = join(deployDir(ctx), 'proxy.log');
   const args = ['--config', ctx.configFile, '--log-format', 'json', 'proxy', '--port', String(port), '--host', host];
-  const pid = spawnMlops(args, logFile, { ...process.env, MLOPS_ADMIN_TOKEN: token });
-  await writeFile(stateFile(ctx), JSON.stringify({ pid, port, host, token } satisfies ProxyState, null, 2) + '\n', { mode: 0o600 });
+  const proxy = spawnMlops(args, logFile, { ...process.env, MLOPS_ADMIN_TOKEN: token });
+  await writeJson(stateFile(ctx), proxyState, { ...proxy, port, host, token }, 0o600);
   for (const deadline = Date.now() + 15_000; ;) {
     const up = await fetch(`${url}/health`).then(
       (r) => r.ok,
       () => false,
     );
     if (up) break;
-    if (!alive(pid) || Date.now() > deadline)
+    if (processState(proxy) !== 'running' || Date.now() > deadline)
       throw new MlopsError('transient', `the proxy did not start: ${lastWords(await readFile(logFile, 'utf8').catch(() => ''))}`, {
         hint: `see ${logFile}`,
       });
@@ -69,6 +80,6 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
 /** Stops the project's proxy, if one runs. */
 export async function stopProxyProcess(ctx: StepContext): Promise<void> {
   const running = await readState(ctx);
-  if (running) await terminate(running.pid, 10_000);
+  if (running) await terminate(running, 10_000);
   await rm(stateFile(ctx), { force: true });
 }

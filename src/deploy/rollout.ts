@@ -147,7 +147,7 @@ export async function fallback(registry: FolderRegistry, servers: Server[], excl
   return candidates.find((v) => !exclude.has(v) && !retired.has(v));
 }
 
-/** Stops and removes every server of the project, and the proxy. */
+/** Stops and removes every server of the project, and the proxy. Their prediction logs are kept: they are the data. */
 export async function undeploy(ctx: StepContext): Promise<string[]> {
   const fleet = await openFleet(ctx);
   const servers = await fleet.list();
@@ -156,5 +156,6 @@ export async function undeploy(ctx: StepContext): Promise<string[]> {
     await fleet.remove(s);
   }
   await fleet.stopProxy();
+  ctx.log.info(`undeploy: the prediction logs stay in ${fleet.predictionStore}, for \`mlops monitor\``);
   return servers.map((s) => s.id);
 }

@@ -46,6 +46,11 @@ const HEALTHCHECK = `fetch('http://127.0.0.1:' + (process.env.PORT ?? 8080) + '/
 
 /** The image's working folder, its user's own: the prediction log goes there. */
 export const WORKDIR = '/var/lib/mlops';
+/**
+ * Where deploy.target docker mounts the project's prediction log volume. The image has it, owned by
+ * its user, so that an empty volume mounted there takes that owner and the server can write to it.
+ */
+export const PREDICTIONS_DIR = `${WORKDIR}/predictions`;
 
 export interface ContextOptions {
   base: string;
@@ -81,6 +86,7 @@ export async function buildContext(options: ContextOptions): Promise<Pack> {
   };
   add('Dockerfile', dockerfile);
   tar.entry({ name: 'work/', type: 'directory', mode: 0o755 });
+  tar.entry({ name: 'work/predictions/', type: 'directory', mode: 0o755 }); // PREDICTIONS_DIR
   for (const { path, contents } of await bundleServer()) add(`app/${path.slice('/app/'.length)}`, contents);
   add('app/package.json', '{ "type": "module" }\n');
   add('app/healthcheck.js', HEALTHCHECK);

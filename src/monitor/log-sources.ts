@@ -51,15 +51,16 @@ async function filesOf(pattern: string, cwd: string, maxFiles: number): Promise<
 }
 
 /**
- * The prediction logs to read. `--log` patterns name files; without them, the logs of the servers
- * on deploy.target (read through the engine for containers), or with deploy.target none, the log
- * `mlops serve` writes (serving.log.path). Files last written before the window are skipped unread.
+ * The prediction logs to read. `--log` patterns name files; without them, the logs of every server
+ * deploy.target has run, removed ones too (read through the engine for containers), or with
+ * deploy.target none, the log `mlops serve` writes (serving.log.path). Files last written before
+ * the window are skipped unread.
  */
 export async function logSources(ctx: StepContext, window: TimeWindow, patterns: string[] = []): Promise<LogSource[]> {
   const { serving, deploy } = ctx.config;
   if (!patterns.length && deploy.target !== 'none') {
-    return (await predictionLogs(ctx)).map((s) => ({
-      name: `server ${s.server} (${s.version})`,
+    return (await predictionLogs(ctx, window.start)).map((s) => ({
+      name: `server ${s.server}`,
       where: (line) => `server ${s.server}, line ${line}`,
       lines: () => s.lines(),
     }));

@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { configError, dataError, MlopsError } from '../errors.js';
+import { configError, dataError } from '../errors.js';
+import { withFileLock } from '../file-lock.js';
 import type { HistoryEntry } from '../monitor/report.js';
-import { alive } from '../processes.js';
 
 /**
  * The model registry as a folder: immutable versions (`versions/v<N>/`), each with a manifest of
@@ -46,34 +45,7 @@ export class FolderRegistry {
   /** Runs `work` holding the registry's lock; a lock left by a dead process is taken over. */
   async withLock<T>(work: () => Promise<T>, waitMs = 10_000): Promise<T> {
     await mkdir(this.root, { recursive: true });
-    const lock = this.lockFile;
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      try {
-        const handle = await open(lock, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY);
-        await handle.writeFile(String(process.pid));
-        await handle.close();
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const holder = Number(await readFile(lock, 'utf8').catch(() => '0'));
-        if (holder && !alive(holder)) {
-          await rm(lock, { force: true });
-          continue;
-        }
-        if (Date.now() > deadline) {
-          throw new MlopsError('transient', `the model registry ${this.root} is locked by another run (pid ${holder})`, {
-            hint: 'wait for it to finish; if no run is active, delete the .lock file',
-          });
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    try {
-      return await work();
-    } finally {
-      await rm(lock, { force: true });
-    }
+    return withFileLock(this.lockFile, `the model registry ${this.root}`, work, waitMs);
   }
 
   /** Adds a new immutable version from files on disk; returns its manifest. */

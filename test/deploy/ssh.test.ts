@@ -54,6 +54,10 @@ describe.skipIf(!ssh)('deploy.target docker on a remote DOCKER_HOST over ssh (re
       .getImage(`${PROJECT}-server:v1`)
       .remove({ force: true })
       .catch(() => {});
+    await new Docker()
+      .getVolume(`${PROJECT}-predictions`)
+      .remove()
+      .catch(() => {});
     ssh?.close();
     await rm(root, { recursive: true, force: true });
   });
