@@ -8,7 +8,7 @@ import type { ModelStore } from './model-store.js';
 import { outputJson } from './json-text.js';
 import { outlierScores } from './monitor.js';
 import type { PredictionLog } from './prediction-log.js';
-import { parseRecords } from './validate.js';
+import { parseRecords, unpredictable } from './validate.js';
 
 export interface AppOptions {
   store: ModelStore;
@@ -129,6 +129,8 @@ export function createApp(options: AppOptions): Hono {
     const x = transform(spec, parsed.columns, parsed.rows);
     const out = model.predictor.forward(x, parsed.rows);
     const outliers = outlierScores(spec, x, parsed.rows);
+    const overflowed = unpredictable(out, outliers, parsed.rows, parsed.batch);
+    if (overflowed.length) return problem(c, 422, 'invalid input', { fields: overflowed });
     model.monitor.observe(parsed.columns, parsed.rows, (r) => outliers[r]! > serving.outlier_z);
     const outputs = outputJson(spec.label.classes, out, parsed.rows);
     const perClass = new Map<string, number>();
@@ -148,6 +150,7 @@ export function createApp(options: AppOptions): Hono {
       latencyMs: performance.now() - began,
       body: text,
       batch: parsed.batch,
+      fields: spec.features.length,
       predictions,
       rows: parsed.rows,
       outlierScores: outliers,

@@ -5,6 +5,11 @@ import type { FailedRequest, LogEntry, PredictionEntry } from './prediction-log.
  * each record's inputs and each prediction are copied from the request body and the response as
  * they were sent, found by a scan rather than a parse. Parsing, re-serialising and joining strings
  * cost several times more, and serving 250k predictions a second leaves little to spare.
+ *
+ * The copy is only taken when the scan finds exactly what the server's JSON.parse did: a key written
+ * twice (`{"instances":[A],"instances":[B,C]}`, or a record naming a feature twice) is parsed to its
+ * last value, so its text would log other inputs than were predicted. Such a body is logged as
+ * parsed instead. The check costs the request thread nothing: the scan runs on the writer thread.
  */
 
 // The bytes the scan looks for. In UTF-8 they never occur inside a multi-byte character.
@@ -16,14 +21,17 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const LINE_FEED = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+const COLON = 0x3a;
 
 /**
  * The [start, end) byte offsets of the objects at `depth` in JSON: `{"instances": [{...}]}` has its
- * records at depth 3, `[{...}]` its objects at 2, and a lone object is at 1. Undefined when a line
- * break sits between tokens (pretty-printed JSON), which a JSON line cannot hold.
+ * records at depth 3, `[{...}]` its objects at 2, and a lone object is at 1; and how many keys those
+ * objects write, a duplicate counted twice. Undefined when a line break sits between tokens
+ * (pretty-printed JSON), which a JSON line cannot hold.
  */
-export function objectSpans(json: Uint8Array, depth: number): number[] | undefined {
+export function objectSpans(json: Uint8Array, depth: number): { spans: number[]; keys: number } | undefined {
   const spans: number[] = [];
+  let keys = 0;
   let level = 0;
   for (let i = 0; i < json.length; i++) {
     const c = json[i]!;
@@ -32,9 +40,10 @@ export function objectSpans(json: Uint8Array, depth: number): number[] | undefin
       if (++level === depth) spans.push(i);
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       if (level-- === depth) spans.push(i + 1);
-    } else if (c === LINE_FEED || c === CARRIAGE_RETURN) return undefined;
+    } else if (c === COLON) keys += level === depth ? 1 : 0;
+    else if (c === LINE_FEED || c === CARRIAGE_RETURN) return undefined;
   }
-  return spans;
+  return { spans, keys };
 }
 
 /** Each record re-serialised on one line, with the `redact` fields as "[redacted]", and its spans. */
@@ -53,11 +62,13 @@ const OUTPUTS = Buffer.from(',"outputs":');
 
 export function predictionLines(e: PredictionEntry, redact: string[]): Buffer {
   const predictions = Buffer.from(e.predictions);
-  const outputs = objectSpans(predictions, 2)!; // the server wrote them, on one line
-  let inputs: { json: Buffer; spans: number[] | undefined } = { json: Buffer.from(e.body), spans: undefined };
-  if (!redact.length) inputs.spans = objectSpans(inputs.json, e.batch ? 3 : 1);
-  if (!inputs.spans) inputs = reserialised(inputs.json, e.batch, redact);
-  const spans = inputs.spans!;
+  const outputs = objectSpans(predictions, 2)!.spans; // the server wrote them, on one line
+  const body = Buffer.from(e.body);
+  const scan = redact.length ? undefined : objectSpans(body, e.batch ? 3 : 1);
+  // As parsed: one object per record, and each writes its fields once.
+  const asParsed = scan?.spans.length === 2 * e.rows && scan.keys === e.rows * e.fields;
+  const inputs = asParsed ? { json: body, spans: scan.spans } : reserialised(body, e.batch, redact);
+  const { spans } = inputs;
 
   const head = Buffer.from(
     `{"time":"${e.time}","request_id":${JSON.stringify(e.requestId)},"model_version":${JSON.stringify(e.modelVersion)},"inputs":`,

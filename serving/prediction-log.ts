@@ -21,6 +21,8 @@ export interface PredictionEntry {
   /** The validated request body as received: one record, or `{"instances": [...]}` when `batch`. */
   body: string;
   batch: boolean;
+  /** The keys of each record once parsed: the model's features, each given once. */
+  fields: number;
   /** The predictions as a JSON array, one object per record: one string is far cheaper to hand over than many. */
   predictions: string;
   rows: number;

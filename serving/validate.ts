@@ -18,6 +18,9 @@ const valid = (kind: keyof typeof expected, v: unknown) =>
 const describe = (v: unknown) =>
   typeof v === 'number' && !Number.isFinite(v) ? String(v) : v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40);
 
+/** How a field of record `r` is named in an error: `instances[2].sex` in a batch, `sex` in a lone record. */
+const fieldAt = (batch: boolean, r: number, field: string) => (batch ? `instances[${r}]${field ? `.${field}` : ''}` : field || '(body)');
+
 /**
  * Checks a request body against the model's features: one record of raw values, or
  * `{"instances": [...]}`. Every bad field is named (missing, unknown, wrong type, NaN or Infinity);
@@ -35,7 +38,7 @@ export function parseRecords(spec: PreprocessSpec, body: unknown, maxBatch: numb
   const { features } = spec;
   const columns: Record<string, Value[]> = {};
   const values = features.map((f) => (columns[f.name] = new Array<Value>(records.length)));
-  const at = (r: number, field: string) => (batch ? `instances[${r}]${field ? `.${field}` : ''}` : field || '(body)');
+  const at = (r: number, field: string) => fieldAt(batch, r, field);
   for (let r = 0; r < records.length; r++) {
     const record: unknown = records[r];
     if (!isObject(record)) {
@@ -63,4 +66,21 @@ export function parseRecords(spec: PreprocessSpec, body: unknown, maxBatch: numb
     }
   }
   return errors.length ? { ok: false, errors } : { ok: true, batch, rows: records.length, columns };
+}
+
+/**
+ * The records the model has no finite answer for: a finite input can still be too large for the
+ * model's float32 arithmetic (1e308 overflows), and NaN or Infinity is not JSON, in the response or
+ * the prediction log. `out` holds each record's outputs in turn; `outliers` each one's largest z-score.
+ */
+export function unpredictable(out: Float32Array, outliers: Float32Array, rows: number, batch: boolean): FieldError[] {
+  const errors: FieldError[] = [];
+  const k = out.length / rows;
+  for (let r = 0; r < rows; r++) {
+    let finite = Number.isFinite(outliers[r]);
+    for (let j = r * k; finite && j < (r + 1) * k; j++) finite = Number.isFinite(out[j]);
+    if (!finite)
+      errors.push({ field: fieldAt(batch, r, ''), problem: 'a value is too far outside the training data: the model overflows' });
+  }
+  return errors;
 }

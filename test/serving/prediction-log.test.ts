@@ -23,6 +23,7 @@ const entry = (is: number[], batch = is.length > 1): PredictionEntry => {
     latencyMs: 1.25,
     body: JSON.stringify(batch ? { instances: records } : records[0]),
     batch,
+    fields: 2,
     predictions: JSON.stringify(is.map((i) => ({ value: i * 2 }))),
     rows: is.length,
     outlierScores: Float32Array.from(is, () => 0.5),

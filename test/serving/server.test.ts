@@ -146,6 +146,14 @@ describe('the prediction server', () => {
     expect((await batch.json()).fields).toEqual([{ field: 'instances[1].sex', problem: 'expected a string or null, got 3' }]);
   });
 
+  it('answers 422 naming the record, not a NaN prediction, for a finite value too large for the model', async () => {
+    const res = await post({ instances: [record, { ...record, delta_15_n: -1e308 }] });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({
+      fields: [{ field: 'instances[1]', problem: 'a value is too far outside the training data: the model overflows' }],
+    });
+  });
+
   it('logs every prediction as a JSON line with the request id, version, redacted inputs, outputs, latency and outlier score', async () => {
     await post({ ...record, culmen_length_mm: 400 }, { 'x-request-id': 'logged-1' });
     // The writer thread appends it soon after the response: wait for it, not for a fixed time.
