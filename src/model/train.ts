@@ -13,7 +13,8 @@ import { readSplit, type Dataset } from './dataset.js';
 import { saveModel, sha256File } from './io.js';
 import { encodeLabels, fitPreprocess, transform, type FeatureKind, type PreprocessSpec } from './preprocess.js';
 import { withSeed } from './random.js';
-import { referenceStats, type FeatureReference } from './reference.js';
+import type { ModelCard } from './model-card.js';
+import { referenceStats } from './reference.js';
 
 export interface EpochLog {
   epoch: number;
@@ -23,23 +24,8 @@ export interface EpochLog {
   valMetric: number;
 }
 
-/** The model card, `metadata.json`: what the model is, where it came from, what it learned from. */
-export interface ModelCard {
-  format: 'mlops-model-card/1';
-  project: string;
-  task: Config['model']['task'];
-  label: string;
-  classes?: string[];
-  features: { name: string; kind: FeatureKind }[];
-  lineage: { runId: string; dataHash: string; configHash: string; gitSha: string; asOf: string; windowStart: string };
-  backend: BackendName;
-  timings: { trainSeconds: number; samplesPerSecond: number };
-  training: { epochs: number; bestEpoch: number; stoppedEarly: boolean; history: EpochLog[] };
-  reference: Record<string, FeatureReference>;
-  /** sha256 of every file of the model, by name. */
-  checksums: Record<string, string>;
-  createdAt: string;
-}
+/** The model card, `metadata.json`: its schema and reader live in model-card.ts. */
+export type { ModelCard } from './model-card.js';
 
 export interface TrainOutputs {
   backend: BackendName;

@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import { readJson, writeJson } from '../json-file.js';
+import type { BackendName } from './backend.js';
+import type { FeatureKind } from './preprocess.js';
+import type { FeatureReference } from './reference.js';
+
+/**
+ * The model card, `metadata.json`: what the model is, where it came from, what it learned from.
+ * Written by train beside the model, copied into every registry version and every image; read by
+ * serving, monitoring and re-evaluation, always through this schema. Light on purpose (zod only):
+ * the prediction server reads it too.
+ */
+
+/** A number a JSON round trip may have turned into null (NaN, an infinity): read back as NaN. */
+const lossyNumber = z.preprocess(
+  (v) => (v === null ? Number.NaN : v),
+  z.custom<number>((v) => typeof v === 'number', 'expected a number'),
+);
+
+const share = z.number().min(0).max(1);
+const featureReference = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('numeric'), edges: z.array(z.number()), shares: z.array(share), missing: share }),
+  z.object({ kind: z.literal('category'), values: z.array(z.string()), shares: z.array(share), missing: share }),
+  z.object({ kind: z.literal('boolean'), shareTrue: share, missing: share }),
+]);
+
+const epoch = z.object({ epoch: z.number().int().nonnegative(), loss: lossyNumber, valLoss: lossyNumber, valMetric: lossyNumber });
+
+export const modelCardSchema = z.object({
+  format: z.literal('mlops-model-card/1'),
+  project: z.string().min(1),
+  task: z.enum(['binary', 'multiclass', 'regression']),
+  label: z.string().min(1),
+  classes: z.array(z.string()).optional(),
+  features: z.array(z.object({ name: z.string().min(1), kind: z.enum(['numeric', 'category', 'boolean']) })),
+  lineage: z.object({
+    runId: z.string().min(1),
+    dataHash: z.string(),
+    configHash: z.string(),
+    gitSha: z.string(),
+    asOf: z.string(),
+    windowStart: z.string(),
+  }),
+  backend: z.enum(['tensorflow', 'wasm', 'cpu']),
+  timings: z.object({ trainSeconds: lossyNumber, samplesPerSecond: lossyNumber }),
+  training: z.object({
+    epochs: z.number().int().nonnegative(),
+    bestEpoch: z.number().int().nonnegative(),
+    stoppedEarly: z.boolean(),
+    history: z.array(epoch),
+  }),
+  reference: z.record(z.string(), featureReference),
+  /** sha256 of every file of the model, by name. */
+  checksums: z.record(
+    z.string().regex(/^(?!\.\.?$)[^/\\]+$/, 'expected a file name in the model folder, without a path'),
+    z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 checksum (64 hex digits)'),
+  ),
+  createdAt: z.iso.datetime({ offset: true }),
+});
+
+export type ModelCard = z.output<typeof modelCardSchema>;
+
+// The card's enums are the ones the rest of the code uses: this fails to compile when they drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const matches: [
+  Same<ModelCard['task'], Config['model']['task']>,
+  Same<ModelCard['backend'], BackendName>,
+  Same<ModelCard['features'][number]['kind'], FeatureKind>,
+  Same<ModelCard['reference'][string], FeatureReference>,
+] = [true, true, true, true];
+void matches;
+
+/** `<dir>/metadata.json`, checked: a missing file is a `file_missing` data error, a bad one `file_invalid` naming the key. */
+export const readModelCard = (dir: string): Promise<ModelCard> => readJson(join(dir, 'metadata.json'), modelCardSchema);
+
+/** Writes `<dir>/metadata.json` atomically, refusing a card that does not match the schema. */
+export const writeModelCard = (dir: string, card: ModelCard): Promise<void> => writeJson(join(dir, 'metadata.json'), modelCardSchema, card);
