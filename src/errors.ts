@@ -5,7 +5,7 @@
 export type ErrorClass = 'config' | 'data' | 'quality' | 'transient';
 
 /** Failures that callers react to, beyond their class. */
-export type ErrorCode = 'file_missing' | 'file_invalid' | 'no_rows';
+export type ErrorCode = 'file_missing' | 'file_invalid' | 'checksum_mismatch' | 'no_rows';
 
 export class MlopsError extends Error {
   readonly errorClass: ErrorClass;

@@ -1,36 +1,32 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { configError, dataError } from '../errors.js';
+import { configError, MlopsError } from '../errors.js';
 import { withFileLock } from '../file-lock.js';
+import { readJson, writeJson } from '../json-file.js';
 import type { HistoryEntry } from '../monitor/report.js';
+import {
+  aliasesSchema,
+  historyEntrySchema,
+  manifestSchema,
+  tagsFileSchema,
+  type Aliases,
+  type VersionManifest,
+  type VersionTags,
+} from './schemas.js';
+
+export type { Aliases, VersionManifest, VersionTags } from './schemas.js';
 
 /**
  * The model registry as a folder: immutable versions (`versions/v<N>/`), each with a manifest of
  * sha256 checksums verified on every read, and aliases (`champion`, `previous`) in `aliases.json`.
  * Every write goes to a temporary name and is renamed into place, so a crash never leaves half a
- * version, and writers take a lock file, so two runs never interleave.
+ * version, and writers take a lock file, so two runs never interleave. Every file is checked
+ * against its schema (schemas.ts) on write and on read: one that does not match is a data error
+ * (`file_invalid`) naming the file and its first bad key.
  */
 
-export interface VersionManifest {
-  version: string;
-  createdAt: string;
-  runId: string;
-  /** File name -> sha256. */
-  files: Record<string, string>;
-  /** Anything worth listing without opening the files: key metrics, the gate decision. */
-  summary: Record<string, unknown>;
-}
-
-export type Aliases = Record<string, string>;
-
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-async function writeAtomic(path: string, data: string | Buffer): Promise<void> {
-  const temp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, data);
-  await rename(temp, path);
-}
 
 export class FolderRegistry {
   constructor(readonly root: string) {}
@@ -68,7 +64,7 @@ export class FolderRegistry {
           await copyFile(file, join(staging, name));
           manifest.files[name] = sha256(await readFile(join(staging, name)));
         }
-        await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+        await writeJson(join(staging, 'manifest.json'), manifestSchema, manifest);
         await rename(staging, this.versionDir(version));
         return manifest;
       } catch (err) {
@@ -83,16 +79,11 @@ export class FolderRegistry {
     return names.filter((n) => /^v\d+$/.test(n)).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
   }
 
+  /** `aliases.json`; none before the first promotion. */
   async aliases(): Promise<Aliases> {
-    try {
-      return JSON.parse(await readFile(join(this.root, 'aliases.json'), 'utf8')) as Aliases;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw dataError(
-        `the registry's aliases.json is unreadable: ${(err as Error).message}`,
-        'restore it from a backup, or delete it and promote a version again',
-      );
-    }
+    return readJson(join(this.root, 'aliases.json'), aliasesSchema, () => ({})).catch((err: unknown) => {
+      throw hinted(err, 'restore it from a backup, or delete it and promote a version again');
+    });
   }
 
   /** A version name, or an alias such as `champion`, to the version it names (undefined if unset). */
@@ -106,21 +97,30 @@ export class FolderRegistry {
     const version = await this.resolve(ref);
     if (!version) throw configError(`the registry has no "${ref}"`, 'see `mlops models list`');
     const dir = this.versionDir(version);
-    let manifest: VersionManifest;
-    try {
-      manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as VersionManifest;
-    } catch {
-      throw dataError(
-        `"${ref}" points at version ${version}, which is missing or has no readable manifest in ${this.root}`,
-        'point the alias at an existing version with `mlops models promote`',
+    const manifest = await readJson(join(dir, 'manifest.json'), manifestSchema).catch((err: unknown) => {
+      if (!(err instanceof MlopsError && err.code === 'file_missing'))
+        throw hinted(err, 'restore the version from a backup, or roll back to another one');
+      throw new MlopsError('data', `"${ref}" points at version ${version}, which is missing or has no manifest in ${this.root}`, {
+        code: 'file_missing',
+        hint: 'point the alias at an existing version with `mlops models promote`',
+      });
+    });
+    if (manifest.version !== version)
+      throw new MlopsError(
+        'data',
+        `${join(dir, 'manifest.json')} is not what this version expects: version: expected "${version}", got "${manifest.version}"`,
+        {
+          code: 'file_invalid',
+          hint: 'a version folder was copied or renamed by hand; restore it from a backup',
+        },
       );
-    }
     for (const [name, expected] of Object.entries(manifest.files)) {
       const actual = await readFile(join(dir, name)).then(sha256, () => 'missing');
       if (actual !== expected) {
-        throw dataError(
+        throw new MlopsError(
+          'data',
           `checksum mismatch in registry version ${version}: ${name} is ${actual === 'missing' ? 'missing' : 'corrupted'}`,
-          'the file was changed or damaged; restore it, or roll back to another version',
+          { code: 'checksum_mismatch', hint: 'the file was changed or damaged; restore it, or roll back to another version' },
         );
       }
     }
@@ -131,18 +131,21 @@ export class FolderRegistry {
    * Facts learnt about a version after it was recorded, such as the image it was built into and the
    * digest it was pushed as. They live beside the checksummed manifest, which never changes.
    */
-  async tag(ref: string, tags: Record<string, string>): Promise<Record<string, string>> {
+  async tag(ref: string, tags: VersionTags): Promise<VersionTags> {
     const { manifest } = await this.open(ref);
     return this.withLock(async () => {
-      const merged = { ...(await this.tags(manifest.version)), ...tags };
-      await writeAtomic(join(this.versionDir(manifest.version), 'tags.json'), JSON.stringify(merged, null, 2) + '\n');
+      const given = Object.fromEntries(Object.entries(tags).filter(([, v]) => v !== undefined));
+      const merged = { ...(await this.tags(manifest.version)), ...given };
+      await writeJson(join(this.versionDir(manifest.version), 'tags.json'), tagsFileSchema, merged);
       return merged;
     });
   }
 
-  async tags(version: string): Promise<Record<string, string>> {
-    const text = await readFile(join(this.versionDir(version), 'tags.json'), 'utf8').catch(() => '{}');
-    return JSON.parse(text) as Record<string, string>;
+  /** A version's tags: those the pipeline sets, typed, and any of the user's own (string values), kept as they are. */
+  async tags(version: string): Promise<VersionTags> {
+    return readJson(join(this.versionDir(version), 'tags.json'), tagsFileSchema, () => ({})).catch((err: unknown) => {
+      throw hinted(err, 'fix the file by hand (string values only), or delete it to lose the tags');
+    });
   }
 
   /**
@@ -155,7 +158,7 @@ export class FolderRegistry {
         const dir = join(this.root, 'monitoring', entry.version);
         await mkdir(dir, { recursive: true });
         const stamp = entry.window.end.replace(/[-:.]/g, '');
-        await writeAtomic(join(dir, `${stamp}-${entry.runId}.json`), JSON.stringify(entry, null, 2) + '\n');
+        await writeJson(join(dir, `${stamp}-${entry.runId}.json`), historyEntrySchema, entry);
       }
     });
   }
@@ -164,7 +167,13 @@ export class FolderRegistry {
   async monitoringHistory(version: string, limit = 100): Promise<HistoryEntry[]> {
     const dir = join(this.root, 'monitoring', version);
     const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
-    return Promise.all(names.slice(-limit).map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as HistoryEntry));
+    return Promise.all(
+      names.slice(-limit).map((n) =>
+        readJson(join(dir, n), historyEntrySchema).catch((err: unknown) => {
+          throw hinted(err, 'delete the file to drop that run from the history');
+        }),
+      ),
+    );
   }
 
   /** Makes a version the champion; the old champion becomes `previous`. */
@@ -175,7 +184,7 @@ export class FolderRegistry {
       if (aliases.champion !== manifest.version) {
         if (aliases.champion) aliases.previous = aliases.champion;
         aliases.champion = manifest.version;
-        await writeAtomic(join(this.root, 'aliases.json'), JSON.stringify(aliases, null, 2) + '\n');
+        await writeJson(join(this.root, 'aliases.json'), aliasesSchema, aliases);
       }
       return aliases;
     });
@@ -189,8 +198,14 @@ export class FolderRegistry {
     return this.withLock(async () => {
       const current = await this.aliases();
       [current.champion, current.previous] = [current.previous!, current.champion!];
-      await writeAtomic(join(this.root, 'aliases.json'), JSON.stringify(current, null, 2) + '\n');
+      await writeJson(join(this.root, 'aliases.json'), aliasesSchema, current);
       return current;
     });
   }
+}
+
+/** A data error about a registry file, with a fix that fits the file; any other error unchanged. */
+function hinted(err: unknown, hint: string): unknown {
+  if (!(err instanceof MlopsError && err.code === 'file_invalid')) return err;
+  return new MlopsError('data', err.message, { code: err.code, hint, cause: err });
 }

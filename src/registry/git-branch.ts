@@ -10,7 +10,7 @@ import type { RunRecord } from '../runs/ledger.js';
 import type { HistoryEntry } from '../monitor/report.js';
 import { backoffMs } from '../runs/retry.js';
 import { redact, registerSecret } from '../secrets.js';
-import { FolderRegistry, type Aliases, type VersionManifest } from './folder-registry.js';
+import { FolderRegistry, type Aliases, type VersionManifest, type VersionTags } from './folder-registry.js';
 
 const run = promisify(execFile);
 
@@ -100,7 +100,7 @@ export class GitBranchRegistry extends FolderRegistry {
     return this.read(() => super.open(ref));
   }
 
-  override tags(version: string): Promise<Record<string, string>> {
+  override tags(version: string): Promise<VersionTags> {
     return this.read(() => super.tags(version));
   }
 
@@ -125,7 +125,7 @@ export class GitBranchRegistry extends FolderRegistry {
     );
   }
 
-  override tag(ref: string, tags: Record<string, string>): Promise<Record<string, string>> {
+  override tag(ref: string, tags: VersionTags): Promise<VersionTags> {
     return this.write(
       () => super.tag(ref, tags),
       () => `tag ${ref}: ${Object.keys(tags).join(', ')}`,

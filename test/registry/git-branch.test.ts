@@ -164,6 +164,40 @@ describe('the registry on a git branch', () => {
     expect(err!.message).toBe('checksum mismatch in registry version v1: weights.bin is corrupted');
   });
 
+  it('checks its files too: a corrupted manifest, aliases.json or tags.json pushed to the branch is a data error naming it', async () => {
+    const registry = await checkout('run');
+    await registry.register(files, { runId: 'r1', summary: {} });
+    await registry.promote('v1');
+    const clone = await branchClone();
+    const tamper = async (path: string, text: string) => {
+      await writeFile(join(clone, path), text);
+      await git(clone, 'add', path);
+      await git(clone, 'commit', '--quiet', '-m', `tamper with ${path}`);
+      await git(clone, 'push', '--quiet');
+    };
+    const working = (path: string) => join(root, 'run/.mlops/registry', path);
+    const expectInvalid = (err: MlopsError | undefined, path: string, what: string) => {
+      expect(err).toMatchObject({ errorClass: 'data', code: 'file_invalid' });
+      expect(err!.message).toBe(`${working(path)} is not what this version expects: ${what}`);
+    };
+
+    await tamper('versions/v1/tags.json', JSON.stringify({ digest: ['sha256:0'] }));
+    expectInvalid(await failure(registry.tags('v1')), 'versions/v1/tags.json', 'digest: expected string, got ["sha256:0"]');
+    // A write on top of it is refused too, and pushes nothing.
+    const head = await remoteBranch();
+    expectInvalid(await failure(registry.tag('v1', { image: 'x' })), 'versions/v1/tags.json', 'digest: expected string, got ["sha256:0"]');
+    expect(await remoteBranch()).toBe(head);
+
+    await tamper('aliases.json', '{"champion": "v1",');
+    expect((await failure(registry.open('champion')))!.message).toMatch(
+      `${working('aliases.json')} is not what this version expects: not valid JSON`,
+    );
+
+    const manifest = JSON.parse(await readFile(join(clone, 'versions/v1/manifest.json'), 'utf8')) as Record<string, unknown>;
+    await tamper('versions/v1/manifest.json', JSON.stringify({ ...manifest, summary: 'good' }));
+    expectInvalid(await failure(registry.open('v1')), 'versions/v1/manifest.json', 'summary: expected record, got "good"');
+  });
+
   it('records finished runs on the branch, and a failure to do so only warns', async () => {
     await git(root, 'clone', '--quiet', remote, 'run');
     const ctx = (runId: string, overrides: { remote?: string } = {}) =>
