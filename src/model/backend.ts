@@ -6,6 +6,19 @@ export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 let chosen: Promise<BackendName> | undefined;
 
 /**
+ * TensorFlow.js's plain JavaScript backend greets its first tensor with a console banner ("Hi, looks
+ * like you are running TensorFlow.js in Node.js ... install our node backend"). Here that advice is
+ * already acted on: selectBackend takes tfjs-node whenever it loads, and the train step says which
+ * backend ran. The banner is keyed on the backend's first write only, so it is switched off there;
+ * every other TensorFlow.js warning still goes to the console (prod mode would hide them all).
+ */
+function quietCpuBanner(): void {
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null; // created now if not yet
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+}
+quietCpuBanner();
+
+/**
  * Picks the fastest TensorFlow.js backend that loads: native TensorFlow (`@tensorflow/tfjs-node`,
  * an optional dependency that installs where libtensorflow can be downloaded), then WebAssembly,
  * then plain JavaScript. `MLOPS_TF_BACKEND` forces one, e.g. for a benchmark.
