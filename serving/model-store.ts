@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dataError } from '../src/errors.js';
+import type { z } from 'zod';
+import { dataError, MlopsError } from '../src/errors.js';
+import { readJson } from '../src/json-file.js';
 import type { Logger } from '../src/log.js';
+import { modelCardSchema } from '../src/model/model-card.js';
 import { loadPredictor, type Predictor } from '../src/model/predictor.js';
-import type { FolderRegistry, VersionManifest } from '../src/registry/folder.js';
+import type { FolderRegistry } from '../src/registry/folder.js';
+import { manifestSchema, type VersionManifest } from '../src/registry/schemas.js';
 import { DriftMonitor } from './monitor.js';
 
 /** Where models come from: a fixed folder (model-in-image), or a registry alias to follow (model-load). */
@@ -21,23 +25,21 @@ export interface ServedModel {
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
+/** A JSON file checked against its schema; undefined when it does not exist, a `file_invalid` data error when it does not match. */
+const readIfAny = <S extends z.ZodType>(file: string, schema: S): Promise<z.output<S> | undefined> =>
+  readJson(file, schema).catch((err: unknown) => {
+    if (err instanceof MlopsError && err.code === 'file_missing') return undefined;
+    throw err;
+  });
+
 /** A folder's model: its registry manifest if it has one (an image carries a registry version), else its model card. */
 async function describeDir(dir: string): Promise<{ version: string; checksums: Record<string, string>; manifest?: VersionManifest }> {
-  const manifest = await readFile(join(dir, 'manifest.json'), 'utf8').then(
-    (t) => JSON.parse(t) as VersionManifest,
-    () => undefined,
-  );
+  const manifest = await readIfAny(join(dir, 'manifest.json'), manifestSchema);
   if (manifest) return { version: manifest.version, checksums: manifest.files, manifest };
-  const card = await readFile(join(dir, 'metadata.json'), 'utf8').then(
-    (t) => JSON.parse(t) as { lineage?: { runId?: string }; checksums?: Record<string, string> },
-    () => undefined,
-  );
-  if (!card?.checksums)
-    throw dataError(
-      `${dir} has no manifest.json or metadata.json with checksums`,
-      'point the server at a trained model folder or a registry version',
-    );
-  return { version: card.lineage?.runId ?? 'unversioned', checksums: card.checksums };
+  const card = await readIfAny(join(dir, 'metadata.json'), modelCardSchema);
+  if (!card)
+    throw dataError(`${dir} has no manifest.json or metadata.json`, 'point the server at a trained model folder or a registry version');
+  return { version: card.lineage.runId, checksums: card.checksums };
 }
 
 /**
@@ -83,7 +85,9 @@ export class ModelStore {
         for (const [file, expected] of Object.entries(described.checksums)) {
           const actual = await readFile(join(dir, file)).then(sha256, () => 'missing');
           if (actual !== expected)
-            throw dataError(`checksum mismatch in ${dir}: ${file} is ${actual === 'missing' ? 'missing' : 'corrupted'}`);
+            throw new MlopsError('data', `checksum mismatch in ${dir}: ${file} is ${actual === 'missing' ? 'missing' : 'corrupted'}`, {
+              code: 'checksum_mismatch',
+            });
         }
         version = described.version;
         manifest = described.manifest;

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EvaluateOutputs } from '../evaluate/evaluate.js';
+import { z } from 'zod';
 import { describeError } from '../errors.js';
+import { readJson } from '../json-file.js';
 import type { Logger } from '../log.js';
-import type { ModelCard } from '../model/train.js';
+import { readModelCard } from '../model/model-card.js';
 import { expectedShares, type FeatureReference } from '../model/reference.js';
 import type { FolderRegistry } from '../registry/folder.js';
 
@@ -19,6 +19,11 @@ export interface VersionReference {
   labelShares?: number[];
 }
 
+/** What this module needs of a version's evaluation.json: the confusion matrix, when the task has classes. */
+const confusionOnly = z.object({
+  metrics: z.object({ confusion: z.array(z.array(z.number().int().nonnegative())).optional() }),
+});
+
 /** The version's reference, checksums verified; undefined, with a warning, when the registry has no such version. */
 export async function versionReference(registry: FolderRegistry, version: string, log: Logger): Promise<VersionReference | undefined> {
   if (version === 'none') return undefined; // the failed requests of a server with no model loaded yet
@@ -32,9 +37,8 @@ export async function versionReference(registry: FolderRegistry, version: string
     );
     return undefined;
   }
-  const card = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')) as ModelCard;
-  const evaluation = JSON.parse(await readFile(join(dir, 'evaluation.json'), 'utf8')) as EvaluateOutputs;
-  const confusion = (evaluation.metrics as { confusion?: number[][] }).confusion;
+  const card = await readModelCard(dir);
+  const { confusion } = (await readJson(join(dir, 'evaluation.json'), confusionOnly)).metrics;
   const labelCounts = confusion?.map((row) => row.reduce((a, b) => a + b, 0));
   const labels = labelCounts?.reduce((a, b) => a + b, 0);
   return {
