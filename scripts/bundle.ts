@@ -15,6 +15,9 @@ import { build } from 'esbuild';
 
 export const actionNames = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'deploy', 'monitor'] as const;
 
+/** The runtime GitHub runs the actions on: every action.yml's `runs.using`, and the bundles' esbuild target. */
+export const actionRuntime = 'node24';
+
 const root = join(import.meta.dirname, '..');
 const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
 
@@ -31,7 +34,7 @@ async function bundle(name: string): Promise<Map<string, Uint8Array>> {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: actionRuntime,
     minify: true,
     legalComments: 'none',
     metafile: true,

@@ -4,6 +4,7 @@ import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '
 import { convertActionTemplate, parseAction } from '@actions/workflow-parser/actions/index';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { actionRuntime } from '../scripts/bundle.js';
 
 const workflows = (await readdir('.github/workflows')).filter((f) => f.endsWith('.yml')).map((f) => join('.github/workflows', f));
 const actionDirs = [
@@ -12,11 +13,37 @@ const actionDirs = [
 ];
 const errorsOf = (context: { errors: { getErrors(): { message: string }[] } }) => context.errors.getErrors().map((e) => e.message);
 
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  shell?: string;
+  with?: Record<string, unknown>;
+}
+interface Defaults {
+  defaults?: { run?: { shell?: string } };
+}
 interface ActionYaml {
   inputs?: Record<string, { required?: boolean; default?: string }>;
+  runs: { using: string; steps?: Step[] };
 }
-interface WorkflowYaml {
-  jobs: Record<string, { steps?: { uses?: string; with?: Record<string, unknown> }[] }>;
+interface WorkflowYaml extends Defaults {
+  jobs: Record<string, Defaults & { steps?: Step[] }>;
+}
+
+/** Every step list: each workflow job's, and each composite action's, with the shell its `run:` gets by default. */
+async function stepLists(): Promise<{ where: string; steps: Step[]; shell?: string }[]> {
+  const lists: { where: string; steps: Step[]; shell?: string }[] = [];
+  for (const file of workflows) {
+    const workflow = parse(await readFile(file, 'utf8')) as WorkflowYaml;
+    for (const [job, spec] of Object.entries(workflow.jobs))
+      lists.push({ where: `${file} ${job}`, steps: spec.steps ?? [], shell: spec.defaults?.run?.shell ?? workflow.defaults?.run?.shell });
+  }
+  for (const dir of actionDirs) {
+    const action = parse(await readFile(join(dir, 'action.yml'), 'utf8')) as ActionYaml;
+    if (action.runs.steps) lists.push({ where: `${dir}/action.yml`, steps: action.runs.steps });
+  }
+  return lists;
 }
 
 describe("GitHub's own parser", () => {
@@ -68,5 +95,42 @@ describe('the workflows use the local actions as they are declared', () => {
       const uses = [...(await readFile(file, 'utf8')).matchAll(/uses:\s*([^\s#]+)/g)].map((m) => m[1]!).filter((u) => !u.startsWith('./'));
       for (const u of uses) expect(u, file).toMatch(/@[0-9a-f]{40}$/);
     }
+  });
+});
+
+describe('a current platform', () => {
+  it(`runs every JavaScript action on ${actionRuntime}, the runtime the bundles target`, async () => {
+    expect(actionRuntime).toBe('node24');
+    for (const dir of actionDirs.filter((d) => d.startsWith('actions/'))) {
+      const action = parse(await readFile(join(dir, 'action.yml'), 'utf8')) as ActionYaml;
+      expect(action.runs.using, dir).toBe(actionRuntime);
+    }
+  });
+
+  it('sets up Node 24, but Node 20 for the first pass of .ci/run, which then tests on Node 24 too', async () => {
+    const versions: string[] = [];
+    for (const { where, steps } of await stepLists()) {
+      steps.forEach((step, i) => {
+        if (!step.uses?.startsWith('actions/setup-node@')) return;
+        const version = String(step.with?.['node-version']);
+        versions.push(version);
+        if (version === '24') return;
+        expect(version, where).toBe('20');
+        expect(steps[i + 1]?.run, `${where}: Node ${version} is only for .ci/run`).toMatch(/\.ci\/run/);
+      });
+    }
+    expect(versions).toContain('24');
+  });
+
+  it('installs the dependencies with npm ci, from the lock file', async () => {
+    const runs = (await stepLists()).flatMap(({ steps }) => steps.flatMap((s) => (s.run ? [s.run] : [])));
+    expect(runs.filter((run) => /\bnpm (install|i|add)\b/.test(run))).toEqual([]);
+    expect(runs.some((run) => /\bnpm ci\b/.test(run))).toBe(true);
+    const ciRun = await readFile('.ci/run', 'utf8');
+    expect(ciRun).toMatch(/^npm ci\b/m);
+    // The only other install is Node 24 itself, into a folder of its own.
+    expect(ciRun.split('\n').filter((line) => /\bnpm (install|i)\b/.test(line) && !/--prefix/.test(line) && !/^\s*#/.test(line))).toEqual(
+      [],
+    );
   });
 });
