@@ -1,4 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
 import { convertActionTemplate, parseAction } from '@actions/workflow-parser/actions/index';
@@ -132,5 +134,45 @@ describe('a current platform', () => {
     expect(ciRun.split('\n').filter((line) => /\bnpm (install|i)\b/.test(line) && !/--prefix/.test(line) && !/^\s*#/.test(line))).toEqual(
       [],
     );
+  });
+});
+
+// A step's script runs as `bash -e {0}` unless it names a shell; `shell: bash` is
+// `bash --noprofile --norc -eo pipefail {0}`. Without pipefail, `cmd | tee` succeeds with tee.
+describe('a step that pipes a command through tee fails when the command fails', () => {
+  const pipefail = /^\s*set\s+(-[a-z]+\s+)*-[a-z]*o\s+pipefail\b|^\s*set\s+-o\s+pipefail\b/m;
+
+  it('has pipefail in effect: set -o pipefail before the pipe, or shell: bash', async () => {
+    let piped = 0;
+    for (const { where, steps, shell } of await stepLists()) {
+      for (const step of steps.filter((s) => s.run && /\|\s*tee\b/.test(s.run))) {
+        piped++;
+        const script = step.run!;
+        const before = script.slice(0, script.search(/\|\s*tee\b/));
+        const effective = step.shell ?? shell;
+        expect(effective === 'bash' || pipefail.test(before), `${where}: ${step.name ?? script}`).toBe(true);
+      }
+    }
+    expect(piped).toBeGreaterThan(0);
+  });
+
+  it("fails the reevaluate step with mlops reevaluate's exit code, and still closes the summary", async () => {
+    const workflow = parse(await readFile('.github/workflows/reevaluate.yml', 'utf8')) as WorkflowYaml;
+    const step = workflow.jobs.reevaluate!.steps!.find((s) => s.name === 'mlops reevaluate')!;
+    const dir = await mkdtemp(join(tmpdir(), 'mlops-step-'));
+    try {
+      await writeFile(join(dir, 'step.sh'), step.run!);
+      const summary = join(dir, 'summary.md');
+      // The real command, failing as a config error (exit 2): no config file where it is told to look.
+      const result = spawnSync('bash', ['-e', join(dir, 'step.sh')], {
+        encoding: 'utf8',
+        env: { ...process.env, RUN_ID: 'gh-1', AS_OF: '', GITHUB_STEP_SUMMARY: summary, MLOPS_CONFIG: join(dir, 'missing.yaml') },
+      });
+      expect(result.stderr).toContain('config file not found');
+      expect(result.status).toBe(2);
+      expect(await readFile(summary, 'utf8')).toMatch(/```text\n[\s\S]*```\n$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
