@@ -1,4 +1,15 @@
 import { readArtifact } from './artifacts.js';
+import {
+  buildFile,
+  decisionFile,
+  deployFile,
+  evaluationFile,
+  extractFile,
+  pushFile,
+  recordFile,
+  trainFile,
+  type Artifact,
+} from './artifact-files.js';
 import type { StepContext } from './context.js';
 import { extract, type ExtractOutputs } from './data/extract.js';
 import { configError } from './errors.js';
@@ -49,17 +60,17 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
   const first = stepNames.indexOf(options.from ?? 'extract');
   if (first < 0) throw configError(`--from: expected one of ${stepNames.join(', ')}, got "${options.from}"`);
   for (const name of stepNames.slice(first)) await runStep(ctx, ledger, name, (options.steps ?? steps)[name], run);
-  const ifSucceeded = async <T>(step: StepName, file: string) =>
-    ledger.run.steps.find((s) => s.name === step)?.status === 'succeeded' ? readArtifact<T>(ctx, step, file) : undefined;
+  const ifSucceeded = async <T>(artifact: Artifact<T>) =>
+    ledger.run.steps.find((s) => s.name === artifact.step)?.status === 'succeeded' ? readArtifact(ctx, artifact) : undefined;
   const result: PipelineResult = {
-    extract: await readArtifact(ctx, 'extract', 'extract.json'),
-    train: await readArtifact(ctx, 'train', 'train.json'),
-    evaluate: await readArtifact(ctx, 'evaluate', 'evaluation.json'),
-    decision: await readArtifact(ctx, 'gate', 'decision.json'),
-    record: await ifSucceeded('record', 'record.json'),
-    build: await ifSucceeded('build', 'build.json'),
-    push: await ifSucceeded('push', 'push.json'),
-    deploy: await ifSucceeded('deploy', 'deploy.json'),
+    extract: await readArtifact(ctx, extractFile),
+    train: await readArtifact(ctx, trainFile),
+    evaluate: await readArtifact(ctx, evaluationFile),
+    decision: await readArtifact(ctx, decisionFile),
+    record: await ifSucceeded(recordFile),
+    build: await ifSucceeded(buildFile),
+    push: await ifSucceeded(pushFile),
+    deploy: await ifSucceeded(deployFile),
   };
   await conclude(ctx, ledger, result.decision);
   return result;

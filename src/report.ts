@@ -1,6 +1,6 @@
 import type { Metrics } from './evaluate/metrics.js';
 import type { ExtractOutputs } from './data/extract.js';
-import type { Decision } from './gate/gate.js';
+import type { Decision, RuleResult } from './gate/gate.js';
 import type { TrainOutputs } from './model/train.js';
 import type { PipelineResult } from './pipeline.js';
 import type { RunRecord } from './runs/ledger.js';
@@ -27,17 +27,27 @@ export function verdict(decision: Decision): string {
   return `${word}${decision.championVersion ? ` against champion ${decision.championVersion}` : ''}`;
 }
 
-/** Every gate rule with its value, bound and result, failures first. */
+/** A rule in a few words: `accuracy (all) lower: 0.7512 vs bound 0.8000`, or why it was not judged. */
+export function ruleText(r: RuleResult): string {
+  const held = r.notJudged ? `not judged, ${r.notJudged}` : `${num(r.value)} vs bound ${num(r.bound)}`;
+  return `${r.metric} (${r.scope}) ${r.rule}: ${held}${r.champion !== undefined ? ` (champion ${num(r.champion)})` : ''}`;
+}
+
+/** A rule's outcome: FAIL, pass, or not judged on a slice (reported, not failing). */
+export const ruleStatus = (r: RuleResult) => (!r.passed ? 'fail' : r.notJudged ? 'not judged' : 'pass');
+
+/** Failures first, then the rules not judged, then the passes. */
+export const byStatus = (rules: RuleResult[]) => {
+  const order = { fail: 0, 'not judged': 1, pass: 2 };
+  return [...rules].sort((a, b) => order[ruleStatus(a)] - order[ruleStatus(b)]);
+};
+
+/** Every gate rule with its value, bound and outcome, failures first. */
 export function decisionLines(decision: Decision): string[] {
   return [
     `gate ${verdict(decision)}`,
     ...(decision.note ? [`  ${decision.note}`] : []),
-    ...[...decision.rules]
-      .sort((a, b) => Number(a.passed) - Number(b.passed))
-      .map(
-        (r) =>
-          `  ${r.passed ? 'pass' : 'FAIL'}  ${r.metric} (${r.scope}) ${r.rule}: ${num(r.value)} vs bound ${num(r.bound)}${r.champion !== undefined ? ` (champion ${num(r.champion)})` : ''}`,
-      ),
+    ...byStatus(decision.rules).map((r) => `  ${{ fail: 'FAIL', 'not judged': 'note', pass: 'pass' }[ruleStatus(r)]}  ${ruleText(r)}`),
   ];
 }
 

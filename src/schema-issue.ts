@@ -19,6 +19,13 @@ export function describeIssue(issue: z.core.$ZodIssue, input: unknown, knownKeys
       })
       .join('; ');
   }
+  if (issue.code === 'invalid_union' && issue.errors.length) {
+    // Describe the alternative the value came closest to: the fewest issues, and a wrong value before a missing one.
+    const here = valueAt(input, issue.path);
+    const score = (branch: z.core.$ZodIssue[]) => branch.length * 2 + (valueAt(here, branch[0]?.path ?? []) === undefined ? 1 : 0);
+    const closest = [...issue.errors].sort((a, b) => score(a) - score(b))[0]!;
+    if (closest.length) return describeIssue({ ...closest[0]!, path: [...issue.path, ...closest[0]!.path] }, input, knownKeys);
+  }
   let value = issue.input === undefined ? valueAt(input, issue.path) : issue.input;
   // A refinement or a union reports the whole object it checked as its input: show the value at the
   // issue's path instead, and no whole section (it would bury the message, and could echo a secret).

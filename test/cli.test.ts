@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,11 @@ import { freePort } from './helpers/ports.js';
 
 /** Runs the built CLI as a user would (`npm test` builds it first). */
 function mlops(...args: string[]) {
-  const result = spawnSync(process.execPath, ['bin/mlops.js', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  return mlopsWith({}, ...args);
+}
+
+function mlopsWith(env: Record<string, string>, ...args: string[]) {
+  const result = spawnSync(process.execPath, ['bin/mlops.js', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', ...env } });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -56,6 +60,16 @@ describe('mlops', () => {
 
     expect(mlops('extract', '--as-of', '2009-13-45', '--run-id', 'cli-test').code).toBe(2);
     expect(mlops('data', 'synth', '--rows', 'many').code).toBe(2);
+  });
+
+  it('exits 5, a transient failure worth a retry, when the warehouse cannot be reached', async () => {
+    const file = join(root, 'postgres.yaml');
+    await writeFile(file, (await readFile('mlops.config.yaml', 'utf8')).replace('kind: duckdb', 'kind: postgres'));
+    const dead = `postgres://mlops:secret-pw@127.0.0.1:${await freePort()}/none`;
+    const { code, stderr } = mlopsWith({ MLOPS_PG_URL: dead }, 'extract', '--config', file, '--run-id', 'cli-test');
+    expect(code).toBe(5);
+    expect(stderr).toMatch(/^error\[transient\]: PostgreSQL is unreachable/m);
+    expect(stderr).not.toContain('secret-pw');
   });
 
   it('shows the stack trace only with --debug', () => {
@@ -117,6 +131,46 @@ describe('mlops run', () => {
     expect(stdout).toContain('gate REJECTED');
     expect(stdout).toContain('released  nothing: the champion stays');
     expect(stderr).toContain('error[quality]: the model failed the gate: accuracy (all) lower');
+  });
+
+  it('mlops gate exits 4 when a gated metric could not be computed, naming the rule it could not judge', async () => {
+    // evaluation.json as evaluate writes a NaN metric: JSON has no NaN, so the file holds null.
+    const runs = join(dir, '.mlops/runs');
+    await cp(join(runs, 'one'), join(runs, 'unjudged'), { recursive: true });
+    const file = join(runs, 'unjudged/evaluate/evaluation.json');
+    const evaluation = JSON.parse(await readFile(file, 'utf8')) as { metrics: Record<string, unknown> };
+    evaluation.metrics.log_loss = null;
+    await writeFile(file, JSON.stringify(evaluation));
+    const { code, stdout, stderr } = mlops('gate', '--config', join(dir, 'mlops.config.yaml'), '--run-id', 'unjudged');
+    expect(code).toBe(4);
+    expect(stdout).toMatch(/^gate REJECTED/);
+    expect(stdout).toContain("  FAIL  log_loss (all) upper: not judged, the candidate's log_loss is NaN (undefined on these rows)");
+    expect(stderr).toMatch(/^error\[quality\]: the model failed the gate: log_loss \(all\) upper: not judged/);
+  });
+
+  it('exits 3 naming the file and its first bad key when a run file was damaged, and runs nothing on it', async () => {
+    const config = join(dir, 'mlops.config.yaml');
+    const runs = join(dir, '.mlops/runs');
+    await cp(join(runs, 'one'), join(runs, 'damaged'), { recursive: true });
+    const evaluation = join(runs, 'damaged/evaluate/evaluation.json');
+    const parsed = JSON.parse(await readFile(evaluation, 'utf8')) as { metrics: Record<string, unknown> };
+    parsed.metrics.accuracy = 'high';
+    await writeFile(evaluation, JSON.stringify(parsed));
+    const gate = mlops('gate', '--config', config, '--run-id', 'damaged');
+    expect(gate.code).toBe(3);
+    expect(gate.stderr).toMatch(
+      /^error\[data\]: \S+damaged\/evaluate\/evaluation\.json is not what this version expects: metrics\.accuracy: /,
+    );
+    expect(gate.stderr).not.toMatch(/\n\s+at /);
+
+    // A truncated ledger is not taken for a new run, which would forget what the run did.
+    const ledger = join(runs, 'damaged/run.json');
+    await writeFile(ledger, (await readFile(ledger, 'utf8')).slice(0, 40));
+    const rekick = mlops('rekick', 'damaged', '--config', config, '--from', 'gate');
+    expect(rekick.code).toBe(3);
+    expect(rekick.stderr).toMatch(/^error\[data\]: \S+damaged\/run\.json is not what this version expects: not valid JSON/);
+    // The status list still shows the other runs.
+    expect(mlops('status', '--config', config).stdout).toMatch(/^one /m);
   });
 
   it('lists, shows, promotes and rolls back registry versions', () => {

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readArtifact } from '../artifacts.js';
+import { trainFile } from '../artifact-files.js';
 import { evaluate, type EvaluateOutputs } from '../evaluate/evaluate.js';
-import type { TrainOutputs } from '../model/train.js';
 import { runAction } from './action.js';
 import { evaluateSummary } from './summary.js';
 
@@ -14,7 +14,7 @@ export const run = () =>
     steps: { evaluate },
     outputs: ({ evaluate: out }) => ({ metrics: JSON.stringify(numeric(out.metrics)), champion: out.champion?.version ?? '' }),
     summary: async ({ evaluate: out }, ctx) => {
-      const { modelDir } = await readArtifact<TrainOutputs>(ctx, 'train', 'train.json');
+      const { modelDir } = await readArtifact(ctx, trainFile);
       const spec = JSON.parse(await readFile(join(modelDir, 'preprocess.json'), 'utf8')) as { label: { classes?: string[] } };
       return evaluateSummary(out, spec.label.classes ?? []);
     },

@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import { readArtifact } from '../artifacts.js';
-import { extract, type ContractReport, type ExtractOutputs } from '../data/extract.js';
+import { contractFile } from '../artifact-files.js';
+import { extract, type ExtractOutputs } from '../data/extract.js';
 import { runAction } from './action.js';
 import { extractSummary } from './summary.js';
 
@@ -17,12 +18,12 @@ export const run = () =>
     }),
     // Each broken contract rule is an annotation on the config that declares it.
     annotate: async (_out, ctx) => {
-      const contract = await readArtifact<ContractReport>(ctx, 'extract', 'contract.json');
+      const contract = await readArtifact(ctx, contractFile);
       for (const [rule, rows] of Object.entries(contract.rules))
         core.warning(`${rows} rows quarantined by ${rule} (see quarantine.jsonl in the run's extract artifacts)`, {
           title: 'data contract',
           file: ctx.configFile,
         });
     },
-    summary: async ({ extract: out }, ctx) => extractSummary(out, await readArtifact<ContractReport>(ctx, 'extract', 'contract.json')),
+    summary: async ({ extract: out }, ctx) => extractSummary(out, await readArtifact(ctx, contractFile)),
   });

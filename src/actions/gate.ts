@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { gate, rejection, type Decision } from '../gate/gate.js';
 import { runAction } from './action.js';
 import { gateSummary } from './summary.js';
+import { ruleText } from '../report.js';
 
 /**
  * The gate action. A rejected model fails the job (after the alert), so the release jobs after it
@@ -17,9 +18,7 @@ export const run = () =>
     outputs: ({ gate: d }) => ({ blessed: d.blessed, passed: d.passed, champion: d.championVersion ?? '' }),
     annotate: ({ gate: d }) => {
       for (const r of d.rules.filter((rule) => !rule.passed))
-        (d.forced ? core.warning : core.error)(`${r.metric} (${r.scope}) ${r.rule}: ${r.value} vs bound ${r.bound}`, {
-          title: 'gate rule failed',
-        });
+        (d.forced ? core.warning : core.error)(ruleText(r), { title: 'gate rule failed' });
     },
     summary: ({ gate }) => gateSummary(gate),
     failure: ({ gate }) => (gate.blessed ? undefined : rejection(gate)),

@@ -5,7 +5,7 @@ import type { Decision } from '../gate/gate.js';
 import type { BuildOutputs } from '../image/build.js';
 import type { PushOutputs } from '../image/push.js';
 import type { EpochLog, TrainOutputs } from '../model/train.js';
-import { verdict } from '../report.js';
+import { byStatus, ruleStatus, verdict } from '../report.js';
 
 /**
  * Job summaries in GitHub-flavoured markdown, one per step, from the step's artifacts. Pure
@@ -94,9 +94,15 @@ export function gateSummary(decision: Decision): string {
     ...(decision.note ? [decision.note] : []),
     table(
       ['', 'metric', 'scope', 'rule', 'value', 'bound', 'champion'],
-      [...decision.rules]
-        .sort((a, b) => Number(a.passed) - Number(b.passed))
-        .map((r) => [r.passed ? '✅' : '❌', r.metric, r.scope, r.rule, num(r.value), num(r.bound), num(r.champion)]),
+      byStatus(decision.rules).map((r) => [
+        { fail: '❌', 'not judged': '➖', pass: '✅' }[ruleStatus(r)],
+        r.metric,
+        r.scope,
+        r.rule,
+        r.notJudged ? `not judged: ${r.notJudged}` : num(r.value),
+        num(r.bound),
+        num(r.champion),
+      ]),
     ),
   ].join('\n\n');
 }

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseConfig } from '../config/load.js';
-import { train, type ModelCard, type TrainOutputs } from '../model/train.js';
+import { readModelCard } from '../model/model-card.js';
+import { train, type TrainOutputs } from '../model/train.js';
 import { jsonInput, runAction } from './action.js';
 import { trainSummary } from './summary.js';
 
@@ -16,7 +15,7 @@ export const run = () =>
     },
     outputs: ({ train: out }) => ({ epochs: out.epochs, 'best-epoch': out.bestEpoch, 'val-loss': out.valLoss, backend: out.backend }),
     summary: async ({ train: out }) => {
-      const card = JSON.parse(await readFile(join(out.modelDir, 'metadata.json'), 'utf8')) as ModelCard;
+      const card = await readModelCard(out.modelDir);
       return trainSummary(out, card.training.history);
     },
   });

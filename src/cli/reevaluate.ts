@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { MlopsError } from '../errors.js';
 import { reevaluate } from '../evaluate/reevaluate.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
@@ -20,12 +21,15 @@ export function registerReevaluate(cli: Command): void {
       const result = await reevaluate(ctx, { asOf: opts.asOf });
       const lines = result.verdicts.map((v) => {
         const what = v.retired ? `retired: ${v.retired.reason}` : v.skipped ? `not judged: ${v.skipped}` : `fit on ${v.rows} fresh rows`;
-        const scores = (v.rules ?? []).filter((r) => r.scope === 'all').map((r) => `${r.metric} ${r.value.toFixed(3)}`);
+        const scores = (v.rules ?? [])
+          .filter((r) => r.scope === 'all' && r.value !== null)
+          .map((r) => `${r.metric} ${r.value!.toFixed(3)}`);
         return `${v.version.padEnd(6)} ${what}${v.retired || !scores.length ? '' : ` (${[...new Set(scores)].join(', ')})`}`;
       });
       if (result.servers?.replacedBy) lines.push(`${result.servers.replacedBy.version} now serves in place of the retired`);
       if (result.retrain) lines.push(`retraining: ${result.retrain}`);
       process.stdout.write(`${lines.join('\n') || 'nothing in production to re-evaluate'}\n`);
-      if (result.verdicts.some((v) => v.retired)) process.exitCode = 4;
+      const retired = result.verdicts.filter((v) => v.retired).map((v) => v.version);
+      if (retired.length) throw new MlopsError('quality', `${retired.join(', ')} retired`, { hint: 'see the verdicts above' });
     });
 }

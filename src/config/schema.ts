@@ -129,7 +129,7 @@ const registry = z.strictObject({
 export const classificationMetricNames = ['accuracy', 'precision', 'recall', 'macro_f1', 'roc_auc', 'log_loss'] as const;
 export const regressionMetricNames = ['rmse', 'mae', 'r2'] as const;
 export const latencyMetricNames = ['latency_p50_ms', 'latency_p95_ms'] as const;
-const metricNames = [...classificationMetricNames, ...regressionMetricNames, ...latencyMetricNames] as const;
+export const metricNames = [...classificationMetricNames, ...regressionMetricNames, ...latencyMetricNames] as const;
 export type MetricName = (typeof metricNames)[number];
 
 const threshold = z

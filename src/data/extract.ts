@@ -4,7 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { labelOf, type Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
-import { configError, dataError } from '../errors.js';
+import { configError, dataError, MlopsError } from '../errors.js';
 import { compileContract, type CompiledContract, type SourceColumn } from './contract.js';
 import { ident, literal, openDuck, rows, sqlError } from './duckdb.js';
 import { duckdbSource } from './sources/duckdb.js';
@@ -119,7 +119,10 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
     const report = await contractReport(db, compiled, config, window, sourceColumns, undeclared, strata);
     const { read, quarantined } = report.rows;
     if (read === 0) {
-      throw dataError(`no rows for as_of=${window.asOf} (window ${window.windowStart} to ${window.asOf})`, 'check data.window and the source query, or pass another --as-of');
+      throw new MlopsError('data', `no rows for as_of=${window.asOf} (window ${window.windowStart} to ${window.asOf})`, {
+        code: 'no_rows',
+        hint: 'check data.window and the source query, or pass another --as-of',
+      });
     }
     await db.run(`COPY (SELECT rowid + 1 AS source_row, __reasons AS rules, CAST(__raw AS JSON) AS "values" FROM checked WHERE __reasons <> '') TO ${literal(join(dir, files.quarantine))} (FORMAT json)`);
     await writeFile(join(dir, files.report), JSON.stringify(report, null, 2) + '\n');

@@ -1,10 +1,10 @@
-import { readArtifact, writeArtifact } from '../artifacts.js';
+import { readArtifactIfAny, writeArtifact } from '../artifacts.js';
+import { deployFile, recordFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
 import { openDocker, pingEngine } from '../image/docker.js';
 import { openRegistry, type FolderRegistry } from '../registry/folder.js';
 import { assertNotRetired, retiredAmong } from '../registry/retirement.js';
-import type { RecordOutputs } from '../registry/record.js';
 import { DockerFleet } from './docker.js';
 import { waitUntilReady, type Fleet, type Server } from './fleet.js';
 import { LocalFleet } from './local.js';
@@ -111,7 +111,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
     removed,
     seconds,
   };
-  await writeArtifact(ctx, 'deploy', 'deploy.json', result);
+  await writeArtifact(ctx, deployFile, result);
   ctx.log.info(`deploy: ${version} serves on ${proxy.url} via ${server.id}; stopped ${result.stopped.join(', ') || 'none'}`);
   return result;
 }
@@ -119,7 +119,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
 /** Step 11: release the version the run recorded. Skipped when the model was not blessed, or deploy.target is none. */
 export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefined> {
   if (ctx.config.deploy.target === 'none') return undefined;
-  const recorded = await readArtifact<RecordOutputs | null>(ctx, 'record', 'record.json').catch(() => null);
+  const recorded = await readArtifactIfAny(ctx, recordFile);
   return recorded ? rollout(ctx, recorded.version) : undefined;
 }
 

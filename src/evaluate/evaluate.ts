@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { writeArtifact } from '../artifacts.js';
+import { evaluationFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
 import type { Dataset } from '../model/dataset.js';
 import { readSplit } from '../model/dataset.js';
@@ -113,6 +114,6 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   candidate.model.dispose();
   champion?.model.dispose();
 
-  await writeArtifact(ctx, 'evaluate', 'evaluation.json', result);
+  await writeArtifact(ctx, evaluationFile, result);
   return result;
 }

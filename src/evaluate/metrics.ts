@@ -65,7 +65,8 @@ export function classificationMetrics(truth: ArrayLike<number>, probs: ArrayLike
     precision: binary ? perClass[1]!.precision : mean(perClass.filter((_, c) => present[c]).map((p) => p.precision)),
     recall: binary ? perClass[1]!.recall : mean(perClass.filter((_, c) => present[c]).map((p) => p.recall)),
     macro_f1: mean(perClass.filter((_, c) => present[c]).map((p) => p.f1)),
-    roc_auc: binary ? aucs[1]! : mean(aucs.filter((a) => !Number.isNaN(a))),
+    // Undefined (NaN) where no class has both positives and negatives: a slice of one class, say.
+    roc_auc: binary ? aucs[1]! : aucs.some((a) => !Number.isNaN(a)) ? mean(aucs.filter((a) => !Number.isNaN(a))) : NaN,
     log_loss: safeDiv(logLoss, n),
     confusion,
   };

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeArtifact } from '../artifacts.js';
+import { reevaluationFile } from '../artifact-files.js';
 import { createContext, newRunId, stepDir, type StepContext } from '../context.js';
 import { extract } from '../data/extract.js';
 import { resolveWindow, type Window } from '../data/window.js';
@@ -9,11 +9,13 @@ import { openFleet } from '../deploy/rollout.js';
 import { MlopsError } from '../errors.js';
 import { decide, type RuleResult } from '../gate/gate.js';
 import { readSplit } from '../model/dataset.js';
+import { readModelCard } from '../model/model-card.js';
 import { loadPredictor } from '../model/predictor.js';
 import { notifyRecovered, sendAlert } from '../notify/notify.js';
 import { runPipeline } from '../pipeline.js';
 import { openRegistry, type FolderRegistry } from '../registry/folder.js';
 import { retire, retiredAmong, type Retirement } from '../registry/retirement.js';
+import { ruleText } from '../report.js';
 import { score, type MetricValues } from './evaluate.js';
 import { dispatchWorkflow } from './retrain.js';
 
@@ -53,13 +55,13 @@ async function production(ctx: StepContext, registry: FolderRegistry): Promise<s
 /** Scores a version on the rows from the end of its training window to `asOf`, with the gate's value thresholds. */
 async function judge(ctx: StepContext, registry: FolderRegistry, version: string, asOf: string): Promise<Verdict> {
   const { dir } = await registry.open(version);
-  const { lineage } = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8')) as { lineage: { asOf: string } };
+  const { lineage } = await readModelCard(dir);
   const days = Math.round((Date.parse(asOf) - Date.parse(lineage.asOf)) / DAY);
   if (days < 1) return { version, skipped: `no days after its training window (as_of ${lineage.asOf}) yet` };
   // Each version's extract goes in a folder of its own below the run's.
   const own = { ...ctx, runDir: join(ctx.runDir, version) };
   const fresh = await extract(own, { asOf, days }).catch((err: unknown) => {
-    if (err instanceof MlopsError && err.errorClass === 'data' && err.message.startsWith('no rows')) return undefined;
+    if (err instanceof MlopsError && err.errorClass === 'data' && err.code === 'no_rows') return undefined;
     throw err;
   });
   const window = resolveWindow(asOf, days);
@@ -83,12 +85,7 @@ async function judge(ctx: StepContext, registry: FolderRegistry, version: string
   return { version, window, rows: data.rows, metrics: evaluation.metrics, rules: decision.rules };
 }
 
-const failed = (rules: RuleResult[]) =>
-  rules
-    .filter((r) => !r.passed)
-    .map(
-      (r) => `${r.metric}${r.scope === 'all' ? '' : ` (${r.scope})`} ${r.value.toFixed(3)} ${r.rule === 'lower' ? '<' : '>'} ${r.bound}`,
-    );
+const failed = (rules: RuleResult[]) => rules.filter((r) => !r.passed).map(ruleText);
 
 /**
  * `mlops reevaluate`: the production versions on fresh labelled data from the warehouse, the days
@@ -142,7 +139,7 @@ export async function reevaluate(ctx: StepContext, options: { asOf?: string; now
       ].filter(Boolean),
     });
   } else await notifyRecovered(ctx, ['reevaluate']);
-  await writeArtifact(ctx, 'reevaluate', 'reevaluation.json', result);
+  await writeArtifact(ctx, reevaluationFile, result);
   return result;
 }
 

@@ -1,6 +1,7 @@
 import type { Pack } from 'tar-stream';
 import type Docker from 'dockerode';
-import { readArtifact, writeArtifact } from '../artifacts.js';
+import { readArtifactIfAny, writeArtifact } from '../artifacts.js';
+import { buildFile, recordFile } from '../artifact-files.js';
 import type { Config } from '../config/schema.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
@@ -85,7 +86,7 @@ export async function runBuild(
 export function forContainers<T>(work: (ctx: StepContext, version: string) => Promise<T>) {
   return async (ctx: StepContext): Promise<T | undefined> => {
     if (ctx.config.deploy.target !== 'docker') return undefined;
-    const recorded = await readArtifact<{ version: string }>(ctx, 'record', 'record.json').catch(() => undefined);
+    const recorded = await readArtifactIfAny(ctx, recordFile);
     return recorded && work(ctx, recorded.version);
   };
 }
@@ -119,7 +120,7 @@ export async function buildImage(ctx: StepContext, options: { version?: string }
   task.finish(`${image} ${Math.round(info.Size / 2 ** 20)} MiB`);
   const result: BuildOutputs = { image, id, sizeBytes: info.Size, base, modelVersion: manifest.version, labels: imageLabels };
   await registry.tag(manifest.version, { image });
-  await writeArtifact(ctx, 'build', 'build.json', result);
+  await writeArtifact(ctx, buildFile, result);
   ctx.log.info(`build: ${image} (${id.slice(7, 19)}), ${Math.round(info.Size / 2 ** 20)} MiB on ${base}`);
   return result;
 }

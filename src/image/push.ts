@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import { writeArtifact } from '../artifacts.js';
+import { pushFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { openRegistry } from '../registry/folder.js';
@@ -91,7 +92,7 @@ export async function pushImage(ctx: StepContext, ref = 'champion'): Promise<Pus
   task.finish(digest);
   const result: PushOutputs = { image, digest, reference: `${splitTag(image)[0]}@${digest}` };
   await registry.tag(manifest.version, { digest, reference: result.reference });
-  await writeArtifact(ctx, 'push', 'push.json', result);
+  await writeArtifact(ctx, pushFile, result);
   ctx.log.info(`push: ${result.reference}`);
   return result;
 }

@@ -6,7 +6,7 @@ import type { Value } from './dataset.js';
 import { denseForward } from './dense.js';
 import { loadModel } from './io.js';
 import { transform, type PreprocessSpec } from './preprocess.js';
-import type { ModelCard } from './train.js';
+import { readModelCard, type ModelCard } from './model-card.js';
 
 /** A saved model with its preprocessing: raw feature columns in, predictions out. */
 export interface Predictor {
@@ -31,7 +31,7 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
   };
   const [spec, card, model] = await Promise.all([
     read<PreprocessSpec>('preprocess.json'),
-    read<ModelCard>('metadata.json'),
+    readModelCard(dir),
     loadModel(dir),
   ]);
   const dense = denseForward(model);

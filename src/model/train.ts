@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
+import { extractFile, trainFile } from '../artifact-files.js';
 import { configHash } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
@@ -13,7 +14,7 @@ import { readSplit, type Dataset } from './dataset.js';
 import { saveModel, sha256File } from './io.js';
 import { encodeLabels, fitPreprocess, transform, type FeatureKind, type PreprocessSpec } from './preprocess.js';
 import { withSeed } from './random.js';
-import type { ModelCard } from './model-card.js';
+import { writeModelCard, type ModelCard } from './model-card.js';
 import { referenceStats } from './reference.js';
 
 export interface EpochLog {
@@ -41,7 +42,7 @@ const kindOf = { float: 'numeric', integer: 'numeric', boolean: 'boolean', categ
 
 /** The extract step's outputs, read back from its folder: steps talk only through artifacts. */
 export async function readExtract(ctx: StepContext): Promise<{ dir: string; outputs: ExtractOutputs }> {
-  return { dir: stepDir(ctx, 'extract'), outputs: await readArtifact<ExtractOutputs>(ctx, 'extract', 'extract.json') };
+  return { dir: stepDir(ctx, 'extract'), outputs: await readArtifact(ctx, extractFile) };
 }
 
 /** Feature kinds from the contract; a timestamp cannot be a model input. */
@@ -202,9 +203,9 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       checksums,
       createdAt: new Date().toISOString(),
     };
-    await writeFile(join(modelDir, 'metadata.json'), JSON.stringify(card, null, 2) + '\n');
+    await writeModelCard(modelDir, card);
     const result = { backend, epochs: history.length, bestEpoch: best.epoch, valLoss: best.valLoss, samplesPerSecond, modelDir };
-    await writeArtifact(ctx, 'train', 'train.json', result);
+    await writeArtifact(ctx, trainFile, result);
     return result;
   } finally {
     best.weights.forEach((w) => w.dispose());

@@ -1,4 +1,5 @@
 import { writeArtifact } from '../artifacts.js';
+import { monitorReportFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { describeError } from '../errors.js';
 import { alertFor, notifyFailure } from '../notify/notify.js';
@@ -75,7 +76,7 @@ async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise
     const where = sources.length ? sources.map((s) => s.name).join(', ') : 'any prediction log';
     ctx.log.warn(`monitor: no predictions logged from ${window.start} to ${window.end} in ${where}: nothing was judged`);
   }
-  await writeArtifact(ctx, 'monitor', 'report.json', report);
+  await writeArtifact(ctx, monitorReportFile, report);
   await recordHistory(ctx, registry, report);
   await sendMonitorAlerts(ctx, report);
   return report;

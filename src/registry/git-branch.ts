@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { runSchema } from '../artifact-files.js';
 import { configError, MlopsError } from '../errors.js';
+import { writeJson } from '../json-file.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RunRecord } from '../runs/ledger.js';
 import type { HistoryEntry } from '../monitor/report.js';
@@ -136,9 +137,9 @@ export class GitBranchRegistry extends FolderRegistry {
   recordRun(record: RunRecord): Promise<void> {
     return this.write(
       async () => {
-        await mkdir(join(this.root, 'runs'), { recursive: true });
         // The branch may be public: error messages in the ledger lose any secret.
-        await writeFile(join(this.root, 'runs', `${record.runId}.json`), redact(JSON.stringify(record, null, 2)) + '\n');
+        const redacted = JSON.parse(redact(JSON.stringify(record))) as RunRecord;
+        await writeJson(join(this.root, 'runs', `${record.runId}.json`), runSchema, redacted);
       },
       () => `record run ${record.runId} (${record.status})`,
     );

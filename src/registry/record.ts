@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
+import { decisionFile, evaluationFile, recordFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
-import type { EvaluateOutputs } from '../evaluate/evaluate.js';
-import type { Decision } from '../gate/gate.js';
 import { openRegistry, type VersionManifest } from './folder.js';
 
 export interface RecordOutputs {
@@ -18,8 +17,8 @@ export interface RecordOutputs {
  * the gate rejected is not stored.
  */
 export async function record(ctx: StepContext): Promise<RecordOutputs | undefined> {
-  const evaluation = await readArtifact<EvaluateOutputs>(ctx, 'evaluate', 'evaluation.json');
-  const decision = await readArtifact<Decision>(ctx, 'gate', 'decision.json');
+  const evaluation = await readArtifact(ctx, evaluationFile);
+  const decision = await readArtifact(ctx, decisionFile);
   if (!decision.blessed) return undefined;
   const model = join(stepDir(ctx, 'train'), 'model');
   const files = [
@@ -38,6 +37,6 @@ export async function record(ctx: StepContext): Promise<RecordOutputs | undefine
   if (promoted) await registry.promote(manifest.version);
   ctx.log.info(`record: registered ${manifest.version}${promoted ? ' as champion' : ''}`);
   const result = { version: manifest.version, promoted, manifest };
-  await writeArtifact(ctx, 'record', 'record.json', result);
+  await writeArtifact(ctx, recordFile, result);
   return result;
 }

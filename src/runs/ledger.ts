@@ -1,8 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { z } from 'zod';
+import { runSchema } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, describeError, MlopsError, type ErrorClass } from '../errors.js';
+import { readJson, writeJson } from '../json-file.js';
 import { openRegistry } from '../registry/folder.js';
 import { GitBranchRegistry } from '../registry/git-branch.js';
 
@@ -35,12 +37,9 @@ export interface RunRecord {
 
 const file = (runDir: string) => join(runDir, 'run.json');
 
-export async function readRun(runDir: string): Promise<RunRecord | undefined> {
-  try {
-    return JSON.parse(await readFile(file(runDir), 'utf8')) as RunRecord;
-  } catch {
-    return undefined;
-  }
+/** The run's ledger; undefined for a run not started yet. A file that does not match its schema is a data error. */
+export function readRun(runDir: string): Promise<RunRecord | undefined> {
+  return readJson<z.ZodType<RunRecord | undefined, unknown>>(file(runDir), runSchema, () => undefined);
 }
 
 /** The ledger of one run. Every change is written at once (temp + rename), so a crash loses nothing. */
@@ -67,11 +66,8 @@ export class Ledger {
     return run;
   }
 
-  private async save(): Promise<void> {
-    await mkdir(this.ctx.runDir, { recursive: true });
-    const temp = `${file(this.ctx.runDir)}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temp, JSON.stringify(this.run, null, 2) + '\n');
-    await rename(temp, file(this.ctx.runDir));
+  private save(): Promise<void> {
+    return writeJson(file(this.ctx.runDir), runSchema, this.run);
   }
 
   private step(name: string): StepRecord {
@@ -118,6 +114,9 @@ export class Ledger {
 /** The recent runs under a work folder, newest first. */
 export async function listRuns(runsDir: string, limit = 20): Promise<RunRecord[]> {
   const names = await readdir(runsDir).catch(() => [] as string[]);
-  const runs = (await Promise.all(names.map((n) => readRun(join(runsDir, n))))).filter((r): r is RunRecord => r !== undefined);
+  // One damaged ledger must not hide the others: it is left out of the list (a rekick of it names the fault).
+  const runs = (await Promise.all(names.map((n) => readRun(join(runsDir, n)).catch(() => undefined)))).filter(
+    (r): r is RunRecord => r !== undefined,
+  );
   return runs.sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1)).slice(0, limit);
 }

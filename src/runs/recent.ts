@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Decision } from '../gate/gate.js';
-import type { RecordOutputs } from '../registry/record.js';
+import { decisionFile, recordFile, type Artifact } from '../artifact-files.js';
+import { readJson } from '../json-file.js';
 import { decisionLines, verdict } from '../report.js';
 import { redact } from '../secrets.js';
 import { listRuns, type RunRecord } from './ledger.js';
@@ -25,13 +24,10 @@ export interface RunDigest {
   failure?: { step: string; errorClass: string; message: string };
 }
 
-const artifact = async <T>(runsDir: string, run: RunRecord, step: string, file: string): Promise<T | undefined> => {
+/** A succeeded step's artifact; a file removed or damaged since leaves the run listed without it. */
+const artifact = async <T>(runsDir: string, run: RunRecord, { step, file, schema }: Artifact<T>): Promise<T | undefined> => {
   if (run.steps.find((s) => s.name === step)?.status !== 'succeeded') return undefined;
-  try {
-    return JSON.parse(await readFile(join(runsDir, run.runId, step, file), 'utf8')) as T;
-  } catch {
-    return undefined; // removed or cleaned up since: the run is listed without it
-  }
+  return readJson(join(runsDir, run.runId, step, file), schema).catch(() => undefined);
 };
 
 /** The newest runs in a work folder's ledger (`<workdir>/runs`), newest first. */
@@ -39,8 +35,8 @@ export async function recentRuns(runsDir: string, limit = 10): Promise<RunDigest
   const runs = await listRuns(runsDir, limit);
   return Promise.all(
     runs.map(async (run): Promise<RunDigest> => {
-      const decision = await artifact<Decision>(runsDir, run, 'gate', 'decision.json');
-      const recorded = await artifact<RecordOutputs>(runsDir, run, 'record', 'record.json');
+      const decision = await artifact(runsDir, run, decisionFile);
+      const recorded = await artifact(runsDir, run, recordFile);
       const failed = run.steps.find((s) => s.status === 'failed');
       return {
         runId: run.runId,

@@ -1,4 +1,5 @@
 import { readArtifact } from '../artifacts.js';
+import { decisionFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { rejection, type Decision } from '../gate/gate.js';
 import { alertFor, notifyFailure, notifyRecovered } from '../notify/notify.js';
@@ -57,7 +58,7 @@ export async function runStepAlone(ctx: StepContext, name: StepName, work: Step,
   const out = await runStep(ctx, ledger, name, work, { ...ledger.run.options, ...definedOnly(options) });
   const decision = name === 'gate' ? (out as Decision) : undefined;
   if (decision && !decision.blessed) await conclude(ctx, ledger, decision);
-  if (name === stepNames.at(-1)) await conclude(ctx, ledger, await readArtifact<Decision>(ctx, 'gate', 'decision.json'));
+  if (name === stepNames.at(-1)) await conclude(ctx, ledger, await readArtifact(ctx, decisionFile));
   return out;
 }
 

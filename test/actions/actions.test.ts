@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -157,5 +157,20 @@ describe('the actions, run as the runner runs them', () => {
     expect(stdout).toMatch(/^::error title=gate rule failed::accuracy \(all\) lower/m);
     expect(stdout).toMatch(/^::error::error\[quality\]: the model failed the gate/m);
     expect(outputs.blessed).toBe('false');
+  });
+
+  it('fails the gate job when a gated metric could not be computed, rather than let null <= bound pass', async () => {
+    // What evaluate writes for a NaN: JSON has no NaN, so the file holds null.
+    const runs = join(root, 'work', 'runs');
+    await cp(join(runs, 'scheduled'), join(runs, 'unjudged'), { recursive: true });
+    const file = join(runs, 'unjudged', 'evaluate', 'evaluation.json');
+    const evaluation = JSON.parse(await readFile(file, 'utf8')) as { metrics: Record<string, unknown> };
+    evaluation.metrics.log_loss = null;
+    await writeFile(file, JSON.stringify(evaluation));
+    const { code, stdout, summary, outputs } = await runAction('gate', { config: configFile, 'run-id': 'unjudged' });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^::error title=gate rule failed::log_loss \(all\) upper: not judged, the candidate's log_loss is NaN/m);
+    expect(summary).toMatch(/^\| ❌ \| log_loss \| all \| upper \| not judged: the candidate's log_loss is NaN/m);
+    expect(outputs).toMatchObject({ blessed: 'false', passed: 'false' });
   });
 });

@@ -1,7 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
 import { rollout, undeploy } from '../../src/deploy/rollout.js';
@@ -68,7 +70,9 @@ describe('mlops reevaluate: production models on fresh labelled data, and retire
     expect(v2!.rows).toBeGreaterThan(100);
     expect(v2!.metrics!).toHaveProperty('accuracy', expect.any(Number));
     expect((v2!.metrics as { accuracy: number }).accuracy).toBeLessThan(0.5);
-    expect(v2!.retired!.reason).toMatch(/^on \d+ fresh rows \(2009-01-01 to 2010-01-01\): accuracy 0\.\d+ < 0\.8$/);
+    expect(v2!.retired!.reason).toMatch(
+      /^on \d+ fresh rows \(2009-01-01 to 2010-01-01\): accuracy \(all\) lower: 0(\.\d+)? vs bound 0\.8000$/,
+    );
     // The registry records when and why.
     expect(await registry().tags('v2')).toMatchObject({ retired_at: v2!.retired!.at, retired_reason: v2!.retired!.reason });
 
@@ -101,4 +105,50 @@ describe('mlops reevaluate: production models on fresh labelled data, and retire
     expect(result.servers).toMatchObject({ removed: [], kept: [expect.stringMatching(/^v1-/)] });
     expect((await predict(proxy)).status).toBe(200);
   });
+});
+
+describe('mlops reevaluate, as a process: a gated metric the fresh rows cannot give', () => {
+  let dir: string;
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('retires the version and exits 4, naming the rule it could not judge, when ROC AUC is undefined on the fresh rows', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mlops-reevaluate-cli-'));
+    const c = await isolatedConfig(dir);
+    c.project = 'reevaluate-cli-test';
+    // From 2009 on, every penguin is labelled Adelie: on one class, ROC AUC is undefined.
+    c.data.source.query = c.data.source.query
+      .replace(
+        `split_part("Species", ' ', 1) AS species`,
+        `CASE WHEN "Date Egg" < DATE '2009-01-01' THEN split_part("Species", ' ', 1) ELSE 'Adelie' END AS species`,
+      )
+      .replace("'data/penguins_raw.csv'", `'${join(process.cwd(), 'data/penguins_raw.csv')}'`);
+    c.data.window = { as_of: '2009-01-01', days: 800 };
+    // Torgersen has only Adelie penguins: its ROC AUC is undefined too, and is noted without failing.
+    c.gates = { slice_column: 'island', min_slice_rows: 1, thresholds: { roc_auc: { lower: 0.7 } } };
+    c.retirement.retrain = false;
+    c.retirement.min_rows = 50;
+    const { result } = await trainedRun(c, 'one-species');
+    expect(result.decision).toMatchObject({ blessed: true, passed: true });
+    expect(result.decision.rules).toContainEqual(
+      expect.objectContaining({
+        scope: 'island=Torgersen',
+        value: null,
+        passed: true,
+        notJudged: expect.stringContaining('roc_auc is NaN'),
+      }),
+    );
+
+    const file = join(dir, 'mlops.config.yaml');
+    await writeFile(file, stringify(c));
+    const cli = spawnSync(process.execPath, ['bin/mlops.js', '--config', file, 'reevaluate', '--as-of', '2010-01-01'], {
+      encoding: 'utf8',
+      env: { ...process.env, CI: 'true' },
+    });
+    expect(cli.stdout).toMatch(
+      /^v1 +retired: on \d+ fresh rows \(2009-01-01 to 2010-01-01\): roc_auc \(all\) lower: not judged, the candidate's roc_auc is NaN/m,
+    );
+    expect(cli.stderr).toMatch(/^error\[quality\]: v1 retired/m);
+    expect(cli.status).toBe(4);
+    expect(await openRegistry(c, process.cwd()).tags('v1')).toMatchObject({ retired_reason: expect.stringContaining('not judged') });
+  }, 240_000);
 });

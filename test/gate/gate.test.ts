@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { EvaluateOutputs } from '../../src/evaluate/evaluate.js';
-import { decide } from '../../src/gate/gate.js';
+import { gateSummary } from '../../src/actions/summary.js';
+import { decide, rejection } from '../../src/gate/gate.js';
+import { decisionLines } from '../../src/report.js';
 
 const metrics = (accuracy: number, log_loss: number) => ({
   accuracy,
@@ -23,6 +25,12 @@ const evaluation = (
   metrics: metrics(...candidate),
   slices: Object.fromEntries(Object.entries(slices).map(([k, [rows, a, l]]) => [k, { rows, metrics: metrics(a, l) }])),
   ...(champion ? { champion: { version: 'v1', metrics: metrics(...champion), slices: {} } } : {}),
+});
+
+/** `evaluation` with one whole-test-set metric replaced. */
+const withMetric = (e: EvaluateOutputs, metric: string, value: number): EvaluateOutputs => ({
+  ...e,
+  metrics: { ...e.metrics, [metric]: value },
 });
 
 type Gates = NonNullable<Config['gates']>;
@@ -71,11 +79,52 @@ describe('the gate', () => {
       failing: ['log_loss all change.relative'],
     },
     {
-      name: 'checks slices with enough rows, and skips the small ones',
+      name: 'checks slices with enough rows, and lists the small ones as not judged without failing them',
       gates: gates({ accuracy: { lower: 0.8 } }),
       evaluation: evaluation([0.9, 0.3], undefined, { Biscoe: [50, 0.95, 0.1], Dream: [30, 0.7, 0.5], Torgersen: [5, 0.1, 2] }),
       passed: false,
       failing: ['accuracy island=Dream lower'],
+    },
+    {
+      name: 'fails a NaN metric on the whole test set: no rules left to judge is not a pass',
+      gates: gates({ roc_auc: { lower: 0.8 } }),
+      evaluation: withMetric(evaluation([0.9, 0.3]), 'roc_auc', NaN),
+      passed: false,
+      failing: ['roc_auc all lower'],
+    },
+    {
+      name: 'fails a null metric (NaN after a JSON round trip) against an upper bound, where null <= bound would hold',
+      gates: gates({ log_loss: { upper: 0.5 } }),
+      evaluation: JSON.parse(JSON.stringify(withMetric(evaluation([0.9, 0.3]), 'log_loss', NaN))) as EvaluateOutputs,
+      passed: false,
+      failing: ['log_loss all upper'],
+    },
+    {
+      name: 'fails an infinite metric, whichever side its bound is on',
+      gates: gates({ log_loss: { lower: 0, upper: 0.5 } }),
+      evaluation: withMetric(evaluation([0.9, 0.3]), 'log_loss', -Infinity),
+      passed: false,
+      failing: ['log_loss all lower', 'log_loss all upper'],
+    },
+    {
+      name: 'fails a gated metric the evaluation does not have',
+      gates: gates({ rmse: { upper: 1 } }),
+      evaluation: evaluation([0.9, 0.3]),
+      passed: false,
+      failing: ['rmse all upper'],
+    },
+    {
+      name: "fails a change rule when the champion's value is NaN",
+      gates: gates({ accuracy: { change: { absolute: -0.02 } } }),
+      evaluation: evaluation([0.9, 0.3], [NaN, 0.3]),
+      passed: false,
+      failing: ['accuracy all change.absolute'],
+    },
+    {
+      name: 'reports a metric undefined on a slice (ROC AUC of one class) without failing it',
+      gates: gates({ roc_auc: { lower: 0.8 } }),
+      evaluation: evaluation([0.9, 0.3], undefined, { Biscoe: [50, NaN, 0.1], Dream: [30, 0.95, 0.2] }),
+      passed: true,
     },
   ];
 
@@ -102,6 +151,56 @@ describe('the gate', () => {
         passed: true,
       },
     ]);
+  });
+
+  it('never drops a rule it cannot judge: it is listed with the reason, and fails only on the whole test set', () => {
+    const d = decide(
+      gates({ roc_auc: { lower: 0.8 } }),
+      withMetric(evaluation([0.9, 0.3], undefined, { Biscoe: [50, NaN, 0.1], Torgersen: [5, 0.9, 0.2] }), 'roc_auc', NaN),
+    );
+    expect(d).toMatchObject({ passed: false, blessed: false });
+    expect(d.rules).toEqual([
+      {
+        metric: 'roc_auc',
+        scope: 'all',
+        rule: 'lower',
+        value: null,
+        bound: 0.8,
+        passed: false,
+        notJudged: "the candidate's roc_auc is NaN (undefined on these rows)",
+      },
+      {
+        metric: 'roc_auc',
+        scope: 'island=Biscoe',
+        rule: 'lower',
+        value: null,
+        bound: 0.8,
+        passed: true,
+        notJudged: "the candidate's roc_auc is NaN (undefined on these rows)",
+      },
+      {
+        metric: 'roc_auc',
+        scope: 'island=Torgersen',
+        rule: 'lower',
+        value: null,
+        bound: 0.8,
+        passed: true,
+        notJudged: '5 test rows, fewer than gates.min_slice_rows (20)',
+      },
+    ]);
+    expect(rejection(d).message).toBe(
+      "the model failed the gate: roc_auc (all) lower: not judged, the candidate's roc_auc is NaN (undefined on these rows)",
+    );
+    expect(decisionLines(d)).toEqual([
+      'gate REJECTED',
+      '  no champion to compare with: checked on value thresholds only',
+      "  FAIL  roc_auc (all) lower: not judged, the candidate's roc_auc is NaN (undefined on these rows)",
+      "  note  roc_auc (island=Biscoe) lower: not judged, the candidate's roc_auc is NaN (undefined on these rows)",
+      '  note  roc_auc (island=Torgersen) lower: not judged, 5 test rows, fewer than gates.min_slice_rows (20)',
+    ]);
+    expect(gateSummary(d)).toContain(
+      "| ❌ | roc_auc | all | lower | not judged: the candidate's roc_auc is NaN (undefined on these rows) | 0.8000 | – |",
+    );
   });
 
   it('judges a first model on value thresholds only, and says so', () => {

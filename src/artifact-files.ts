@@ -1,0 +1,211 @@
+import { z } from 'zod';
+import { metricNames } from './config/schema.js';
+import type { ContractReport, ExtractOutputs } from './data/extract.js';
+import type { Window } from './data/window.js';
+import type { DeployOutputs } from './deploy/rollout.js';
+import type { EvaluateOutputs } from './evaluate/evaluate.js';
+import type { ReevaluateOutputs } from './evaluate/reevaluate.js';
+import type { Decision } from './gate/gate.js';
+import type { BuildOutputs } from './image/build.js';
+import type { PushOutputs } from './image/push.js';
+import type { TrainOutputs } from './model/train.js';
+import type { MonitorReport } from './monitor/report.js';
+import type { RecordOutputs } from './registry/record.js';
+import { manifestSchema } from './registry/schemas.js';
+import type { RunRecord } from './runs/ledger.js';
+
+/**
+ * The schema of every file a step leaves for the steps after it. Each is typed against the
+ * interface its step declares, so the two cannot drift apart; this module holds no code beyond
+ * zod, so that reading a run's files never loads what wrote them.
+ */
+
+export interface Artifact<T> {
+  step: string;
+  file: string;
+  schema: z.ZodType<T, unknown>;
+}
+
+const artifact = <T>(step: string, file: string, schema: z.ZodType<T, unknown>): Artifact<T> => ({ step, file, schema });
+
+const counts = z.record(z.string(), z.number());
+const window: z.ZodType<Window> = z.object({ asOf: z.string(), windowStart: z.string(), days: z.number() });
+const rows = z.object({ read: z.number(), clean: z.number(), quarantined: z.number() });
+const splits = z.object({ train: z.number(), validation: z.number(), test: z.number() });
+
+export const extractFile = artifact<ExtractOutputs>(
+  'extract',
+  'extract.json',
+  z.object({
+    window,
+    source: z.enum(['duckdb', 'postgres']),
+    label: z.string(),
+    task: z.enum(['binary', 'multiclass', 'regression']),
+    features: z.array(z.string()),
+    schema: z.record(z.string(), z.string()),
+    rows,
+    split: splits,
+    dataHash: z.string(),
+    files: z.object({ train: z.string(), validation: z.string(), test: z.string(), quarantine: z.string(), report: z.string() }),
+  }),
+);
+
+export const contractFile = artifact<ContractReport>(
+  'extract',
+  'contract.json',
+  z.object({
+    window,
+    rows: rows.extend({ quarantinedShare: z.number() }),
+    maxQuarantineRatio: z.number(),
+    columns: z.record(
+      z.string(),
+      z.object({ type: z.string(), sourceType: z.string(), coerced: z.number(), missing: z.number(), violations: counts }),
+    ),
+    rules: counts,
+    undeclaredColumns: z.array(z.string()),
+    dataHash: z.string(),
+  }),
+);
+
+export const trainFile = artifact<TrainOutputs>(
+  'train',
+  'train.json',
+  z.object({
+    backend: z.enum(['tensorflow', 'wasm', 'cpu']),
+    epochs: z.number(),
+    bestEpoch: z.number(),
+    valLoss: z.number(),
+    samplesPerSecond: z.number(),
+    modelDir: z.string(),
+  }),
+);
+
+/**
+ * A metric: a number, or null where it was NaN (JSON has no NaN: a metric undefined on the rows, such
+ * as ROC AUC of one class). Read back as NaN, as the step that computed it held it.
+ */
+const metric = z.custom<number | null>((v) => v === null || typeof v === 'number', 'expected a number or null').transform((v) => v ?? NaN);
+const classification = z.object({
+  accuracy: metric,
+  precision: metric,
+  recall: metric,
+  macro_f1: metric,
+  roc_auc: metric,
+  log_loss: metric,
+  confusion: z.array(z.array(z.number())),
+});
+const regression = z.object({ rmse: metric, mae: metric, r2: metric });
+const latency = { latency_p50_ms: metric.optional(), latency_p95_ms: metric.optional() };
+const metrics = z.union([classification, regression]);
+const modelEvaluation = z.object({
+  metrics: z.union([classification.extend(latency), regression.extend(latency)]),
+  slices: z.record(z.string(), z.object({ rows: z.number(), metrics })),
+});
+
+export const evaluationFile = artifact<EvaluateOutputs>(
+  'evaluate',
+  'evaluation.json',
+  modelEvaluation.extend({
+    rows: z.number(),
+    sliceColumn: z.string().optional(),
+    champion: modelEvaluation.extend({ version: z.string() }).optional(),
+    championSkipped: z.string().optional(),
+  }),
+);
+
+const force = z.object({ reason: z.string() });
+
+export const decisionFile = artifact<Decision>(
+  'gate',
+  'decision.json',
+  z.object({
+    blessed: z.boolean(),
+    passed: z.boolean(),
+    forced: force.optional(),
+    championVersion: z.string().optional(),
+    note: z.string().optional(),
+    rules: z.array(
+      z.object({
+        metric: z.enum(metricNames),
+        scope: z.string(),
+        rule: z.enum(['lower', 'upper', 'change.absolute', 'change.relative']),
+        value: z.number().nullable(),
+        bound: z.number(),
+        champion: z.number().nullable().optional(),
+        passed: z.boolean(),
+        notJudged: z.string().optional(),
+      }),
+    ),
+  }),
+);
+
+export const recordFile = artifact<RecordOutputs>(
+  'record',
+  'record.json',
+  z.object({
+    version: z.string(),
+    promoted: z.boolean(),
+    manifest: manifestSchema,
+  }),
+);
+
+export const buildFile = artifact<BuildOutputs>(
+  'build',
+  'build.json',
+  z.object({
+    image: z.string(),
+    id: z.string(),
+    sizeBytes: z.number(),
+    base: z.string(),
+    modelVersion: z.string(),
+    labels: z.record(z.string(), z.string()),
+  }),
+);
+
+export const pushFile = artifact<PushOutputs>(
+  'push',
+  'push.json',
+  z.object({ image: z.string(), digest: z.string(), reference: z.string() }),
+);
+
+export const deployFile = artifact<DeployOutputs>(
+  'deploy',
+  'deploy.json',
+  z.object({
+    target: z.enum(['local', 'docker']),
+    version: z.string(),
+    proxy: z.string(),
+    server: z.object({ id: z.string(), version: z.string(), port: z.number(), url: z.string(), running: z.boolean(), since: z.string() }),
+    stopped: z.array(z.string()),
+    removed: z.array(z.string()),
+    seconds: z.number(),
+  }),
+);
+
+/** Reports for people and a job's uploads: no step reads them back, so nothing is checked. */
+export const monitorReportFile = artifact<MonitorReport>('monitor', 'report.json', z.custom<MonitorReport>());
+export const reevaluationFile = artifact<ReevaluateOutputs>('reevaluate', 'reevaluation.json', z.custom<ReevaluateOutputs>());
+
+const errorClass = z.enum(['config', 'data', 'quality', 'transient', 'internal']);
+
+/** `<run>/run.json`, the run's ledger. */
+export const runSchema: z.ZodType<RunRecord, unknown> = z.object({
+  runId: z.string(),
+  project: z.string(),
+  status: z.enum(['running', 'succeeded', 'rejected', 'failed']),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  options: z.object({ asOf: z.string().optional(), force: force.optional() }),
+  steps: z.array(
+    z.object({
+      name: z.string(),
+      status: z.enum(['running', 'succeeded', 'failed', 'skipped']),
+      attempts: z.number(),
+      startedAt: z.string(),
+      durationMs: z.number().optional(),
+      errorClass: errorClass.optional(),
+      message: z.string().optional(),
+      artifacts: z.string(),
+    }),
+  ),
+});
