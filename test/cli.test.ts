@@ -1,21 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mlops, mlopsWith } from './helpers/cli.js';
 import { predict } from './helpers/load.js';
 import { freePort } from './helpers/ports.js';
-
-/** Runs the built CLI as a user would (`npm test` builds it first). */
-function mlops(...args: string[]) {
-  return mlopsWith({}, ...args);
-}
-
-function mlopsWith(env: Record<string, string>, ...args: string[]) {
-  const result = spawnSync(process.execPath, ['bin/mlops.js', ...args], { encoding: 'utf8', env: { ...process.env, CI: 'true', ...env } });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 describe('mlops', () => {
   let root: string;

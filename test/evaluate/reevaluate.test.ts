@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import type { StepContext } from '../../src/context.js';
 import { rollout, undeploy } from '../../src/deploy/rollout.js';
 import { reevaluate } from '../../src/evaluate/reevaluate.js';
 import { openRegistry } from '../../src/registry/folder.js';
+import { mlops } from '../helpers/cli.js';
 import { predict, underLoad } from '../helpers/load.js';
 import { contextFor, deployTo, isolatedConfig, trainedRun } from '../helpers/model.js';
 
@@ -140,15 +140,12 @@ describe('mlops reevaluate, as a process: a gated metric the fresh rows cannot g
 
     const file = join(dir, 'mlops.config.yaml');
     await writeFile(file, stringify(c));
-    const cli = spawnSync(process.execPath, ['bin/mlops.js', '--config', file, 'reevaluate', '--as-of', '2010-01-01'], {
-      encoding: 'utf8',
-      env: { ...process.env, CI: 'true' },
-    });
+    const cli = mlops('--config', file, 'reevaluate', '--as-of', '2010-01-01');
     expect(cli.stdout).toMatch(
       /^v1 +retired: on \d+ fresh rows \(2009-01-01 to 2010-01-01\): roc_auc \(all\) lower: not judged, the candidate's roc_auc is NaN/m,
     );
     expect(cli.stderr).toMatch(/^error\[quality\]: v1 retired/m);
-    expect(cli.status).toBe(4);
+    expect(cli.code).toBe(4);
     expect(await openRegistry(c, process.cwd()).tags('v1')).toMatchObject({ retired_reason: expect.stringContaining('not judged') });
   }, 240_000);
 });

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { monitor } from '../../src/monitor/monitor.js';
 import { openRegistry } from '../../src/registry/folder.js';
 import { contextFor, isolatedConfig, trainedRun } from '../helpers/model.js';
 import { logIn, send, servedLog, shifted, trainRecords } from './traffic.js';
+import { mlopsFromSources } from '../helpers/cli.js';
 
 let root: string;
 let config: Config;
@@ -109,15 +109,7 @@ describe('mlops monitor on bad input', () => {
 });
 
 describe('the mlops monitor command', () => {
-  /** The CLI from its sources, as `bin/mlops.js` runs the built one. */
-  const mlops = (...args: string[]) => {
-    const main = "import { main } from './src/cli/main.ts'; process.exitCode = await main(['node', 'mlops', ...process.argv.slice(1)]);";
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', main, '--', ...args], {
-      encoding: 'utf8',
-      env: { ...process.env, CI: 'true' },
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
+  const mlops = mlopsFromSources;
   let file: string;
   let drifted: string;
   beforeAll(async () => {

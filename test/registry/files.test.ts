@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { versionReference } from '../../src/monitor/version-reference.js';
 import type { HistoryEntry } from '../../src/monitor/report.js';
 import { FolderRegistry } from '../../src/registry/folder.js';
 import { retirement } from '../../src/registry/retirement.js';
+import { mlopsFromSources } from '../helpers/cli.js';
 
 /**
  * Every file of the registry is checked against its schema when read and when written: a
@@ -291,15 +291,7 @@ describe('metadata.json, the model card', () => {
 });
 
 describe('mlops models, on a corrupted registry', () => {
-  /** The CLI from its sources, as `bin/mlops.js` runs the built one. */
-  const mlops = (...args: string[]) => {
-    const main = "import { main } from './src/cli/main.ts'; process.exitCode = await main(['node', 'mlops', ...process.argv.slice(1)]);";
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', main, '--', ...args], {
-      encoding: 'utf8',
-      env: { ...process.env, CI: 'true' },
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
+  const mlops = mlopsFromSources;
 
   let config: string;
   beforeEach(async () => {
