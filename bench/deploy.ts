@@ -7,7 +7,8 @@
  *  4. v1 replaced by v2 while autocannon sends single-record predictions through the proxy;
  *  5. a broken v3 (weights cut short, so the model cannot load) rolled out under load: removed
  *     automatically, v2 still serving.
- * Every response under load must be 2xx.
+ * Every response under load must be 2xx. The run exits 1 when a figure misses its target (printed
+ * beside it). `npm run bench:deploy` builds dist/ first, so nothing it starts runs stale code.
  *
  *   npm run bench:deploy -- [--connections N]
  */
@@ -28,6 +29,7 @@ import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
 import { penguinRequest } from '../test/helpers/load.js';
 import { isolatedConfig, registerBrokenVersion } from '../test/helpers/model.js';
+import { targets } from './targets.js';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '50' } } });
 const root = await mkdtemp(join(tmpdir(), 'mlops-bench-deploy-'));
@@ -91,6 +93,7 @@ const swap = await underLoad(() => rollout(ctx, 'v2'));
 const failed = await underLoad(() => rollout(ctx, broken));
 const backends = (await (await fetch(`http://127.0.0.1:${config.deploy.proxy.port}/backends`)).json()) as {
   id: string;
+  version: string;
   healthy: boolean;
 }[];
 const serving = backends.map((b) => `${b.id}${b.healthy ? '' : ' (unhealthy)'}`).join(', ');
@@ -115,3 +118,24 @@ console.log(
 );
 console.log(`broken ${broken}         ${failure}`);
 console.log(`                  under load: ${traffic(failed)}; serving after: ${serving}   (target 0 non-2xx, v2 serving)`);
+
+const goals = targets();
+const overBase = built.sizeBytes - base.Size;
+goals.check(buildSeconds <= 20, `build on the warm base: ${buildSeconds.toFixed(1)} s > 20 s`);
+goals.check(overBase <= 30e6, `image size: base + ${mb(overBase)} > base + 30 MB`);
+goals.check(
+  swap.load.non2xx === 0 && swap.load.errors === 0,
+  `v1 -> v2 under load: ${swap.load.non2xx} non-2xx, ${swap.load.errors} errors`,
+);
+goals.check(!(swap.outcome instanceof Error), `v1 -> v2 rollout failed: ${String(swap.outcome)}`);
+goals.check(failed.outcome instanceof MlopsError, `broken ${broken}: ${failure}`);
+goals.check(
+  failed.load.non2xx === 0 && failed.load.errors === 0,
+  `broken ${broken} under load: ${failed.load.non2xx} non-2xx, ${failed.load.errors} errors`,
+);
+const healthy = backends.filter((b) => b.healthy);
+goals.check(
+  healthy.length > 0 && healthy.every((b) => b.version === 'v2'),
+  `serving after the broken rollout: ${serving || 'nothing'}, not v2`,
+);
+goals.report();

@@ -2,6 +2,8 @@
  * `npm run bench:extract`: extract and cleanse 1,000,000 synthetic rows x 20 columns through DuckDB
  * (Parquet and CSV files) and from PostgreSQL (when MLOPS_PG_URL or MLOPS_TEST_PG_URL is set).
  * Each case runs in a fresh process, so its peak RSS is its own; the median of the runs is printed.
+ * Targets: DuckDB on Parquet >= 500,000 rows/s, PostgreSQL >= 100,000 rows/s, every case's peak
+ * RSS <= 1 GiB; the run exits 1 when one is missed.
  *
  *   npm run bench:extract -- [--rows N] [--runs N]
  */
@@ -18,6 +20,7 @@ import { loadIntoPostgres } from '../src/data/load-postgres.js';
 import { synth, synthConfig } from '../src/data/synth.js';
 import { createLogger } from '../src/log.js';
 import { silentProgress } from '../src/progress.js';
+import { targets } from './targets.js';
 
 const { values } = parseArgs({
   options: { rows: { type: 'string', default: '1000000' }, runs: { type: 'string', default: '3' }, child: { type: 'string' } },
@@ -37,11 +40,12 @@ if (values.child) {
   for (const format of ['parquet', 'csv'] as const) {
     if (!existsSync(join(dir, `synthetic.${format}`))) await synth({ rows, out: dir, format });
   }
-  const cases: { name: string; config: string }[] = [];
+  /** minRowsPerSecond: the README's target, where it sets one. */
+  const cases: { name: string; config: string; minRowsPerSecond?: number }[] = [];
   for (const format of ['parquet', 'csv']) {
     const config = join(dir, `${format}.config.yaml`);
     await writeFile(config, stringify(synthConfig({ file: `synthetic.${format}` })));
-    cases.push({ name: `DuckDB, ${format} file`, config });
+    cases.push({ name: `DuckDB, ${format} file`, config, ...(format === 'parquet' ? { minRowsPerSecond: 500_000 } : {}) });
   }
   const pgUrl = process.env.MLOPS_PG_URL ?? process.env.MLOPS_TEST_PG_URL;
   if (pgUrl) {
@@ -54,13 +58,15 @@ if (values.child) {
     const raw = synthConfig({ table: 'synthetic' });
     parseConfig(raw, { MLOPS_PG_URL: pgUrl }); // fail early on a bad config
     await writeFile(config, stringify(raw));
-    cases.push({ name: 'PostgreSQL (COPY)', config });
+    cases.push({ name: 'PostgreSQL (COPY)', config, minRowsPerSecond: 100_000 });
   } else {
     console.log('PostgreSQL: skipped (set MLOPS_PG_URL to include it)');
   }
 
   console.log(`\nextract + cleanse + split + write, ${rows.toLocaleString('en-US')} rows x 20 columns, median of ${values.runs} runs`);
-  console.log('case                   rows/s      seconds   peak RSS');
+  const maxRss = 2 ** 30;
+  const goals = targets();
+  console.log('case                   rows/s      seconds   peak RSS   target');
   for (const c of cases) {
     const results = Array.from({ length: Number(values.runs) }, () => {
       const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/extract.ts', '--child', c.config], {
@@ -72,10 +78,17 @@ if (values.child) {
     }).sort((a, b) => a.seconds - b.seconds);
     const median = results[Math.floor(results.length / 2)]!;
     const rss = Math.max(...results.map((r) => r.rss));
+    const perSecond = Math.round(median.rows / median.seconds);
+    const target = [c.minRowsPerSecond && `>= ${c.minRowsPerSecond.toLocaleString('en-US')} rows/s`, '<= 1 GiB'].filter(Boolean).join(', ');
     console.log(
-      `${c.name.padEnd(22)} ${Math.round(median.rows / median.seconds)
-        .toLocaleString('en-US')
-        .padStart(9)}   ${median.seconds.toFixed(2).padStart(7)}   ${(rss / 2 ** 20).toFixed(0).padStart(5)} MiB`,
+      `${c.name.padEnd(22)} ${perSecond.toLocaleString('en-US').padStart(9)}   ${median.seconds.toFixed(2).padStart(7)}   ${(rss / 2 ** 20).toFixed(0).padStart(5)} MiB   ${target}`,
     );
+    if (c.minRowsPerSecond)
+      goals.check(
+        perSecond >= c.minRowsPerSecond,
+        `${c.name}: ${perSecond.toLocaleString('en-US')} rows/s < ${c.minRowsPerSecond.toLocaleString('en-US')}`,
+      );
+    goals.check(rss <= maxRss, `${c.name}: peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB > 1024 MiB`);
   }
+  goals.report();
 }

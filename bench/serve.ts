@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
  *  1. single-record /predict: requests/s and p99 latency;
  *  2. batches of 256 records: rows/s;
  *  3. hot swap under load: 10 model swaps during a 20 s run; every response must be 2xx.
+ * The run exits 1 when a figure misses its target (printed beside it). `npm run bench:serve`
+ * builds dist/ first: the server runs as `node bin/mlops.js serve`, from the compiled code.
  *
  *   npm run bench:serve -- [--seconds N]
  */
@@ -21,6 +23,7 @@ import { createLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
 import { openRegistry } from '../src/registry/folder.js';
+import { targets } from './targets.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
 const seconds = Number(values.seconds);
@@ -109,3 +112,19 @@ console.log(
 console.log(
   `hot swap, 20 s    ${swaps} swaps, ${fmt(swap.requests.average)} req/s, ${swap.non2xx} non-2xx, ${swap.errors} errors   (target: 10 swaps, 0 non-2xx)`,
 );
+
+const goals = targets();
+const rowsPerSecond = batches.result.requests.average * 256;
+goals.check(singles.result.requests.average >= 8000, `single record: ${fmt(singles.result.requests.average)} req/s < 8,000`);
+goals.check(singles.result.latency.p99 <= 25, `single record: p99 ${singles.result.latency.p99} ms > 25 ms`);
+for (const [phase, m] of [
+  ['single record', singles],
+  ['batch of 256', batches],
+] as const) {
+  goals.check(m.result.non2xx === 0 && m.result.errors === 0, `${phase}: ${m.result.non2xx} non-2xx, ${m.result.errors} errors`);
+  goals.check(m.dropped === 0, `${phase}: ${fmt(m.dropped)} log lines dropped`);
+}
+goals.check(rowsPerSecond >= 200_000, `batch of 256: ${fmt(rowsPerSecond)} rows/s < 200,000`);
+goals.check(swaps >= 10, `hot swap: ${swaps} swaps < 10`);
+goals.check(swap.non2xx === 0 && swap.errors === 0, `hot swap: ${swap.non2xx} non-2xx, ${swap.errors} errors`);
+goals.report();

@@ -3,7 +3,9 @@
  *  1. the reference MLP, 32 -> 64 -> 64 -> 3 softmax, on 100,000 synthetic rows, batch 256, 3 epochs,
  *     on every TensorFlow.js backend that loads (samples/s of model.fit);
  *  2. the train step on 1,000,000 rows x 20 columns from the extract benchmark's data, one epoch,
- *     in a fresh process: its peak RSS.
+ *     in a fresh process: its peak RSS (target <= 2 GiB).
+ * Each line names the backend that actually ran (tf.getBackend()), and the run exits 1 when a
+ * backend ran other than the one asked for or a figure misses its target.
  *
  *   npm run bench:train -- [--rows N] [--skip-scale]
  */
@@ -23,6 +25,7 @@ import { buildModel } from '../src/model/build.js';
 import { seededRandom } from '../src/model/random.js';
 import { train } from '../src/model/train.js';
 import { silentProgress } from '../src/progress.js';
+import { targets } from './targets.js';
 
 const { values } = parseArgs({
   options: { rows: { type: 'string', default: '100000' }, 'skip-scale': { type: 'boolean' }, child: { type: 'string' } },
@@ -41,6 +44,7 @@ if (values.child) {
     JSON.stringify({
       seconds: (performance.now() - began) / 1000,
       samplesPerSecond: out.samplesPerSecond,
+      backend: tf.getBackend(),
       rss: process.resourceUsage().maxRSS * 1024,
     }),
   );
@@ -60,6 +64,7 @@ if (values.child) {
     data: { source: { kind: 'duckdb', query: 'SELECT 1' }, contract: { columns: { y: { type: 'label' } } } },
   }).model;
   console.log(`reference MLP ${width} -> 64 -> 64 -> 3 softmax, ${rows.toLocaleString('en-US')} rows, batch 256`);
+  const goals = targets();
   console.log('backend      epochs   samples/s');
   for (const backend of ['tensorflow', 'wasm', 'cpu'] as BackendName[]) {
     try {
@@ -75,7 +80,11 @@ if (values.child) {
     const began = performance.now();
     await model.fit(xs, ys, { epochs, batchSize: 256, shuffle: true, verbose: 0 });
     const perSecond = Math.round((rows * epochs) / ((performance.now() - began) / 1000));
-    console.log(`${backend.padEnd(11)}  ${String(epochs).padEnd(7)}  ${perSecond.toLocaleString('en-US').padStart(9)}`);
+    const ran = tf.getBackend(); // what TensorFlow.js ran on, whatever was asked for
+    console.log(
+      `${ran.padEnd(11)}  ${String(epochs).padEnd(7)}  ${perSecond.toLocaleString('en-US').padStart(9)}${ran === backend ? '' : `   (asked for ${backend})`}`,
+    );
+    goals.check(ran === backend, `the ${backend} run ran on ${ran}`);
     tf.dispose([xs, ys]);
     model.dispose();
   }
@@ -93,9 +102,12 @@ if (values.child) {
     );
     const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/train.ts', '--child', file], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);
-    const r = JSON.parse(child.stdout) as { seconds: number; samplesPerSecond: number; rss: number };
+    const r = JSON.parse(child.stdout) as { seconds: number; samplesPerSecond: number; backend: string; rss: number };
+    const mib = r.rss / 2 ** 20;
     console.log(
-      `\ntrain step on ${n.toLocaleString('en-US')} rows x 20 columns (1 epoch, wasm): ${r.seconds.toFixed(1)} s, ${r.samplesPerSecond.toLocaleString('en-US')} samples/s, peak RSS ${(r.rss / 2 ** 20).toFixed(0)} MiB (limit 2048 MiB)`,
+      `\ntrain step on ${n.toLocaleString('en-US')} rows x 20 columns (1 epoch, ${r.backend}): ${r.seconds.toFixed(1)} s, ${r.samplesPerSecond.toLocaleString('en-US')} samples/s, peak RSS ${mib.toFixed(0)} MiB (target <= 2048 MiB)`,
     );
+    goals.check(mib <= 2048, `train step peak RSS ${mib.toFixed(0)} MiB > 2048 MiB`);
   }
+  goals.report();
 }
