@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { configError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { BackendPool } from './backends.js';
+import { closable } from './closable.js';
 import { createDashboard } from './dashboard/dashboard.js';
 import type { RunsProvider } from './dashboard/routes.js';
 import type { SamplingOptions } from './dashboard/sampler.js';
@@ -62,7 +63,11 @@ function adminOnly(token: string | undefined): MiddlewareHandler {
 }
 
 /** The proxy's routes, its backend pool (health checks running) and, when asked, Docker discovery. */
-export function createProxy(options: ProxyOptions): { app: Hono; pool: BackendPool; close(): void } {
+export function createProxy(options: ProxyOptions): {
+  app: Hono;
+  pool: BackendPool;
+  close(drained?: () => Promise<void>): Promise<void>;
+} {
   const { logger } = options;
   const pool = new BackendPool({ logger, healthIntervalMs: options.healthIntervalMs ?? 1000 });
   const metrics = createProxyMetrics(pool);
@@ -123,10 +128,12 @@ export function createProxy(options: ProxyOptions): { app: Hono; pool: BackendPo
   return {
     app,
     pool,
-    close() {
+    /** Stops the checks, discovery and the dashboard's streams; once `drained` (requests in flight answered), drops the upstream connections. */
+    async close(drained = async () => {}) {
       pool.stop();
       dashboard.close();
       discovery?.close();
+      await drained();
       forwarder.close();
     },
   };
@@ -142,6 +149,7 @@ export async function startProxy(
   // Node's 5 s idle timeout races clients that reuse a connection just as it expires ("other side
   // closed"); an edge keeps idle connections open longer than its clients do, as load balancers do.
   server.keepAliveTimeout = 65_000;
+  const closeServer = closable(server);
   try {
     await new Promise<void>((listening, failed) => {
       server.once('error', failed);
@@ -151,7 +159,7 @@ export async function startProxy(
       });
     });
   } catch (err) {
-    proxy.close();
+    await proxy.close();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
       throw configError(`port ${options.port} on ${host} is taken`, 'set deploy.proxy.port to a free port, or stop what holds it');
     throw err;
@@ -162,8 +170,7 @@ export async function startProxy(
     url,
     pool: proxy.pool,
     async close() {
-      proxy.close();
-      await new Promise<void>((done) => server.close(() => done()));
+      await proxy.close(closeServer);
     },
   };
 }

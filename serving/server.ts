@@ -1,4 +1,5 @@
 import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Config } from '../src/config/schema.js';
@@ -6,6 +7,7 @@ import { MlopsError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { selectBackend } from '../src/model/backend.js';
 import { createApp } from './app.js';
+import { closable } from './closable.js';
 import { createMetrics } from './metrics.js';
 import { ModelStore, type ModelSource } from './model-store.js';
 import { PredictionLog } from './prediction-log.js';
@@ -57,8 +59,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.poll) store.poll(serving.poll_seconds);
   let draining = false;
   const app = createApp({ store, log, metrics, serving, logger, adminToken: options.adminToken, draining: () => draining });
+  let closeServer!: () => Promise<void>;
   const server = await new Promise<ServerType>((ready) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: options.port ?? serving.port }, () => ready(s));
+    closeServer = closable(s as Server);
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -72,7 +76,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Lame duck first: requests already on their way (e.g. on kept-alive connections) still land.
       draining = true;
       await new Promise((r) => setTimeout(r, serving.shutdown_grace_seconds * 1000));
-      await new Promise<void>((done) => server.close(() => done()));
+      await closeServer();
       await log.close();
     },
   };

@@ -29,11 +29,7 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
       throw dataError(`the model's ${name} in ${dir} is missing or unreadable: ${(err as Error).message}`);
     }
   };
-  const [spec, card, model] = await Promise.all([
-    read<PreprocessSpec>('preprocess.json'),
-    readModelCard(dir),
-    loadModel(dir),
-  ]);
+  const [spec, card, model] = await Promise.all([read<PreprocessSpec>('preprocess.json'), readModelCard(dir), loadModel(dir)]);
   const dense = denseForward(model);
   const raw =
     dense ??

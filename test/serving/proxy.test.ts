@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
@@ -104,13 +105,13 @@ async function underLoad(url: string, until: Promise<unknown>, clients = 10) {
   return { statuses, backends };
 }
 
-/** A stand-in server where only routing matters: it echoes the request, and its /ready and status can be switched. */
+/** A stand-in server where only routing matters: it echoes the request, and its /ready, status and delay can be switched. */
 async function stub(name: string) {
-  const state = { ready: true, status: 200 };
+  const state = { ready: true, status: 200, delayMs: 0 };
   const app = new Hono();
   app.get('/ready', (c) => (state.ready ? c.json({ status: 'ready' }) : c.json({ error: 'not ready' }, 503)));
   app.all('*', async (c) =>
-    c.json(
+    (await new Promise((r) => setTimeout(r, state.delayMs)), c).json(
       { name, method: c.req.method, path: c.req.path, query: c.req.query(), headers: c.req.header(), body: await c.req.text() },
       state.status as 200,
       { 'x-stub': name },
@@ -331,6 +332,35 @@ describe('the prediction proxy', () => {
     ]) {
       expect(text).toContain(line);
     }
+  });
+
+  it('closes at once while a connection that never sent a request is open, as a browser opens them ahead of need', async () => {
+    const p = await proxy();
+    const idle = connect(Number(new URL(p.url).port), '127.0.0.1');
+    await once(idle, 'connect');
+    const ended = once(idle, 'close');
+    const started = Date.now();
+    await opened.pop()!.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+    await ended;
+  });
+
+  it('answers the prediction in flight when it closes, then ends its kept-alive connection instead of waiting on it', async () => {
+    const p = await proxy();
+    const slow = await stub('slow');
+    slow.state.delayMs = 500;
+    expect((await register(p.url, 'slow', { url: slow.url, version: 'v1' })).status).toBe(201);
+    const answer = predict(p.url);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const closed = opened.pop()!.close();
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('connection')).toBe('close');
+    expect((await res.json()).name).toBe('slow');
+    await closed;
+    // The rest of the 500 ms, not the 65 s a kept-alive connection may otherwise idle.
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 
   it('says a taken port is a config error, and how to fix it', async () => {

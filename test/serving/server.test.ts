@@ -1,5 +1,7 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +192,21 @@ describe('the prediction server', () => {
     ]) {
       expect(text).toContain(name);
     }
+  });
+
+  it('stops within its drain grace while a connection that never sent a request is open', async () => {
+    const other = await startServer({
+      serving: { ...config.serving, shutdown_grace_seconds: 0.2, log: { ...config.serving.log, path: join(root, 'other.jsonl') } },
+      configDir: process.cwd(),
+      logger: memoryLogger(),
+      port: 0,
+      source: { kind: 'registry', registry: openRegistry(config, process.cwd()), alias: 'champion' },
+    });
+    const idle = connect(Number(new URL(other.url).port), '127.0.0.1');
+    await once(idle, 'connect');
+    const started = Date.now();
+    await other.close();
+    expect(Date.now() - started).toBeLessThan(1200);
   });
 
   it('guards /admin/reload with the bearer token', async () => {
