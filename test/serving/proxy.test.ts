@@ -110,13 +110,14 @@ async function stub(name: string) {
   const state = { ready: true, status: 200, delayMs: 0 };
   const app = new Hono();
   app.get('/ready', (c) => (state.ready ? c.json({ status: 'ready' }) : c.json({ error: 'not ready' }, 503)));
-  app.all('*', async (c) =>
-    (await new Promise((r) => setTimeout(r, state.delayMs)), c).json(
+  app.all('*', async (c) => {
+    await new Promise((r) => setTimeout(r, state.delayMs));
+    return c.json(
       { name, method: c.req.method, path: c.req.path, query: c.req.query(), headers: c.req.header(), body: await c.req.text() },
       state.status as 200,
       { 'x-stub': name },
-    ),
-  );
+    );
+  });
   const server = await new Promise<Server>((listening) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => listening(s as Server));
   });
