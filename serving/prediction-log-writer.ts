@@ -8,7 +8,7 @@ import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { lineCount, type LogEntry, type WriterMessage } from './prediction-log.js';
-import { rotatedPath } from './log-files.js';
+import { rotatedPath } from '../src/prediction-log-files.js';
 import { logLines } from './prediction-lines.js';
 
 const { path, maxBytes, maxFiles, redact } = workerData as { path: string; maxBytes: number; maxFiles: number; redact: string[] };

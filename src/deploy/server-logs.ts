@@ -1,4 +1,4 @@
-import { rotationOf } from '../../serving/log-files.js';
+import { rotationOf } from '../prediction-log-files.js';
 
 /** A file in a folder of prediction logs, with when it was last written. */
 export interface LogFile {

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { logFiles } from '../../serving/log-files.js';
+import { logFiles } from '../prediction-log-files.js';
 import type { StepContext } from '../context.js';
 import { predictionLogs } from '../deploy/prediction-logs.js';
 import { configError } from '../errors.js';
