@@ -2,17 +2,19 @@ import { z } from 'zod';
 import { metricNames } from './config/schema.js';
 import type { ContractReport, ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
-import type { DeployOutputs } from './deploy/rollout.js';
-import type { EvaluateOutputs } from './evaluate/evaluate.js';
-import type { ReevaluateOutputs } from './evaluate/reevaluate.js';
-import type { Decision } from './gate/gate.js';
-import type { BuildOutputs } from './image/build.js';
-import type { PushOutputs } from './image/push.js';
-import type { TrainOutputs } from './model/train.js';
 import type { MonitorReport } from './monitor/report.js';
-import type { RecordOutputs } from './registry/record.js';
 import { manifestSchema } from './registry/schemas.js';
-import type { RunRecord } from './runs/ledger.js';
+import type {
+  BuildOutputs,
+  Decision,
+  DeployOutputs,
+  EvaluateOutputs,
+  PushOutputs,
+  RecordOutputs,
+  ReevaluateOutputs,
+  RunRecord,
+  TrainOutputs,
+} from './step-outputs.js';
 
 /**
  * The schema of every file a step leaves for the steps after it. Each is typed against the

@@ -11,35 +11,24 @@ import {
   type Artifact,
 } from './artifact-files.js';
 import type { StepContext } from './context.js';
-import { extract, type ExtractOutputs } from './data/extract.js';
+import { extract } from './data/extract.js';
 import { configError } from './errors.js';
-import { evaluate, type EvaluateOutputs } from './evaluate/evaluate.js';
-import { gate, type Decision } from './gate/gate.js';
-import { train, type TrainOutputs } from './model/train.js';
-import { deploy, type DeployOutputs } from './deploy/rollout.js';
-import { buildStep, type BuildOutputs } from './image/build.js';
-import { pushStep, type PushOutputs } from './image/push.js';
-import { record, type RecordOutputs } from './registry/record.js';
+import { evaluate } from './evaluate/evaluate.js';
+import { gate } from './gate/gate.js';
+import { train } from './model/train.js';
+import { deploy } from './deploy/rollout.js';
+import { buildStep } from './image/build.js';
+import { pushStep } from './image/push.js';
+import { record } from './registry/record.js';
 import { Ledger } from './runs/ledger.js';
-import { conclude, definedOnly, runStep, stepNames, type RunOptions, type Step, type StepName } from './runs/step.js';
+import { conclude, definedOnly, runStep, type RunOptions, type Step } from './runs/step.js';
+import { stepNames, type StepName } from './step-names.js';
+import type { PipelineResult } from './step-outputs.js';
 
-export { stepNames, type RunOptions, type Step, type StepName };
+export type { RunOptions, Step };
 
 /** The pipeline's steps; each reads the artifacts of the ones before it, so any can be rerun alone. */
 export const steps: Record<StepName, Step> = { extract, train, evaluate, gate, record, build: buildStep, push: pushStep, deploy };
-
-export interface PipelineResult {
-  extract: ExtractOutputs;
-  train: TrainOutputs;
-  evaluate: EvaluateOutputs;
-  decision: Decision;
-  /** Present when the model was blessed and recorded. */
-  record?: RecordOutputs;
-  /** Present when the deploy target needed them and the model was blessed. */
-  build?: BuildOutputs;
-  push?: PushOutputs;
-  deploy?: DeployOutputs;
-}
 
 export interface PipelineOptions extends RunOptions {
   /** Resume at this step, reusing the artifacts of the steps before it. */

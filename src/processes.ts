@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from './package-root.js';
+import { pollUntil } from './poll.js';
 
 /**
  * A process as recorded when it started: its pid, and when it started. A pid read back from a
@@ -104,14 +105,12 @@ function signal(pid: number, name: NodeJS.Signals): void {
 export async function terminate(recorded: ProcessIdentity, timeoutMs: number): Promise<void> {
   if (processState(recorded) !== 'running') return;
   signal(recorded.pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (processState(recorded) === 'running') {
-    if (Date.now() > deadline) {
-      signal(recorded.pid, 'SIGKILL');
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await pollUntil(
+    timeoutMs,
+    () => processState(recorded) !== 'running',
+    () => signal(recorded.pid, 'SIGKILL'),
+    50,
+  );
 }
 
 /** The last line of a server's output, a JSON log line's message: its last words, for an error message. */

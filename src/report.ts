@@ -1,12 +1,7 @@
+import { count, measure } from './format.js';
 import type { Metrics } from './evaluate/metrics.js';
 import type { ExtractOutputs } from './data/extract.js';
-import type { Decision, RuleResult } from './gate/gate.js';
-import type { TrainOutputs } from './model/train.js';
-import type { PipelineResult } from './pipeline.js';
-import type { RunRecord } from './runs/ledger.js';
-
-const fmt = (n: number) => n.toLocaleString('en-US');
-const num = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : '-');
+import type { Decision, PipelineResult, RuleResult, RunRecord, TrainOutputs } from './step-outputs.js';
 
 /** The metrics table: candidate against the champion, scored on the same test rows. */
 export function metricsTable(candidate: Metrics, champion?: Metrics): string[] {
@@ -16,7 +11,7 @@ export function metricsTable(candidate: Metrics, champion?: Metrics): string[] {
     `${'metric'.padEnd(width)}  candidate  champion`,
     ...rows.map(
       ([k, v]) =>
-        `${k.padEnd(width)}  ${num(v).padStart(9)}  ${num(champion && (champion as unknown as Record<string, unknown>)[k]).padStart(8)}`,
+        `${k.padEnd(width)}  ${measure(v).padStart(9)}  ${measure(champion && (champion as unknown as Record<string, unknown>)[k]).padStart(8)}`,
     ),
   ];
 }
@@ -29,8 +24,8 @@ export function verdict(decision: Decision): string {
 
 /** A rule in a few words: `accuracy (all) lower: 0.7512 vs bound 0.8000`, or why it was not judged. */
 export function ruleText(r: RuleResult): string {
-  const held = r.notJudged ? `not judged, ${r.notJudged}` : `${num(r.value)} vs bound ${num(r.bound)}`;
-  return `${r.metric} (${r.scope}) ${r.rule}: ${held}${r.champion !== undefined ? ` (champion ${num(r.champion)})` : ''}`;
+  const held = r.notJudged ? `not judged, ${r.notJudged}` : `${measure(r.value)} vs bound ${measure(r.bound)}`;
+  return `${r.metric} (${r.scope}) ${r.rule}: ${held}${r.champion !== undefined ? ` (champion ${measure(r.champion)})` : ''}`;
 }
 
 /** A rule's outcome: FAIL, pass, or not judged on a slice (reported, not failing). */
@@ -56,8 +51,8 @@ export function runSummary(runId: string, runDir: string, result: PipelineResult
   const { extract: e, train: t, evaluate: ev } = result;
   return [
     `run ${runId}`,
-    `data      ${fmt(e.rows.read)} rows read, ${fmt(e.rows.quarantined)} quarantined; train ${fmt(e.split.train)}, validation ${fmt(e.split.validation)}, test ${fmt(e.split.test)} (as_of ${e.window.asOf})`,
-    `training  ${t.epochs} epochs on ${t.backend}, best epoch ${t.bestEpoch}, ${fmt(t.samplesPerSecond)} samples/s`,
+    `data      ${count(e.rows.read)} rows read, ${count(e.rows.quarantined)} quarantined; train ${count(e.split.train)}, validation ${count(e.split.validation)}, test ${count(e.split.test)} (as_of ${e.window.asOf})`,
+    `training  ${t.epochs} epochs on ${t.backend}, best epoch ${t.bestEpoch}, ${count(t.samplesPerSecond)} samples/s`,
     '',
     ...metricsTable(ev.metrics, ev.champion?.metrics),
     '',
@@ -72,7 +67,7 @@ function releaseLines({ record, build, push, deploy }: PipelineResult): string[]
   if (!record) return ['released  nothing: the champion stays'];
   return [
     `recorded  registry version ${record.version}${record.promoted ? ', the champion' : ''}`,
-    ...(build ? [`image     ${push?.reference ?? build.image}, ${fmt(Math.round(build.sizeBytes / 2 ** 20))} MiB`] : []),
+    ...(build ? [`image     ${push?.reference ?? build.image}, ${count(Math.round(build.sizeBytes / 2 ** 20))} MiB`] : []),
     ...(deploy
       ? [`released  ${deploy.version} is the champion and serves on ${deploy.proxy}/predict (${deploy.server.id}, ${deploy.target})`]
       : []),
@@ -83,8 +78,8 @@ function releaseLines({ record, build, push, deploy }: PipelineResult): string[]
 export function extractSummary(out: ExtractOutputs, dir: string): string {
   return [
     `window      ${out.window.windowStart} to ${out.window.asOf} (as_of=${out.window.asOf}, source ${out.source})`,
-    `rows        ${fmt(out.rows.read)} read, ${fmt(out.rows.clean)} clean, ${fmt(out.rows.quarantined)} quarantined`,
-    `split       train ${fmt(out.split.train)}, validation ${fmt(out.split.validation)}, test ${fmt(out.split.test)}`,
+    `rows        ${count(out.rows.read)} read, ${count(out.rows.clean)} clean, ${count(out.rows.quarantined)} quarantined`,
+    `split       train ${count(out.split.train)}, validation ${count(out.split.validation)}, test ${count(out.split.test)}`,
     `features    ${out.features.join(', ')} -> ${out.label} (${out.task})`,
     `data hash   ${out.dataHash}`,
     `artifacts   ${dir}`,
@@ -94,7 +89,7 @@ export function extractSummary(out: ExtractOutputs, dir: string): string {
 /** What `mlops train` prints. */
 export function trainSummary(out: TrainOutputs): string {
   return [
-    `training    ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch} (val_loss ${out.valLoss.toFixed(4)}), ${fmt(out.samplesPerSecond)} samples/s`,
+    `training    ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch} (val_loss ${out.valLoss.toFixed(4)}), ${count(out.samplesPerSecond)} samples/s`,
     `model       ${out.modelDir}`,
   ].join('\n');
 }

@@ -3,7 +3,8 @@ import { loadConfig } from '../config/load.js';
 import { createContext, newRunId, type StepContext } from '../context.js';
 import { configError, describeError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { runStepAlone, type RunOptions, type Step, type StepName } from '../runs/step.js';
+import { runStepAlone, type RunOptions, type Step } from '../runs/step.js';
+import type { StepName } from '../step-names.js';
 import { redact } from '../secrets.js';
 
 /** What one action adds to the shared adapter: its steps, how inputs shape them, what it reports. */

@@ -1,7 +1,8 @@
-import { buildStep, type BuildOutputs } from '../image/build.js';
-import { pushStep, type PushOutputs } from '../image/push.js';
+import { buildStep } from '../image/build.js';
+import { pushStep } from '../image/push.js';
 import { runAction } from './action.js';
 import { releaseSummary } from './summary.js';
+import type { BuildOutputs, PushOutputs } from '../step-outputs.js';
 
 /** The build action: the prediction image, then its push to image.registry when one is set. */
 export const run = () =>

@@ -1,6 +1,7 @@
-import { deploy, type DeployOutputs } from '../deploy/rollout.js';
+import { deploy } from '../deploy/rollout.js';
 import { runAction } from './action.js';
 import { releaseSummary } from './summary.js';
+import type { DeployOutputs } from '../step-outputs.js';
 
 /** The deploy action: the recorded version beside the running servers, then the old ones retired. */
 export const run = () =>

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readArtifact } from '../artifacts.js';
 import { trainFile } from '../artifact-files.js';
-import { evaluate, type EvaluateOutputs } from '../evaluate/evaluate.js';
+import { evaluate } from '../evaluate/evaluate.js';
 import { runAction } from './action.js';
 import { evaluateSummary } from './summary.js';
+import type { EvaluateOutputs } from '../step-outputs.js';
 
 const numeric = (metrics: object) => Object.fromEntries(Object.entries(metrics).filter(([, v]) => typeof v === 'number'));
 

@@ -1,8 +1,9 @@
 import * as core from '@actions/core';
-import { gate, rejection, type Decision } from '../gate/gate.js';
+import { gate, rejection } from '../gate/gate.js';
 import { runAction } from './action.js';
 import { gateSummary } from './summary.js';
 import { ruleText } from '../report.js';
+import type { Decision } from '../step-outputs.js';
 
 /**
  * The gate action. A rejected model fails the job (after the alert), so the release jobs after it

@@ -1,5 +1,6 @@
-import { record, type RecordOutputs } from '../registry/record.js';
+import { record } from '../registry/record.js';
 import { runAction } from './action.js';
+import type { RecordOutputs } from '../step-outputs.js';
 
 /** The record action: the blessed model as a new immutable registry version. */
 export const run = () =>

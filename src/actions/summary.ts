@@ -1,43 +1,38 @@
+import { count, measure } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
-import type { DeployOutputs } from '../deploy/rollout.js';
-import type { EvaluateOutputs } from '../evaluate/evaluate.js';
-import type { Decision } from '../gate/gate.js';
-import type { BuildOutputs } from '../image/build.js';
-import type { PushOutputs } from '../image/push.js';
-import type { EpochLog, TrainOutputs } from '../model/train.js';
+import type { EpochLog } from '../model/train.js';
 import { byStatus, ruleStatus, verdict } from '../report.js';
+import type { BuildOutputs, Decision, DeployOutputs, EvaluateOutputs, PushOutputs, TrainOutputs } from '../step-outputs.js';
 
 /**
  * Job summaries in GitHub-flavoured markdown, one per step, from the step's artifacts. Pure
  * functions: the actions write them with `core.summary`, the tests read them as text.
  */
 
-const fmt = (n: number) => n.toLocaleString('en-US');
-const num = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? fmt(v) : v.toFixed(4)) : '–');
 export const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
 export function extractSummary(out: ExtractOutputs, contract: ContractReport): string {
   const reasons = Object.entries(contract.rules).slice(0, 10);
   return [
-    `### extract: ${fmt(out.rows.read)} rows, ${fmt(out.rows.quarantined)} quarantined`,
+    `### extract: ${count(out.rows.read)} rows, ${count(out.rows.quarantined)} quarantined`,
     `Window ${out.window.windowStart} to ${out.window.asOf} from ${out.source}; data hash \`${out.dataHash.slice(0, 12)}\`.`,
     table(
       ['rows', 'count'],
       [
-        ['read', fmt(out.rows.read)],
-        ['clean', fmt(out.rows.clean)],
+        ['read', count(out.rows.read)],
+        ['clean', count(out.rows.clean)],
         [
           'quarantined',
-          `${fmt(out.rows.quarantined)} (${(contract.rows.quarantinedShare * 100).toFixed(2)}%, limit ${contract.maxQuarantineRatio * 100}%)`,
+          `${count(out.rows.quarantined)} (${(contract.rows.quarantinedShare * 100).toFixed(2)}%, limit ${contract.maxQuarantineRatio * 100}%)`,
         ],
-        ...Object.entries(out.split).map(([k, v]) => [k, fmt(v)]),
+        ...Object.entries(out.split).map(([k, v]) => [k, count(v)]),
       ],
     ),
     reasons.length
       ? `**Top quarantine reasons**\n\n${table(
           ['column:rule', 'rows'],
-          reasons.map(([k, v]) => [`\`${k}\``, fmt(v)]),
+          reasons.map(([k, v]) => [`\`${k}\``, count(v)]),
         )}`
       : '',
   ]
@@ -50,7 +45,7 @@ export function trainSummary(out: TrainOutputs, history: EpochLog[]): string {
   const series = (key: 'loss' | 'valLoss') => `[${history.map((h) => h[key].toFixed(4)).join(', ')}]`;
   return [
     `### train: ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch}`,
-    `Validation loss ${out.valLoss.toFixed(4)}; ${fmt(out.samplesPerSecond)} samples/s.`,
+    `Validation loss ${out.valLoss.toFixed(4)}; ${count(out.samplesPerSecond)} samples/s.`,
     [
       '```mermaid',
       'xychart-beta',
@@ -68,10 +63,10 @@ export function evaluateSummary(out: EvaluateOutputs, classes: string[]): string
   const candidate = Object.entries(out.metrics).filter(([k]) => k !== 'confusion');
   const champion = out.champion?.metrics as unknown as Record<string, unknown> | undefined;
   const parts = [
-    `### evaluate: ${fmt(out.rows)} test rows${out.champion ? `, against champion ${out.champion.version}` : ''}`,
+    `### evaluate: ${count(out.rows)} test rows${out.champion ? `, against champion ${out.champion.version}` : ''}`,
     table(
       ['metric', 'candidate', `champion${out.champion ? ` ${out.champion.version}` : ''}`],
-      candidate.map(([k, v]) => [k, num(v), num(champion?.[k])]),
+      candidate.map(([k, v]) => [k, measure(v, '–'), measure(champion?.[k], '–')]),
     ),
   ];
   if (out.championSkipped) parts.push(`The champion was not compared: ${out.championSkipped}.`);
@@ -81,7 +76,7 @@ export function evaluateSummary(out: EvaluateOutputs, classes: string[]): string
     parts.push(
       `**Confusion matrix** (rows: true class, columns: predicted)\n\n${table(
         ['', ...names],
-        confusion.map((row, i) => [`**${names[i]}**`, ...row.map(fmt)]),
+        confusion.map((row, i) => [`**${names[i]}**`, ...row.map(count)]),
       )}`,
     );
   }
@@ -99,9 +94,9 @@ export function gateSummary(decision: Decision): string {
         r.metric,
         r.scope,
         r.rule,
-        r.notJudged ? `not judged: ${r.notJudged}` : num(r.value),
-        num(r.bound),
-        num(r.champion),
+        r.notJudged ? `not judged: ${r.notJudged}` : measure(r.value, '–'),
+        measure(r.bound, '–'),
+        measure(r.champion, '–'),
       ]),
     ),
   ].join('\n\n');

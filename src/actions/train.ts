@@ -1,8 +1,9 @@
 import { parseConfig } from '../config/load.js';
 import { readModelCard } from '../model/model-card.js';
-import { train, type TrainOutputs } from '../model/train.js';
+import { train } from '../model/train.js';
 import { jsonInput, runAction } from './action.js';
 import { trainSummary } from './summary.js';
+import type { TrainOutputs } from '../step-outputs.js';
 
 /** The train action: preprocessing and the model, with optional hyperparameter overrides. */
 export const run = () =>

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { rollback, rollout, undeploy, type DeployOutputs } from '../deploy/rollout.js';
+import { rollback, rollout, undeploy } from '../deploy/rollout.js';
 import { pushImage } from '../image/push.js';
 import { openRegistry } from '../registry/folder.js';
 import { contextFrom, type GlobalOptions } from './context.js';
+import type { DeployOutputs } from '../step-outputs.js';
 
 const released = (out: DeployOutputs) =>
   `${out.version} serves on ${out.proxy} (${out.server.id}, rollout ${out.seconds.toFixed(1)}s; stopped ${out.stopped.join(', ') || 'none'})\n`;

@@ -1,3 +1,4 @@
+import { measure } from '../format.js';
 import type { Command } from 'commander';
 import { openRegistry } from '../registry/folder.js';
 import { contextFrom, type GlobalOptions } from './context.js';
@@ -7,10 +8,8 @@ const registryFrom = async (cmd: Command) => {
   return openRegistry(ctx.config, ctx.configDir);
 };
 
-const metric = (summary: Record<string, unknown>, name: string) => {
-  const v = (summary.metrics as Record<string, unknown> | undefined)?.[name];
-  return typeof v === 'number' ? v.toFixed(4) : '-';
-};
+const metric = (summary: Record<string, unknown>, name: string) =>
+  measure((summary.metrics as Record<string, unknown> | undefined)?.[name]);
 
 export function registerModels(cli: Command): void {
   const models = cli.command('models').description('the model registry: versions and the champion');

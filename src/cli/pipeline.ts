@@ -5,10 +5,12 @@ import { extract } from '../data/extract.js';
 import { evaluate } from '../evaluate/evaluate.js';
 import { gate, rejection } from '../gate/gate.js';
 import { train } from '../model/train.js';
-import { rekick, runPipeline, stepNames, type PipelineResult, type StepName } from '../pipeline.js';
+import { rekick, runPipeline } from '../pipeline.js';
+import { stepNames, type StepName } from '../step-names.js';
 import { decisionLines, extractSummary, metricsTable, runSummary, statusTable, trainSummary } from '../report.js';
 import { listRuns } from '../runs/ledger.js';
 import { contextFrom, type GlobalOptions } from './context.js';
+import type { PipelineResult } from '../step-outputs.js';
 
 /** Prints the closing summary; a rejected model ends the command with a quality error (exit 4). */
 function finish(ctx: StepContext, result: PipelineResult): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { MlopsError } from '../errors.js';
-import { reevaluate } from '../evaluate/reevaluate.js';
+import { reevaluate } from '../retirement/reevaluate.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 export function registerReevaluate(cli: Command): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { stepNames } from '../step-names.js';
 
 /**
  * The schema of `mlops.config.yaml`, the fork's single source of truth. Objects are strict so that
@@ -168,9 +169,7 @@ const retryPolicy = z.strictObject({
 const slo = z.strictObject({
   retry: retryPolicy.prefault({}),
   /** Per-step overrides of the retry policy, e.g. more attempts for a flaky warehouse. */
-  steps: z
-    .partialRecord(z.enum(['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push', 'deploy']), retryPolicy.partial())
-    .default({}),
+  steps: z.partialRecord(z.enum(stepNames), retryPolicy.partial()).default({}),
 });
 
 const notify = z.strictObject({

@@ -79,7 +79,7 @@ export function featuresOf(config: Config): string[] {
   );
 }
 
-/** Step 1: pull the window from the warehouse, enforce the contract, quarantine, split, write. */
+/** The extract step: pull the window from the warehouse, enforce the contract, quarantine, split, write. */
 export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Promise<ExtractOutputs> {
   const { config, log } = ctx;
   const { source, contract, window: windowConfig } = config.data;

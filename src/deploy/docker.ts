@@ -6,11 +6,13 @@ import { registryAuth } from '../image/push.js';
 import { lastWords } from '../processes.js';
 import { openRegistry } from '../registry/folder.js';
 import { demux, execRequest } from './docker-exec.js';
-import type { Fleet, HostRequest, Liveness, PredictionLogSource, Server } from './fleet.js';
+import type { Fleet, HostRequest, Liveness, PredictionLogSource } from './fleet.js';
 import { predictionMount, predictionVolume, volumeFiles, volumeLines } from './prediction-volume.js';
 import type { ProxyClient } from './proxy-client.js';
 import { ensureProxyContainer, proxyContainerName, removeProxyContainer } from './proxy-container.js';
 import { serverLogs } from './server-logs.js';
+import { dockerName } from '../docker-name.js';
+import type { Server } from '../step-outputs.js';
 
 type Labels = Record<string, string>;
 
@@ -95,7 +97,7 @@ export class DockerFleet implements Fleet {
   }
 
   async start(version: string, port: number): Promise<Server> {
-    const name = `${this.ctx.config.project}-${version}-${port}`.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-');
+    const name = dockerName(this.ctx.config.project, version, port);
     const image = await this.image(version);
     const labels: Labels = {
       'mlops.project': this.ctx.config.project,

@@ -1,17 +1,7 @@
 import { MlopsError } from '../errors.js';
 import type { ProxyClient } from './proxy-client.js';
-
-/** One prediction server of the project: a local process or a container. */
-export interface Server {
-  /** Unique within the project, e.g. `v3-8101`; the proxy knows the server by it. */
-  id: string;
-  version: string;
-  port: number;
-  url: string;
-  running: boolean;
-  /** When it last started or stopped: retirement keeps the newest stopped ones. */
-  since: string;
-}
+import { pollUntil } from '../poll.js';
+import type { Server } from '../step-outputs.js';
 
 /** Why a new server did not come up: it exited (with its last log line), or it is still starting. */
 export type Liveness = { exited: false } | { exited: true; reason: string };
@@ -78,18 +68,17 @@ export function answersOk(request: HostRequest, url: string): Promise<boolean> {
  * quality error with its last words. One still starting at the deadline may yet come up: transient.
  */
 export async function waitUntilReady(fleet: Fleet, server: Server, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const ready = async () => {
     const live = await fleet.liveness(server);
     if (live.exited)
       throw new MlopsError('quality', `the new server for ${server.version} exited before it was ready: ${live.reason}`, {
         hint: 'the old servers keep serving; fix the model or roll back with `mlops rollback`',
       });
-    if ((await answersOk(fleet.request, `${server.url}/ready`)) && (await fleet.healthy(server))) return;
-    if (Date.now() > deadline)
-      throw new MlopsError('transient', `the new server for ${server.version} was not healthy and ready within ${timeoutMs / 1000}s`, {
-        hint: 'the old servers keep serving; raise deploy.ready_timeout_seconds if the model is slow to load',
-      });
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return (await answersOk(fleet.request, `${server.url}/ready`)) && fleet.healthy(server);
+  };
+  await pollUntil(timeoutMs, ready, () => {
+    throw new MlopsError('transient', `the new server for ${server.version} was not healthy and ready within ${timeoutMs / 1000}s`, {
+      hint: 'the old servers keep serving; raise deploy.ready_timeout_seconds if the model is slow to load',
+    });
+  });
 }

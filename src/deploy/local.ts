@@ -8,10 +8,11 @@ import { withFileLock } from '../file-lock.js';
 import { readJson, writeJson } from '../json-file.js';
 import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
 import { openRegistry } from '../registry/folder.js';
-import type { Fleet, HostRequest, Liveness, PredictionLogSource, Server } from './fleet.js';
+import type { Fleet, HostRequest, Liveness, PredictionLogSource } from './fleet.js';
 import type { ProxyClient } from './proxy-client.js';
 import { ensureProxyProcess, stopProxyProcess } from './proxy-process.js';
 import { serverLogs } from './server-logs.js';
+import type { Server } from '../step-outputs.js';
 
 /** `<workdir>/deploy/local.json`: the servers, each with its process (pid and start time) and its own output. */
 const localState = z.array(

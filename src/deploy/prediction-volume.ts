@@ -7,6 +7,7 @@ import { parseJson } from '../json-file.js';
 import { lastWords } from '../processes.js';
 import { containerFileLines, demux } from './docker-exec.js';
 import type { LogFile } from './server-logs.js';
+import { dockerName } from '../docker-name.js';
 
 /**
  * deploy.target docker keeps the prediction logs on a named volume of the Docker host,
@@ -14,7 +15,7 @@ import type { LogFile } from './server-logs.js';
  * writes `<server id>.jsonl` there. The volume outlives the containers, so retiring a server never
  * takes its predictions with it, and `mlops undeploy` keeps it: it is the data.
  */
-export const predictionVolume = (ctx: StepContext) => `${ctx.config.project}-predictions`.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-');
+export const predictionVolume = (ctx: StepContext) => dockerName(ctx.config.project, 'predictions');
 
 /** The volume as a server container mounts it, and where that server writes. */
 export async function predictionMount(ctx: StepContext, docker: Docker, server: string): Promise<{ bind: string; log: string }> {

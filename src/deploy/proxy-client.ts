@@ -1,5 +1,7 @@
 import { MlopsError } from '../errors.js';
-import { answersOk, type HostRequest, type HostResponse, type Server } from './fleet.js';
+import { answersOk, type HostRequest, type HostResponse } from './fleet.js';
+import { pollUntil } from '../poll.js';
+import type { Server } from '../step-outputs.js';
 
 export interface Backend {
   id: string;
@@ -51,11 +53,12 @@ export class ProxyClient {
 
   /** Waits until the proxy balances over the server: it discovered it and its health check passed. */
   async waitFor(server: Server, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await this.backends()).some((b) => b.url === server.url && b.healthy && b.weight > 0)) {
-      if (Date.now() > deadline)
+    await pollUntil(
+      timeoutMs,
+      async () => (await this.backends()).some((b) => b.url === server.url && b.healthy && b.weight > 0),
+      () => {
         throw new MlopsError('transient', `the proxy at ${this.url} did not take ${server.id} into rotation within ${timeoutMs / 1000}s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      },
+    );
   }
 }

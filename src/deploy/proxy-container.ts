@@ -4,9 +4,11 @@ import { MlopsError } from '../errors.js';
 import { lastWords } from '../processes.js';
 import { demux, execRequest } from './docker-exec.js';
 import { ProxyClient } from './proxy-client.js';
+import { pollUntil } from '../poll.js';
+import { dockerName } from '../docker-name.js';
 
 /** The proxy container's name: one per project and Docker host. */
-export const proxyContainerName = (ctx: StepContext) => `${ctx.config.project}-proxy`.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-');
+export const proxyContainerName = (ctx: StepContext) => dockerName(ctx.config.project, 'proxy');
 
 /**
  * deploy.target docker's proxy: a container of a prediction image running /app/proxy.js on the
@@ -61,16 +63,19 @@ export async function ensureProxyContainer(ctx: StepContext, docker: Docker, ima
 
 /** Waits for the new proxy's /health; one that exits or answers nothing in 30 s fails the deploy with its last words. */
 async function waitForProxy(ctx: StepContext, docker: Docker, name: string, client: ProxyClient): Promise<void> {
-  for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 200))) {
-    const info = await docker.getContainer(name).inspect();
-    if (info.State.Running && (await client.healthy())) return;
-    if (info.State.Restarting || !info.State.Running || Date.now() > deadline) {
-      const logs = demux((await docker.getContainer(name).logs({ stdout: true, stderr: true, tail: 3 })) as unknown as Buffer);
-      throw new MlopsError('transient', `the proxy container ${name} did not start: ${lastWords(logs)}`, {
-        hint: `see \`docker logs ${name}\`; a port taken on the Docker host is the usual cause (deploy.proxy.port ${ctx.config.deploy.proxy.port})`,
-      });
-    }
-  }
+  const failed = async () => {
+    const logs = demux((await docker.getContainer(name).logs({ stdout: true, stderr: true, tail: 3 })) as unknown as Buffer);
+    throw new MlopsError('transient', `the proxy container ${name} did not start: ${lastWords(logs)}`, {
+      hint: `see \`docker logs ${name}\`; a port taken on the Docker host is the usual cause (deploy.proxy.port ${ctx.config.deploy.proxy.port})`,
+    });
+  };
+  const up = async () => {
+    const { State } = await docker.getContainer(name).inspect();
+    if (State.Running && (await client.healthy())) return true;
+    if (State.Restarting || !State.Running) await failed();
+    return false;
+  };
+  await pollUntil(30_000, up, failed, 200);
 }
 
 /** Removes the project's proxy container, if there is one. */

@@ -11,6 +11,7 @@ import type { HostRequest } from './fleet.js';
 import { deployDir } from './local.js';
 import { portFree } from './ports.js';
 import { ProxyClient } from './proxy-client.js';
+import { pollUntil } from '../poll.js';
 
 /** The proxy process of deploy.target local, kept in `<workdir>/deploy/proxy.json`. */
 const proxyState = z.object({
@@ -61,18 +62,23 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
   const args = ['--config', ctx.configFile, '--log-format', 'json', 'proxy', '--port', String(port), '--host', host];
   const proxy = spawnMlops(args, logFile, { ...process.env, MLOPS_ADMIN_TOKEN: token });
   await writeJson(stateFile(ctx), proxyState, { ...proxy, port, host, token }, 0o600);
-  for (const deadline = Date.now() + 15_000; ;) {
-    const up = await fetch(`${url}/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (processState(proxy) !== 'running' || Date.now() > deadline)
-      throw new MlopsError('transient', `the proxy did not start: ${lastWords(await readFile(logFile, 'utf8').catch(() => ''))}`, {
-        hint: `see ${logFile}`,
-      });
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const failed = async () => {
+    throw new MlopsError('transient', `the proxy did not start: ${lastWords(await readFile(logFile, 'utf8').catch(() => ''))}`, {
+      hint: `see ${logFile}`,
+    });
+  };
+  const up = async () => {
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return true;
+    if (processState(proxy) !== 'running') await failed();
+    return false;
+  };
+  await pollUntil(15_000, up, failed);
   ctx.log.info(`proxy on ${url}`);
   return new ProxyClient(url, token, request);
 }

@@ -1,16 +1,8 @@
 import type { StepContext } from '../context.js';
 import { openRegistry } from '../registry/folder.js';
-import { retiredAmong } from '../registry/retirement.js';
-import { fallback, openFleet, rollout, type DeployOutputs } from './rollout.js';
-
-export interface RetiredServers {
-  /** Servers of retired versions taken away. */
-  removed: string[];
-  /** The version rolled out because only retired versions were serving. */
-  replacedBy?: DeployOutputs;
-  /** Retired servers left serving: nothing else could, so they stay until a new model is trained. */
-  kept: string[];
-}
+import { retiredAmong } from '../retirement/retirement.js';
+import { fallback, openFleet, rollout } from './rollout.js';
+import type { RetiredServers } from '../step-outputs.js';
 
 /**
  * Takes away the servers of retired versions, never the last healthy one. When only retired

@@ -4,25 +4,13 @@ import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
 import { openDocker, pingEngine } from '../image/docker.js';
 import { openRegistry, type FolderRegistry } from '../registry/folder.js';
-import { assertNotRetired, retiredAmong } from '../registry/retirement.js';
+import { assertNotRetired, retiredAmong } from '../retirement/retirement.js';
 import { DockerFleet } from './docker.js';
-import { waitUntilReady, type Fleet, type Server } from './fleet.js';
+import { waitUntilReady, type Fleet } from './fleet.js';
 import { LocalFleet } from './local.js';
 import { freePort, portFree } from './ports.js';
 import type { ProxyClient } from './proxy-client.js';
-
-export interface DeployOutputs {
-  target: 'local' | 'docker';
-  version: string;
-  /** Where clients send predictions. */
-  proxy: string;
-  server: Server;
-  /** Servers stopped (kept for rollback) and removed by the retirement policy. */
-  stopped: string[];
-  removed: string[];
-  /** From starting the new server to the old ones out of rotation. */
-  seconds: number;
-}
+import type { DeployOutputs, Server } from '../step-outputs.js';
 
 /** The servers of deploy.target; the engine must answer before anything is asked of it. */
 export async function openFleet(ctx: StepContext): Promise<Fleet> {
@@ -116,7 +104,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
   return result;
 }
 
-/** Step 11: release the version the run recorded. Skipped when the model was not blessed, or deploy.target is none. */
+/** The deploy step: release the version the run recorded. Skipped when the model was not blessed, or deploy.target is none. */
 export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefined> {
   if (ctx.config.deploy.target === 'none') return undefined;
   const recorded = await readArtifactIfAny(ctx, recordFile);

@@ -8,23 +8,7 @@ import { loadPredictor, type Predictor } from '../model/predictor.js';
 import { readExtract } from '../model/train.js';
 import { openRegistry } from '../registry/folder.js';
 import { classificationMetrics, regressionMetrics, type Metrics } from './metrics.js';
-
-export type MetricValues = Metrics & { latency_p50_ms?: number; latency_p95_ms?: number };
-
-export interface ModelEvaluation {
-  metrics: MetricValues;
-  /** Per value of `gates.slice_column`: its rows and metrics. */
-  slices: Record<string, { rows: number; metrics: Metrics }>;
-}
-
-/** `evaluation.json`: the candidate on the test split, and the champion re-scored on the very same rows. */
-export interface EvaluateOutputs extends ModelEvaluation {
-  rows: number;
-  sliceColumn?: string;
-  champion?: ModelEvaluation & { version: string };
-  /** Why the champion could not be compared, when it could not. */
-  championSkipped?: string;
-}
+import type { EvaluateOutputs, ModelEvaluation } from '../step-outputs.js';
 
 /** A model's metrics on a labelled data set, overall and per slice. */
 export function score(predictor: Predictor, test: Dataset, sliceColumn?: string): ModelEvaluation {
@@ -73,7 +57,7 @@ function latency(predictor: Predictor, test: Dataset, samples = 200): { latency_
   return { latency_p50_ms: at(0.5), latency_p95_ms: at(0.95) };
 }
 
-/** Step 4: the trained model on the test split, per slice, its latency, and the champion on the same rows. */
+/** The evaluate step: the trained model on the test split, per slice, its latency, and the champion on the same rows. */
 export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   const { config, log } = ctx;
   const { dir: extractDir, outputs: extract } = await readExtract(ctx);

@@ -3,8 +3,8 @@ import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
-import type { EvaluateOutputs } from '../evaluate/evaluate.js';
 import { ruleText } from '../report.js';
+import type { Decision, EvaluateOutputs, RuleResult } from '../step-outputs.js';
 
 /**
  * The metric gate, with TFX's blessing semantics: value thresholds (lower and upper bounds) on the
@@ -12,36 +12,6 @@ import { ruleText } from '../report.js';
  * thresholds on every slice large enough to judge. A first model (no champion) is judged on value
  * thresholds alone, and the decision says so.
  */
-
-export interface RuleResult {
-  metric: MetricName;
-  /** `all` or `<slice column>=<value>`. */
-  scope: string;
-  rule: 'lower' | 'upper' | 'change.absolute' | 'change.relative';
-  /** What was held against the bound; null when the rule could not be judged. */
-  value: number | null;
-  bound: number;
-  /** For change rules: the champion's value. */
-  champion?: number | null;
-  /** The rule lets the model through. */
-  passed: boolean;
-  /**
-   * Why the rule could not be judged: a value that is missing, NaN or infinite, or a slice too small.
-   * On the whole test set that fails the rule; on a slice it is reported and does not.
-   */
-  notJudged?: string;
-}
-
-export interface Decision {
-  /** The model may be released: every rule passed, or a release was forced. */
-  blessed: boolean;
-  /** Every rule passed. */
-  passed: boolean;
-  forced?: { reason: string };
-  championVersion?: string;
-  note?: string;
-  rules: RuleResult[];
-}
 
 type Threshold = NonNullable<NonNullable<Config['gates']>['thresholds'][MetricName]>;
 
@@ -122,7 +92,7 @@ export function decide(gates: Config['gates'], evaluation: EvaluateOutputs, forc
   return { blessed: passed || Boolean(force), passed, forced: force, championVersion: champion?.version, note, rules };
 }
 
-/** Step 5: judge `evaluation.json`, write `decision.json`. A rejection is the caller's to report. */
+/** The gate step: judge `evaluation.json`, write `decision.json`. A rejection is the caller's to report. */
 export async function gate(ctx: StepContext, { force }: { force?: { reason: string } } = {}): Promise<Decision> {
   const evaluation = await readArtifact(ctx, evaluationFile);
   const decision = decide(ctx.config.gates, evaluation, force);

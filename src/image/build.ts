@@ -9,20 +9,12 @@ import { gitSha } from '../lineage.js';
 import { openRegistry } from '../registry/folder.js';
 import { buildContext } from './context.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError, type StreamEvent } from './docker.js';
-
-export interface BuildOutputs {
-  /** `[registry/]name:version` */
-  image: string;
-  id: string;
-  sizeBytes: number;
-  base: string;
-  modelVersion: string;
-  labels: Record<string, string>;
-}
+import { dockerName } from '../docker-name.js';
+import type { BuildOutputs } from '../step-outputs.js';
 
 /** The image's repository: `image.name`, else `<project>-server`, under `image.registry` when set. */
 export function imageRepository(config: Config): string {
-  const name = config.image.name ?? `${config.project.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-server`;
+  const name = config.image.name ?? dockerName(config.project, 'server');
   // A repository path is lower case, and a GitHub owner in ghcr.io/OWNER may not be.
   return config.image.registry ? `${config.image.registry.replace(/\/$/, '').toLowerCase()}/${name}` : name;
 }
@@ -91,7 +83,7 @@ export function forContainers<T>(work: (ctx: StepContext, version: string) => Pr
   };
 }
 
-/** Step 9 of a run: the image of the version it recorded. */
+/** The build step: the image of the version it recorded. */
 export const buildStep = forContainers((ctx, version) => buildImage(ctx, { version }));
 
 /**

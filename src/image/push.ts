@@ -7,14 +7,7 @@ import { openRegistry } from '../registry/folder.js';
 import { registerSecret } from '../secrets.js';
 import { forContainers } from './build.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError } from './docker.js';
-
-export interface PushOutputs {
-  image: string;
-  /** `sha256:…`, the manifest digest the registry stored. */
-  digest: string;
-  /** `repository@digest`: the immutable reference a deployment should use. */
-  reference: string;
-}
+import type { PushOutputs } from '../step-outputs.js';
 
 export interface RegistryAuth {
   username: string;
@@ -67,7 +60,7 @@ function splitTag(image: string): [string, string] {
   return at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, 'latest'];
 }
 
-/** Step 10 of a run: push the image of the version it recorded. */
+/** The push step: push the image of the version it recorded. */
 export const pushStep = forContainers(pushImage);
 
 /**

@@ -8,7 +8,7 @@ import { stepDir, type StepContext } from '../context.js';
 import type { ExtractOutputs } from '../data/extract.js';
 import { configError, dataError, MlopsError } from '../errors.js';
 import { gitSha } from '../lineage.js';
-import { selectBackend, tf, type BackendName } from './backend.js';
+import { selectBackend, tf } from './backend.js';
 import { buildModel } from './build.js';
 import { readSplit, type Dataset } from './dataset.js';
 import { saveModel, sha256File } from './io.js';
@@ -16,6 +16,7 @@ import { encodeLabels, fitPreprocess, transform, type FeatureKind, type Preproce
 import { withSeed } from './random.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { referenceStats } from './reference.js';
+import type { TrainOutputs } from '../step-outputs.js';
 
 export interface EpochLog {
   epoch: number;
@@ -27,16 +28,6 @@ export interface EpochLog {
 
 /** The model card, `metadata.json`: its schema and reader live in model-card.ts. */
 export type { ModelCard } from './model-card.js';
-
-export interface TrainOutputs {
-  backend: BackendName;
-  epochs: number;
-  bestEpoch: number;
-  valLoss: number;
-  samplesPerSecond: number;
-  /** The model folder: model.json, weights.bin, preprocess.json, metadata.json. */
-  modelDir: string;
-}
 
 const kindOf = { float: 'numeric', integer: 'numeric', boolean: 'boolean', category: 'category' } as const;
 
@@ -90,7 +81,7 @@ function constantLoss(spec: PreprocessSpec, train: Dataset): number {
   return [...counts.values()].reduce((h, c) => h - (c / train.rows) * Math.log(c / train.rows), 0);
 }
 
-/** Step 2 and 3: fit the transforms on the train split, then train the configured network on it. */
+/** The train step: fit the transforms on the train split, then train the configured network on it. */
 export async function train(ctx: StepContext): Promise<TrainOutputs> {
   const { config, log } = ctx;
   const model = config.model;

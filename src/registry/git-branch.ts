@@ -7,11 +7,11 @@ import { runSchema } from '../artifact-files.js';
 import { configError, MlopsError } from '../errors.js';
 import { writeJson } from '../json-file.js';
 import { createLogger, type Logger } from '../log.js';
-import type { RunRecord } from '../runs/ledger.js';
 import type { HistoryEntry } from '../monitor/report.js';
 import { backoffMs } from '../runs/retry.js';
 import { redact, registerSecret } from '../secrets.js';
 import { FolderRegistry, type Aliases, type VersionManifest, type VersionTags } from './folder-registry.js';
+import type { RunRecord } from '../step-outputs.js';
 
 const run = promisify(execFile);
 

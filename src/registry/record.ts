@@ -2,17 +2,11 @@ import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile, recordFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
-import { openRegistry, type VersionManifest } from './folder.js';
-
-export interface RecordOutputs {
-  version: string;
-  /** The version became the champion now (deploy.target none); otherwise deploy promotes it. */
-  promoted: boolean;
-  manifest: VersionManifest;
-}
+import { openRegistry } from './folder.js';
+import type { RecordOutputs } from '../step-outputs.js';
 
 /**
- * Step 8: store a blessed model, its preprocessing, model card, evaluation and gate decision as a
+ * The record step: store a blessed model, its preprocessing, model card, evaluation and gate decision as a
  * new immutable registry version. Without a deploy target it becomes the champion at once. A model
  * the gate rejected is not stored.
  */

@@ -3,37 +3,11 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { runSchema } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
-import { configError, describeError, MlopsError, type ErrorClass } from '../errors.js';
+import { configError, describeError, MlopsError } from '../errors.js';
 import { readJson, writeJson } from '../json-file.js';
 import { openRegistry } from '../registry/folder.js';
 import { GitBranchRegistry } from '../registry/git-branch.js';
-
-export type StepStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
-export type RunStatus = 'running' | 'succeeded' | 'rejected' | 'failed';
-
-export interface StepRecord {
-  name: string;
-  status: StepStatus;
-  attempts: number;
-  startedAt: string;
-  durationMs?: number;
-  errorClass?: ErrorClass | 'internal';
-  message?: string;
-  /** The step's folder in the run, where its artifacts are. */
-  artifacts: string;
-}
-
-/** `<run>/run.json`: what a run did, step by step, so it can be troubleshot and rekicked. */
-export interface RunRecord {
-  runId: string;
-  project: string;
-  status: RunStatus;
-  startedAt: string;
-  finishedAt?: string;
-  /** What the run was asked to do, so a rekick does the same. */
-  options: { asOf?: string; force?: { reason: string } };
-  steps: StepRecord[];
-}
+import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../step-outputs.js';
 
 const file = (runDir: string) => join(runDir, 'run.json');
 

@@ -3,7 +3,8 @@ import { decisionFile, recordFile, type Artifact } from '../artifact-files.js';
 import { readJson } from '../json-file.js';
 import { decisionLines, verdict } from '../report.js';
 import { redact } from '../secrets.js';
-import { listRuns, type RunRecord } from './ledger.js';
+import { listRuns } from './ledger.js';
+import type { RunRecord } from '../step-outputs.js';
 
 /** A run as the dashboard lists it: how it ended, what the gate decided and which version it recorded. */
 export interface RunDigest {

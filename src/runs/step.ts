@@ -1,18 +1,17 @@
 import { readArtifact } from '../artifacts.js';
 import { decisionFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
-import { rejection, type Decision } from '../gate/gate.js';
+import { rejection } from '../gate/gate.js';
 import { alertFor, notifyFailure, notifyRecovered } from '../notify/notify.js';
-import { Ledger, type RunRecord } from './ledger.js';
+import { Ledger } from './ledger.js';
 import { withRetry } from './retry.js';
+import { stepNames, type StepName } from '../step-names.js';
+import type { Decision, RunRecord } from '../step-outputs.js';
 
 /**
  * Running one step of a run with the pattern's error handling. Kept apart from the table of steps
  * (src/pipeline.ts) so that an action that runs one step bundles that step alone.
  */
-
-export const stepNames = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push', 'deploy'] as const;
-export type StepName = (typeof stepNames)[number];
 
 export type RunOptions = RunRecord['options'];
 /** A step: it reads the artifacts of the steps before it and writes its own; undefined means skipped. */

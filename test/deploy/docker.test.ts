@@ -10,11 +10,12 @@ import { rollback, rollout, undeploy } from '../../src/deploy/rollout.js';
 import { buildHostBase } from '../../src/image/base.js';
 import { buildImage } from '../../src/image/build.js';
 import { pushImage } from '../../src/image/push.js';
-import { runPipeline, type PipelineResult } from '../../src/pipeline.js';
+import { runPipeline } from '../../src/pipeline.js';
 import { openRegistry } from '../../src/registry/folder.js';
 import { predict, underLoad } from '../helpers/load.js';
 import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
 import { dockerEngine, imageRegistry } from '../helpers/services.js';
+import type { PipelineResult } from '../../src/step-outputs.js';
 
 const engine = await dockerEngine();
 const registry = imageRegistry();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
-import { waitUntilReady, type Server } from '../../src/deploy/fleet.js';
+import { waitUntilReady } from '../../src/deploy/fleet.js';
 import { LocalFleet } from '../../src/deploy/local.js';
 import { undeploy } from '../../src/deploy/rollout.js';
 import type { memoryLogger } from '../../src/log.js';
@@ -13,6 +13,7 @@ import { identify, processState, psStartTime } from '../../src/processes.js';
 import { openRegistry } from '../../src/registry/folder.js';
 import { contextFor, deployTo, isolatedConfig, trainedRun } from '../helpers/model.js';
 import { freePort } from '../helpers/ports.js';
+import type { Server } from '../../src/step-outputs.js';
 
 let root: string;
 let config: Config;

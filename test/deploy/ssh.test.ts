@@ -9,10 +9,11 @@ import { predictionLogs } from '../../src/deploy/prediction-logs.js';
 import { undeploy } from '../../src/deploy/rollout.js';
 import { buildHostBase } from '../../src/image/base.js';
 import { openDocker } from '../../src/image/docker.js';
-import { runPipeline, type PipelineResult } from '../../src/pipeline.js';
+import { runPipeline } from '../../src/pipeline.js';
 import { predict } from '../helpers/load.js';
 import { contextFor, deployTo, isolatedConfig } from '../helpers/model.js';
 import { dockerEngine, sshDockerHost, type SshDockerHost } from '../helpers/services.js';
+import type { PipelineResult } from '../../src/step-outputs.js';
 
 const engine = await dockerEngine();
 const ssh = engine ? await sshDockerHost() : undefined;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
-import type { EvaluateOutputs } from '../../src/evaluate/evaluate.js';
 import { gateSummary } from '../../src/actions/summary.js';
 import { decide, rejection } from '../../src/gate/gate.js';
 import { decisionLines } from '../../src/report.js';
+import type { EvaluateOutputs } from '../../src/step-outputs.js';
 
 const metrics = (accuracy: number, log_loss: number) => ({
   accuracy,

@@ -6,11 +6,12 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createContext, type StepContext } from '../../src/context.js';
 import { memoryLogger } from '../../src/log.js';
-import { runPipeline, type PipelineResult } from '../../src/pipeline.js';
+import { runPipeline } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
 import { openRegistry } from '../../src/registry/folder.js';
 import { startServer, type RunningServer } from '../../serving/server.js';
 import { freePort } from './ports.js';
+import type { PipelineResult } from '../../src/step-outputs.js';
 
 /** The shipped config with its registry, work folder and prediction log moved under `root`, and no deploy target. */
 export async function isolatedConfig(root: string): Promise<Config> {

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import type { Config } from '../../src/config/schema.js';
 import { buildHostBase } from '../../src/image/base.js';
-import { buildImage, runBuild, type BuildOutputs } from '../../src/image/build.js';
+import { buildImage, runBuild } from '../../src/image/build.js';
 import { isolatedConfig, trainedRun } from '../helpers/model.js';
 import { dockerEngine } from '../helpers/services.js';
+import type { BuildOutputs } from '../../src/step-outputs.js';
 
 const engine = await dockerEngine();
 const docker = new Docker();

@@ -11,7 +11,7 @@ import { readModelCard, writeModelCard, type ModelCard } from '../../src/model/m
 import { versionReference } from '../../src/monitor/version-reference.js';
 import type { HistoryEntry } from '../../src/monitor/report.js';
 import { FolderRegistry } from '../../src/registry/folder.js';
-import { retirement } from '../../src/registry/retirement.js';
+import { retirement } from '../../src/retirement/retirement.js';
 import { mlopsFromSources } from '../helpers/cli.js';
 
 /**

@@ -2,9 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/runs/ledger.js';
 import { recentRuns } from '../../src/runs/recent.js';
 import { registerSecret } from '../../src/secrets.js';
+import type { RunRecord } from '../../src/step-outputs.js';
 
 let runs: string;
 beforeAll(async () => {

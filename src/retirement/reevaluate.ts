@@ -3,43 +3,22 @@ import { writeArtifact } from '../artifacts.js';
 import { reevaluationFile } from '../artifact-files.js';
 import { createContext, newRunId, stepDir, type StepContext } from '../context.js';
 import { extract } from '../data/extract.js';
-import { resolveWindow, type Window } from '../data/window.js';
-import { removeRetiredServers, type RetiredServers } from '../deploy/retire-servers.js';
+import { resolveWindow } from '../data/window.js';
+import { removeRetiredServers } from '../deploy/retire-servers.js';
 import { openFleet } from '../deploy/rollout.js';
 import { MlopsError } from '../errors.js';
-import { decide, type RuleResult } from '../gate/gate.js';
+import { decide } from '../gate/gate.js';
 import { readSplit } from '../model/dataset.js';
 import { readModelCard } from '../model/model-card.js';
 import { loadPredictor } from '../model/predictor.js';
 import { notifyRecovered, sendAlert } from '../notify/notify.js';
 import { runPipeline } from '../pipeline.js';
 import { openRegistry, type FolderRegistry } from '../registry/folder.js';
-import { retire, retiredAmong, type Retirement } from '../registry/retirement.js';
+import { retire, retiredAmong } from './retirement.js';
 import { ruleText } from '../report.js';
-import { score, type MetricValues } from './evaluate.js';
+import { score } from '../evaluate/evaluate.js';
 import { dispatchWorkflow } from './retrain.js';
-
-/** One production version, judged on the labelled rows that arrived after its training window. */
-export interface Verdict {
-  version: string;
-  /** Why it was not judged on data (too few fresh rows, say); an age retirement needs no data. */
-  skipped?: string;
-  window?: Window;
-  rows?: number;
-  metrics?: MetricValues;
-  /** The gate's value thresholds, on the fresh rows. */
-  rules?: RuleResult[];
-  retired?: Retirement;
-}
-
-export interface ReevaluateOutputs {
-  asOf: string;
-  verdicts: Verdict[];
-  /** What happened to the servers of the versions retired. */
-  servers?: RetiredServers;
-  /** The training run started, or the workflow dispatched, to replace them. */
-  retrain?: string;
-}
+import type { ReevaluateOutputs, RuleResult, Verdict } from '../step-outputs.js';
 
 const DAY = 86_400_000;
 

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContext } from '../../src/context.js';
-import { dispatchWorkflow } from '../../src/evaluate/retrain.js';
+import { dispatchWorkflow } from '../../src/retirement/retrain.js';
 import { memoryLogger } from '../../src/log.js';
 
 /** GitHub's workflow dispatch endpoint on a local port, recording each call; `status` answers them. */

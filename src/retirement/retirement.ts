@@ -1,15 +1,6 @@
 import { configError } from '../errors.js';
-import type { FolderRegistry } from './folder.js';
-
-/**
- * A retired version is unfit to serve: too old, or it failed re-evaluation on fresh data. The
- * registry records when and why in the version's tags (its manifest never changes); deploy takes
- * its servers away and will not release it again.
- */
-export interface Retirement {
-  at: string;
-  reason: string;
-}
+import type { FolderRegistry } from '../registry/folder.js';
+import type { Retirement } from '../step-outputs.js';
 
 export async function retirement(registry: FolderRegistry, version: string): Promise<Retirement | undefined> {
   const tags = await registry.tags(version);

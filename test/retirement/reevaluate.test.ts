@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
 import { rollout, undeploy } from '../../src/deploy/rollout.js';
-import { reevaluate } from '../../src/evaluate/reevaluate.js';
+import { reevaluate } from '../../src/retirement/reevaluate.js';
 import { openRegistry } from '../../src/registry/folder.js';
 import { mlops } from '../helpers/cli.js';
 import { predict, underLoad } from '../helpers/load.js';

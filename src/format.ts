@@ -1,0 +1,5 @@
+/** Numbers as the CLI report and the job summary show them: counts with thousands separators, measures to 4 decimals. */
+export const count = (n: number) => n.toLocaleString('en-US');
+
+/** A metric or a bound: an integer as a count, else 4 decimals; `missing` for none (or a non-number). */
+export const measure = (v: unknown, missing = '-') => (typeof v === 'number' ? (Number.isInteger(v) ? count(v) : v.toFixed(4)) : missing);

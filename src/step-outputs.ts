@@ -1,0 +1,202 @@
+import type { MetricName } from './config/schema.js';
+import type { ExtractOutputs } from './data/extract.js';
+import type { Window } from './data/window.js';
+import type { ErrorClass } from './errors.js';
+import type { Metrics } from './evaluate/metrics.js';
+import type { BackendName } from './model/backend.js';
+import type { VersionManifest } from './registry/schemas.js';
+
+/**
+ * What each step hands to the steps after it, and what a run records: types only. The schemas of
+ * the files they are written to (artifact-files.ts) are typed against them, and the steps, reports
+ * and adapters import them from here, so that no step's module needs another's to name its outputs.
+ */
+
+export interface DeployOutputs {
+  target: 'local' | 'docker';
+  version: string;
+  /** Where clients send predictions. */
+  proxy: string;
+  server: Server;
+  /** Servers stopped (kept for rollback) and removed by the retirement policy. */
+  stopped: string[];
+  removed: string[];
+  /** From starting the new server to the old ones out of rotation. */
+  seconds: number;
+}
+
+/** One prediction server of the project: a local process or a container. */
+export interface Server {
+  /** Unique within the project, e.g. `v3-8101`; the proxy knows the server by it. */
+  id: string;
+  version: string;
+  port: number;
+  url: string;
+  running: boolean;
+  /** When it last started or stopped: retirement keeps the newest stopped ones. */
+  since: string;
+}
+
+export interface RetiredServers {
+  /** Servers of retired versions taken away. */
+  removed: string[];
+  /** The version rolled out because only retired versions were serving. */
+  replacedBy?: DeployOutputs;
+  /** Retired servers left serving: nothing else could, so they stay until a new model is trained. */
+  kept: string[];
+}
+
+export type MetricValues = Metrics & { latency_p50_ms?: number; latency_p95_ms?: number };
+
+export interface ModelEvaluation {
+  metrics: MetricValues;
+  /** Per value of `gates.slice_column`: its rows and metrics. */
+  slices: Record<string, { rows: number; metrics: Metrics }>;
+}
+
+/** `evaluation.json`: the candidate on the test split, and the champion re-scored on the very same rows. */
+export interface EvaluateOutputs extends ModelEvaluation {
+  rows: number;
+  sliceColumn?: string;
+  champion?: ModelEvaluation & { version: string };
+  /** Why the champion could not be compared, when it could not. */
+  championSkipped?: string;
+}
+
+/** One production version, judged on the labelled rows that arrived after its training window. */
+export interface Verdict {
+  version: string;
+  /** Why it was not judged on data (too few fresh rows, say); an age retirement needs no data. */
+  skipped?: string;
+  window?: Window;
+  rows?: number;
+  metrics?: MetricValues;
+  /** The gate's value thresholds, on the fresh rows. */
+  rules?: RuleResult[];
+  retired?: Retirement;
+}
+
+export interface ReevaluateOutputs {
+  asOf: string;
+  verdicts: Verdict[];
+  /** What happened to the servers of the versions retired. */
+  servers?: RetiredServers;
+  /** The training run started, or the workflow dispatched, to replace them. */
+  retrain?: string;
+}
+
+/**
+ * A retired version is unfit to serve: too old, or it failed re-evaluation on fresh data. The
+ * registry records when and why in the version's tags (its manifest never changes); deploy takes
+ * its servers away and will not release it again.
+ */
+export interface Retirement {
+  at: string;
+  reason: string;
+}
+
+export interface RuleResult {
+  metric: MetricName;
+  /** `all` or `<slice column>=<value>`. */
+  scope: string;
+  rule: 'lower' | 'upper' | 'change.absolute' | 'change.relative';
+  /** What was held against the bound; null when the rule could not be judged. */
+  value: number | null;
+  bound: number;
+  /** For change rules: the champion's value. */
+  champion?: number | null;
+  /** The rule lets the model through. */
+  passed: boolean;
+  /**
+   * Why the rule could not be judged: a value that is missing, NaN or infinite, or a slice too small.
+   * On the whole test set that fails the rule; on a slice it is reported and does not.
+   */
+  notJudged?: string;
+}
+
+export interface Decision {
+  /** The model may be released: every rule passed, or a release was forced. */
+  blessed: boolean;
+  /** Every rule passed. */
+  passed: boolean;
+  forced?: { reason: string };
+  championVersion?: string;
+  note?: string;
+  rules: RuleResult[];
+}
+
+export interface BuildOutputs {
+  /** `[registry/]name:version` */
+  image: string;
+  id: string;
+  sizeBytes: number;
+  base: string;
+  modelVersion: string;
+  labels: Record<string, string>;
+}
+
+export interface PushOutputs {
+  image: string;
+  /** `sha256:…`, the manifest digest the registry stored. */
+  digest: string;
+  /** `repository@digest`: the immutable reference a deployment should use. */
+  reference: string;
+}
+
+export interface TrainOutputs {
+  backend: BackendName;
+  epochs: number;
+  bestEpoch: number;
+  valLoss: number;
+  samplesPerSecond: number;
+  /** The model folder: model.json, weights.bin, preprocess.json, metadata.json. */
+  modelDir: string;
+}
+
+export interface RecordOutputs {
+  version: string;
+  /** The version became the champion now (deploy.target none); otherwise deploy promotes it. */
+  promoted: boolean;
+  manifest: VersionManifest;
+}
+
+export type RunStatus = 'running' | 'succeeded' | 'rejected' | 'failed';
+
+export type StepStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface StepRecord {
+  name: string;
+  status: StepStatus;
+  attempts: number;
+  startedAt: string;
+  durationMs?: number;
+  errorClass?: ErrorClass | 'internal';
+  message?: string;
+  /** The step's folder in the run, where its artifacts are. */
+  artifacts: string;
+}
+
+/** `<run>/run.json`: what a run did, step by step, so it can be troubleshot and rekicked. */
+export interface RunRecord {
+  runId: string;
+  project: string;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt?: string;
+  /** What the run was asked to do, so a rekick does the same. */
+  options: { asOf?: string; force?: { reason: string } };
+  steps: StepRecord[];
+}
+
+export interface PipelineResult {
+  extract: ExtractOutputs;
+  train: TrainOutputs;
+  evaluate: EvaluateOutputs;
+  decision: Decision;
+  /** Present when the model was blessed and recorded. */
+  record?: RecordOutputs;
+  /** Present when the deploy target needed them and the model was blessed. */
+  build?: BuildOutputs;
+  push?: PushOutputs;
+  deploy?: DeployOutputs;
+}
