@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { stringify } from 'yaml';
 import { createContext } from '../src/context.js';
-import { rollout, undeploy, type DeployOutputs } from '../src/deploy/rollout.js';
+import { rollout, undeploy } from '../src/deploy/rollout.js';
 import { MlopsError } from '../src/errors.js';
 import { buildHostBase } from '../src/image/base.js';
 import { buildImage } from '../src/image/build.js';
@@ -30,6 +30,7 @@ import { silentProgress } from '../src/progress.js';
 import { penguinRequest } from '../test/helpers/load.js';
 import { isolatedConfig, registerBrokenVersion } from '../test/helpers/model.js';
 import { targets } from './targets.js';
+import type { DeployOutputs } from '../src/step-outputs.js';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '50' } } });
 const root = await mkdtemp(join(tmpdir(), 'mlops-bench-deploy-'));

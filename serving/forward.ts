@@ -2,6 +2,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import type { Backend, BackendPool } from './backends.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
+import { readBody } from './read-body.js';
 
 /** Request bodies are buffered, so a failed request can be sent again; this bounds them. */
 export const MAX_BODY_BYTES = 8 * 2 ** 20;
@@ -29,20 +30,6 @@ const connectionTokens = (value: string | null | undefined) =>
       .split(',')
       .map((t) => t.trim()),
   );
-
-/** The body up to `limit` bytes, or undefined past it. A chunked body is counted as it streams and cut off at the limit. */
-async function readBody(req: Request, limit: number): Promise<Uint8Array | undefined> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null) return Number(declared) > limit ? undefined : new Uint8Array(await req.arrayBuffer());
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body ?? []) {
-    size += chunk.byteLength;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
 
 interface Answer {
   status: number;

@@ -2,6 +2,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ModelStore } from './model-store.js';
 import type { PredictionLog } from './prediction-log.js';
 
+/** Latency histogram bounds in seconds, the same for server and proxy so their figures compare. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 /** The server's Prometheus metrics. Drift, outlier rate and queue depth are read when scraped. */
 export function createMetrics(store: ModelStore, log: PredictionLog) {
   const registry = new Registry();
@@ -18,7 +21,7 @@ export function createMetrics(store: ModelStore, log: PredictionLog) {
       name: 'mlops_http_request_duration_seconds',
       help: 'HTTP request latency by route, status and model version',
       labelNames: ['route', 'status', 'model_version'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
     predictions: new Counter({

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackendPool } from './backends.js';
+import { LATENCY_BUCKETS } from './metrics.js';
 
 /** The proxy's Prometheus metrics. Backend health is read from the pool when scraped. */
 export function createProxyMetrics(pool: BackendPool) {
@@ -22,7 +23,7 @@ export function createProxyMetrics(pool: BackendPool) {
       name: 'mlops_proxy_upstream_duration_seconds',
       help: 'Time for a backend to answer a forwarded request, by backend and model version',
       labelNames: ['backend', 'model_version'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
   };

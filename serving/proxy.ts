@@ -1,12 +1,12 @@
 import { createAdaptorServer } from '@hono/node-server';
-import { timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Docker from 'dockerode';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { configError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
+import { adminAuth } from './admin-auth.js';
 import { BackendPool } from './backends.js';
 import { closable } from './closable.js';
 import { createDashboard } from './dashboard/dashboard.js';
@@ -32,7 +32,7 @@ export interface ProxyOptions {
   dashboard?: Partial<SamplingOptions>;
 }
 
-const problem = (c: Context, status: 400 | 401 | 404 | 409 | 503, error: string) => c.json({ error }, status);
+const problem = (c: Context, status: 400 | 404 | 409 | 503, error: string) => c.json({ error }, status);
 
 const ID = /^[\w.-]{1,128}$/;
 // Only servers on this machine: a proxy that forwards anywhere it is told would be an open relay.
@@ -50,17 +50,6 @@ const registration = z.strictObject({
   version: z.string({ error: VERSION }).min(1, VERSION),
   weight: z.number({ error: WEIGHT }).int(WEIGHT).min(0, WEIGHT).default(1),
 });
-
-/** Same check as the server's /admin routes: a constant-time compare of the bearer token. */
-function adminOnly(token: string | undefined): MiddlewareHandler {
-  const expected = Buffer.from(token ?? '');
-  return async (c, next) => {
-    if (!token) return problem(c, 404, 'registration is off: set MLOPS_ADMIN_TOKEN to turn it on');
-    const given = Buffer.from(c.req.header('authorization')?.replace(/^Bearer /i, '') ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return problem(c, 401, 'a valid bearer token is required');
-    await next();
-  };
-}
 
 /** The proxy's routes, its backend pool (health checks running) and, when asked, Docker discovery. */
 export function createProxy(options: ProxyOptions): {
@@ -83,7 +72,7 @@ export function createProxy(options: ProxyOptions): {
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.route('/', dashboard.routes);
 
-  const admin = adminOnly(options.adminToken);
+  const admin = adminAuth(options.adminToken, 'registration is off: set MLOPS_ADMIN_TOKEN to turn it on');
   // Discovery owns the backends it found: their labels decide, and it would undo a change made here.
   const dockerOwned = (c: Context, id: string) =>
     pool.get(id)?.source === 'docker'

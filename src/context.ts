@@ -18,6 +18,8 @@ export interface StepContext {
   configFile: string;
   log: Logger;
   progress: Progress;
+  /** The environment the adapter (CLI, action) read once; the core reads no other, and children inherit it. */
+  env: NodeJS.ProcessEnv;
 }
 
 /** Sortable by time, unique enough for concurrent runs: `20261121-163000-a1b2c3`. */
@@ -26,7 +28,7 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export function createContext(loaded: LoadedConfig, options: { runId?: string; log?: Logger; progress?: Progress } = {}): StepContext {
+export function createContext(loaded: LoadedConfig, options: { runId?: string; log?: Logger; progress?: Progress; env?: NodeJS.ProcessEnv } = {}): StepContext {
   const runId = options.runId ?? newRunId();
   if (!/^[\w.-]+$/.test(runId)) throw configError(`run id: expected letters, digits, '.', '-' or '_', got "${runId}"`);
   return {
@@ -37,6 +39,7 @@ export function createContext(loaded: LoadedConfig, options: { runId?: string; l
     configFile: loaded.file,
     log: options.log ?? createLogger(),
     progress: options.progress ?? createProgress(),
+    env: options.env ?? process.env, // TODO(env helper): the adapters pass it; no default here
   };
 }
 
