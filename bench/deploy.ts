@@ -43,7 +43,7 @@ const file = join(root, 'mlops.config.yaml');
 const context = (runId: string, target: typeof config.deploy.target, seed = 42) => {
   const c = { ...config, model: { ...config.model, seed }, deploy: { ...config.deploy, target } };
   return createContext(
-    { config: c, file, dir: process.cwd() },
+    { config: c, file, dir: process.cwd(), env: process.env },
     { runId, log: createLogger({ write: () => {} }), progress: silentProgress },
   );
 };
@@ -54,7 +54,7 @@ await runPipeline(context('a', 'none', 1));
 await runPipeline(context('b', 'none', 2));
 const ctx = context('deploy', 'docker');
 
-const docker = openDocker();
+const docker = openDocker(process.env);
 const seconds = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
   const began = performance.now();
   const result = await work();

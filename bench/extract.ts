@@ -28,7 +28,7 @@ const { values } = parseArgs({
 
 if (values.child) {
   // One measured run: the whole extract step, from opening the source to the written artifacts.
-  const loaded = await loadConfig(values.child);
+  const loaded = await loadConfig(values.child, process.env);
   const ctx = createContext(loaded, { runId: 'bench', log: createLogger({ write: () => {} }), progress: silentProgress });
   const began = performance.now();
   const out = await extract(ctx);

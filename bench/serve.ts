@@ -22,7 +22,7 @@ import { createContext } from '../src/context.js';
 import { createLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
-import { openRegistry } from '../src/registry/folder.js';
+import { openRegistry } from '../src/registry/registry.js';
 import { targets } from './targets.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
@@ -30,7 +30,7 @@ const seconds = Number(values.seconds);
 const root = await mkdtemp(join(tmpdir(), 'mlops-bench-serve-'));
 const TOKEN = 'bench-token';
 
-const config = structuredClone((await loadConfig('mlops.config.yaml')).config);
+const config = structuredClone((await loadConfig('mlops.config.yaml', process.env)).config);
 config.registry.path = join(root, 'registry');
 config.workdir = join(root, 'work');
 config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
@@ -41,7 +41,7 @@ for (const [runId, seed] of [
   ['b', 2],
 ] as const) {
   const ctx = createContext(
-    { config: { ...config, model: { ...config.model, seed } }, file: '', dir: process.cwd() },
+    { config: { ...config, model: { ...config.model, seed } }, file: '', dir: process.cwd(), env: process.env },
     { runId, log: createLogger({ write: () => {} }), progress: silentProgress },
   );
   await runPipeline(ctx);
@@ -85,7 +85,7 @@ await run(batch, 2);
 const singles = await measure(single);
 const batches = await measure(batch);
 
-const registry = openRegistry(config, process.cwd());
+const registry = openRegistry({ config, configDir: process.cwd(), env: process.env });
 let swaps = 0;
 const swapping = setInterval(async () => {
   const { champion } = await registry.aliases();

@@ -33,7 +33,7 @@ const { values } = parseArgs({
 
 if (values.child) {
   // One fresh process: extract is already done; train on it and report the peak RSS.
-  const ctx = createContext(await loadConfig(values.child), {
+  const ctx = createContext(await loadConfig(values.child, process.env), {
     runId: 'bench-train',
     log: createLogger({ write: () => {} }),
     progress: silentProgress,
@@ -58,11 +58,14 @@ if (values.child) {
     const s = [0, 1, 2].map((k) => x[r * width + k]! + 0.5 * x[r * width + k + 3]!);
     y[r * 3 + s.indexOf(Math.max(...s))] = 1;
   }
-  const config = parseConfig({
-    version: 1,
-    project: 'bench',
-    data: { source: { kind: 'duckdb', query: 'SELECT 1' }, contract: { columns: { y: { type: 'label' } } } },
-  }).model;
+  const config = parseConfig(
+    {
+      version: 1,
+      project: 'bench',
+      data: { source: { kind: 'duckdb', query: 'SELECT 1' }, contract: { columns: { y: { type: 'label' } } } },
+    },
+    process.env,
+  ).model;
   console.log(`reference MLP ${width} -> 64 -> 64 -> 3 softmax, ${rows.toLocaleString('en-US')} rows, batch 256`);
   const goals = targets();
   console.log('backend      epochs   samples/s');
@@ -98,7 +101,11 @@ if (values.child) {
     raw.model = { ...raw.model, epochs: 1, batch_size: 256 };
     await writeFile(file, stringify(raw));
     await extract(
-      createContext(await loadConfig(file), { runId: 'bench-train', log: createLogger({ write: () => {} }), progress: silentProgress }),
+      createContext(await loadConfig(file, process.env), {
+        runId: 'bench-train',
+        log: createLogger({ write: () => {} }),
+        progress: silentProgress,
+      }),
     );
     const child = spawnSync(process.execPath, ['--import', 'tsx', 'bench/train.ts', '--child', file], { encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);

@@ -66,7 +66,7 @@ export function discoverContainers(pool: BackendPool, { docker, project, logger 
   const engineFailed = (err: unknown, doing: string) => {
     if (engineDown || abort.signal.aborted) return;
     engineDown = true;
-    const e = engineError(err, doing);
+    const e = engineError(docker, err, doing);
     logger.error(`Docker discovery paused: ${e.message}${e.hint ? ` (${e.hint})` : ''}; serving the backends already known`);
   };
   const engineAnswered = () => {

@@ -9,22 +9,25 @@ import { readFile } from 'node:fs/promises';
 import type { Config } from '../src/config/schema.js';
 import { describeError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
+import { preferredBackend } from '../src/model/backend.js';
 import { registerSecret } from '../src/secrets.js';
 import { closeOnSignal, startServer } from './server.js';
 
 const app = new URL('./', import.meta.url).pathname;
+const env = process.env; // the container's, read here only
 const logger = createLogger({ format: 'json' });
 try {
   const { serving } = JSON.parse(await readFile(`${app}serving.json`, 'utf8')) as { serving: Config['serving'] };
-  if (process.env.MLOPS_PREDICTION_LOG) serving.log.path = process.env.MLOPS_PREDICTION_LOG;
-  const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
+  if (env.MLOPS_PREDICTION_LOG) serving.log.path = env.MLOPS_PREDICTION_LOG;
+  const adminToken = env.MLOPS_ADMIN_TOKEN || undefined;
   if (adminToken) registerSecret(adminToken);
   const server = await startServer({
     serving,
     configDir: process.cwd(), // the image's working directory, writable by its user: the prediction log goes there
     logger,
-    port: process.env.PORT ? Number(process.env.PORT) : serving.port,
+    port: env.PORT ? Number(env.PORT) : serving.port,
     adminToken,
+    backend: preferredBackend(env),
     source: { kind: 'dir', dir: `${app}model` },
   });
   await closeOnSignal(server);

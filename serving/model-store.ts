@@ -7,12 +7,12 @@ import { readJson } from '../src/json-file.js';
 import type { Logger } from '../src/log.js';
 import { modelCardSchema } from '../src/model/model-card.js';
 import { loadPredictor, type Predictor } from '../src/model/predictor.js';
-import type { FolderRegistry } from '../src/registry/folder.js';
+import type { Registry } from '../src/registry/registry.js';
 import { manifestSchema, type VersionManifest } from '../src/registry/schemas.js';
 import { DriftMonitor } from './monitor.js';
 
 /** Where models come from: a fixed folder (model-in-image), or a registry alias to follow (model-load). */
-export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'registry'; registry: FolderRegistry; alias: string };
+export type ModelSource = { kind: 'dir'; dir: string } | { kind: 'registry'; registry: Registry; alias: string };
 
 export interface ServedModel {
   version: string;

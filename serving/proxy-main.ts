@@ -10,9 +10,10 @@ import { createLogger } from '../src/log.js';
 import { startProxy } from './proxy.js';
 import { closeOnSignal } from './server.js';
 
+const env = process.env; // the container's, read here only
 const logger = createLogger({ format: 'json' });
 try {
-  const { PORT, MLOPS_PROXY_HOST, MLOPS_PROJECT, MLOPS_HEALTH_INTERVAL_SECONDS, MLOPS_UPSTREAM_TIMEOUT_MS } = process.env;
+  const { PORT, MLOPS_PROXY_HOST, MLOPS_PROJECT, MLOPS_HEALTH_INTERVAL_SECONDS, MLOPS_UPSTREAM_TIMEOUT_MS } = env;
   if (!MLOPS_PROJECT) throw new Error('MLOPS_PROJECT is not set: the proxy follows the containers of that project');
   const proxy = await startProxy({
     logger,
@@ -20,7 +21,7 @@ try {
     host: MLOPS_PROXY_HOST || '127.0.0.1',
     healthIntervalMs: Number(MLOPS_HEALTH_INTERVAL_SECONDS ?? 1) * 1000,
     upstreamTimeoutMs: MLOPS_UPSTREAM_TIMEOUT_MS ? Number(MLOPS_UPSTREAM_TIMEOUT_MS) : undefined,
-    docker: { docker: openDocker(), project: MLOPS_PROJECT },
+    docker: { docker: openDocker(env), project: MLOPS_PROJECT },
   });
   await closeOnSignal(proxy);
   logger.info('prediction proxy stopped');

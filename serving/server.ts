@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Config } from '../src/config/schema.js';
 import { MlopsError } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
-import { selectBackend } from '../src/model/backend.js';
+import { selectBackend, type BackendName } from '../src/model/backend.js';
 import { createApp } from './app.js';
 import { closable } from './closable.js';
 import { createMetrics } from './metrics.js';
@@ -22,6 +22,8 @@ export interface ServerOptions {
   /** model-load mode: poll the source for new versions. */
   poll?: boolean;
   adminToken?: string;
+  /** The TensorFlow.js backend to force (MLOPS_TF_BACKEND); the fastest that loads by default. */
+  backend?: BackendName;
 }
 
 export interface RunningServer {
@@ -35,7 +37,7 @@ export interface RunningServer {
 /** Starts the prediction server on 127.0.0.1 with a loaded, warmed model. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { serving, logger } = options;
-  await selectBackend();
+  await selectBackend(options.backend);
   const log = new PredictionLog({
     path: resolve(options.configDir, serving.log.path),
     maxBytes: serving.log.max_bytes,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { metricNames } from './config/schema.js';
+import { deployTargets, metricNames } from './config/schema.js';
 import type { ContractReport, ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
 import type { MonitorReport } from './monitor/report.js';
@@ -174,7 +174,7 @@ export const deployFile = artifact<DeployOutputs>(
   'deploy',
   'deploy.json',
   z.object({
-    target: z.enum(['local', 'docker']),
+    target: z.enum(deployTargets),
     version: z.string(),
     proxy: z.string(),
     server: z.object({ id: z.string(), version: z.string(), port: z.number(), url: z.string(), running: z.boolean(), since: z.string() }),

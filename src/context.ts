@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { configError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, logFormat, type Logger } from './log.js';
 import { createProgress, type Progress } from './progress.js';
 
 /** What every pipeline step receives, whoever calls it: the CLI, an action or a test. */
@@ -28,7 +28,9 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export function createContext(loaded: LoadedConfig, options: { runId?: string; log?: Logger; progress?: Progress; env?: NodeJS.ProcessEnv } = {}): StepContext {
+/** A run's context over a loaded config, in the environment the config was loaded with. */
+export function createContext(loaded: LoadedConfig, options: { runId?: string; log?: Logger; progress?: Progress } = {}): StepContext {
+  const { env } = loaded;
   const runId = options.runId ?? newRunId();
   if (!/^[\w.-]+$/.test(runId)) throw configError(`run id: expected letters, digits, '.', '-' or '_', got "${runId}"`);
   return {
@@ -37,9 +39,9 @@ export function createContext(loaded: LoadedConfig, options: { runId?: string; l
     config: loaded.config,
     configDir: loaded.dir,
     configFile: loaded.file,
-    log: options.log ?? createLogger(),
-    progress: options.progress ?? createProgress(),
-    env: options.env ?? process.env, // TODO(env helper): the adapters pass it; no default here
+    log: options.log ?? createLogger({ format: logFormat(env) }),
+    progress: options.progress ?? createProgress({ ci: Boolean(env.CI) }),
+    env,
   };
 }
 

@@ -11,15 +11,18 @@ export interface Logger {
 }
 
 export interface LoggerOptions {
-  /** `json` writes one JSON object a line (for log shippers); `text` is for people. */
+  /** `json` writes one JSON object a line (for log shippers); `text`, the default, is for people. */
   format?: 'text' | 'json';
   debug?: boolean;
   write?: (line: string) => void;
 }
 
+/** The format an environment asks for with MLOPS_LOG_FORMAT. */
+export const logFormat = (env: NodeJS.ProcessEnv): 'text' | 'json' => (env.MLOPS_LOG_FORMAT === 'json' ? 'json' : 'text');
+
 /** Logs go to stderr so that stdout stays clean for a command's result. Secrets are scrubbed. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const format = options.format ?? (process.env.MLOPS_LOG_FORMAT === 'json' ? 'json' : 'text');
+  const format = options.format ?? 'text';
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const emit = (level: Level, message: string, fields: Fields = {}) => {
     if (level === 'debug' && !options.debug) return;

@@ -72,9 +72,9 @@ export function processState(recorded: ProcessIdentity): 'running' | 'gone' | 'r
 
 /**
  * Starts `mlops <args>` in the background, outliving this process, with its output appended to
- * `logFile`. Used for the local proxy and local prediction servers.
+ * `logFile`, in `env` (the context's, to inherit). Used for the local proxy and local prediction servers.
  */
-export function spawnMlops(args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ProcessIdentity {
+export function spawnMlops(args: string[], logFile: string, env: NodeJS.ProcessEnv): ProcessIdentity {
   const out = openSync(logFile, 'a');
   try {
     const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'mlops.js'), ...args], {

@@ -17,6 +17,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   /** Live redraw; defaults to a TTY outside CI. */
   live?: boolean;
+  /** Runs in CI (the `CI` variable of the adapter's environment): concise lines, even on a TTY. */
+  ci?: boolean;
   /** Milliseconds between lines in non-live mode. */
   interval?: number;
 }
@@ -25,7 +27,7 @@ const fmt = new Intl.NumberFormat('en-US');
 
 export function createProgress(options: ProgressOptions = {}): Progress {
   const stream = options.stream ?? process.stderr;
-  const live = options.live ?? (Boolean(stream.isTTY) && !process.env.CI);
+  const live = options.live ?? (Boolean(stream.isTTY) && !options.ci);
   const interval = options.interval ?? 5000;
   return {
     start(label, { total, unit = 'rows' } = {}) {

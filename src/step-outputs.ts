@@ -1,4 +1,4 @@
-import type { MetricName } from './config/schema.js';
+import type { DeployTarget, MetricName } from './config/schema.js';
 import type { ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
@@ -13,7 +13,7 @@ import type { VersionManifest } from './registry/schemas.js';
  */
 
 export interface DeployOutputs {
-  target: 'local' | 'docker';
+  target: DeployTarget;
   version: string;
   /** Where clients send predictions. */
   proxy: string;

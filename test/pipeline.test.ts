@@ -7,7 +7,7 @@ import { createContext } from '../src/context.js';
 import { memoryLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
-import { openRegistry } from '../src/registry/folder.js';
+import { openRegistry } from '../src/registry/registry.js';
 import { isolatedConfig } from './helpers/model.js';
 
 let root: string;
@@ -23,7 +23,7 @@ const context = (runId: string, change: (c: Config) => void = () => {}) => {
   const c = structuredClone(config);
   change(c);
   const ctx = createContext(
-    { config: c, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd() },
+    { config: c, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd(), env: process.env },
     { runId, log: memoryLogger(), progress: silentProgress },
   );
   ctx.runDir = join(root, runId);
@@ -45,7 +45,10 @@ describe('the whole pipeline on the sample data', () => {
     const accuracy = (m?: object) => (m as { accuracy?: number } | undefined)?.accuracy;
     expect(accuracy(second.evaluate.champion?.metrics)).toBe(accuracy(second.evaluate.metrics));
     expect(second.record?.version).toBe('v2');
-    expect(await openRegistry(config, process.cwd()).aliases()).toEqual({ champion: 'v2', previous: 'v1' });
+    expect(await openRegistry({ config, configDir: process.cwd(), env: process.env }).aliases()).toEqual({
+      champion: 'v2',
+      previous: 'v1',
+    });
   });
 
   it('keeps the champion when the gate rejects, and releases a rejected model only when forced', async () => {
@@ -53,7 +56,7 @@ describe('the whole pipeline on the sample data', () => {
     const rejected = await runPipeline(context('rejected', strict));
     expect(rejected.decision.passed).toBe(false);
     expect(rejected.record).toBeUndefined();
-    expect((await openRegistry(config, process.cwd()).aliases()).champion).toBe('v2');
+    expect((await openRegistry({ config, configDir: process.cwd(), env: process.env }).aliases()).champion).toBe('v2');
 
     const forced = await runPipeline(context('forced', strict), { force: { reason: 'ship the fix' } });
     expect(forced.record?.version).toBe('v3');
@@ -62,7 +65,7 @@ describe('the whole pipeline on the sample data', () => {
   });
 
   it('stores model, preprocessing, card, evaluation and decision in the version, checksummed', async () => {
-    const { manifest } = await openRegistry(config, process.cwd()).open('champion');
+    const { manifest } = await openRegistry({ config, configDir: process.cwd(), env: process.env }).open('champion');
     expect(Object.keys(manifest.files).sort()).toEqual([
       'decision.json',
       'evaluation.json',

@@ -21,7 +21,11 @@ export const datasets = {
 
 const out = process.argv[2] ?? '.mlops/accuracy';
 for (const [name, file] of Object.entries(datasets)) {
-  const ctx = createContext(await loadConfig(file), { runId: `accuracy-${name}`, log: memoryLogger(), progress: silentProgress });
+  const ctx = createContext(await loadConfig(file, process.env), {
+    runId: `accuracy-${name}`,
+    log: memoryLogger(),
+    progress: silentProgress,
+  });
   const result = await extract(ctx);
   await mkdir(join(out, name), { recursive: true });
   const db = await openDuck();

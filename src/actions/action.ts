@@ -1,8 +1,9 @@
 import * as core from '@actions/core';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { createContext, newRunId, type StepContext } from '../context.js';
 import { configError, describeError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, logFormat } from '../log.js';
 import { runStepAlone, type RunOptions, type Step } from '../runs/step.js';
 import type { StepName } from '../step-names.js';
 import { redact } from '../secrets.js';
@@ -13,7 +14,9 @@ export interface ActionSpec<T> {
   steps: Partial<Record<StepName, Step>>;
   /** Instead of steps, work outside a training run (the monitor): no run ledger; it alerts on its own. */
   task?: (ctx: StepContext) => Promise<T>;
-  /** Reads the action's own inputs into the run's options, or into the config (hyperparameters). */
+  /** The config the run takes, from the file's and the action's own inputs (hyperparameters); the file's by default. */
+  config?: (loaded: LoadedConfig) => Config;
+  /** Reads the action's own inputs into the run's options. */
   prepare?: (ctx: StepContext) => RunOptions | Promise<RunOptions>;
   outputs: (out: T, ctx: StepContext) => Record<string, string | number | boolean>;
   /** The job summary, in markdown. */
@@ -28,7 +31,7 @@ export interface ActionSpec<T> {
  * A workflow's run id: the same for every job and every re-run attempt of one workflow run, so
  * "Re-run failed jobs" continues the run with the artifacts of the jobs that passed.
  */
-const runIdInput = () => core.getInput('run-id') || (process.env.GITHUB_RUN_ID ? `gh-${process.env.GITHUB_RUN_ID}` : newRunId());
+const runIdInput = (env: NodeJS.ProcessEnv) => core.getInput('run-id') || (env.GITHUB_RUN_ID ? `gh-${env.GITHUB_RUN_ID}` : newRunId());
 
 /**
  * The whole of an action: read the inputs, run the step as `mlops run` would (ledger, retries,
@@ -36,8 +39,12 @@ const runIdInput = () => core.getInput('run-id') || (process.env.GITHUB_RUN_ID ?
  */
 export async function runAction<T>(spec: ActionSpec<T>): Promise<void> {
   try {
-    const loaded = await loadConfig(core.getInput('config') || 'mlops.config.yaml');
-    const ctx = createContext(loaded, { runId: runIdInput(), log: createLogger({ debug: core.isDebug() }) });
+    const env = process.env; // the actions' environment, read here only
+    const loaded = await loadConfig(core.getInput('config') || 'mlops.config.yaml', env);
+    const ctx = createContext(spec.config ? { ...loaded, config: spec.config(loaded) } : loaded, {
+      runId: runIdInput(env),
+      log: createLogger({ debug: core.isDebug(), format: logFormat(env) }),
+    });
     core.setOutput('run-id', ctx.runId);
     const options = (await spec.prepare?.(ctx)) ?? {};
     const outs: Record<string, unknown> = {};

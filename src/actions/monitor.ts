@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describeBreach } from '../monitor/alerts.js';
 import { monitor } from '../monitor/monitor.js';
 import type { HistoryEntry, MonitorReport } from '../monitor/report.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { runAction } from './action.js';
 import { monitorSummary } from './monitor-summary.js';
 
@@ -29,7 +29,7 @@ export const run = () =>
         for (const b of v.breaches) core.error(describeBreach(b), { title: `monitor: model ${v.version} breached` });
     },
     summary: async (report, ctx) => {
-      const registry = openRegistry(ctx.config, ctx.configDir, ctx.log);
+      const registry = openRegistry(ctx);
       const history: Record<string, HistoryEntry[]> = {};
       for (const v of report.versions.filter((v) => v.inRegistry))
         history[v.version] = await registry.monitoringHistory(v.version, HISTORY);

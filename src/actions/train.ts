@@ -10,10 +10,7 @@ export const run = () =>
   runAction<{ train: TrainOutputs }>({
     steps: { train },
     // Overrides of the `model` section, validated as strictly as the file itself.
-    prepare: (ctx) => {
-      ctx.config = parseConfig({ ...ctx.config, model: { ...ctx.config.model, ...jsonInput('hyperparameters') } });
-      return {};
-    },
+    config: ({ config, env }) => parseConfig({ ...config, model: { ...config.model, ...jsonInput('hyperparameters') } }, env),
     outputs: ({ train: out }) => ({ epochs: out.epochs, 'best-epoch': out.bestEpoch, 'val-loss': out.valLoss, backend: out.backend }),
     summary: async ({ train: out }) => {
       const card = await readModelCard(out.modelDir);

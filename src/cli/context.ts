@@ -9,8 +9,11 @@ export interface GlobalOptions {
   logFormat?: 'text' | 'json';
 }
 
+/** The CLI's environment, read here only: commands hand it to the core, in the step context or as is. */
+export const cliEnv = (): NodeJS.ProcessEnv => process.env;
+
 /** Builds a step context from the global options; commands stay one-liners over src/. */
 export async function contextFrom(options: GlobalOptions, runId?: string): Promise<StepContext> {
   const log = createLogger({ debug: options.debug, format: options.logFormat });
-  return createContext(await loadConfig(options.config), { runId, log });
+  return createContext(await loadConfig(options.config, cliEnv()), { runId, log });
 }

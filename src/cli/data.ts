@@ -4,6 +4,7 @@ import { synth } from '../data/synth.js';
 import { configError } from '../errors.js';
 import { registerSecret } from '../secrets.js';
 import { createProgress } from '../progress.js';
+import { cliEnv } from './context.js';
 
 const positiveInt = (what: string) => (value: string) => {
   const n = Number(value.replaceAll('_', ''));
@@ -21,7 +22,13 @@ export function registerData(cli: Command): void {
     .option('--out <dir>', 'output folder', 'synthetic')
     .addOption(new Option('--format <format>', 'file format').choices(['csv', 'parquet']).default('csv'))
     .action(async (opts: { rows: number; seed: number; out: string; format: 'csv' | 'parquet' }) => {
-      const result = await synth({ rows: opts.rows, seed: opts.seed, out: opts.out, format: opts.format, progress: createProgress() });
+      const result = await synth({
+        rows: opts.rows,
+        seed: opts.seed,
+        out: opts.out,
+        format: opts.format,
+        progress: createProgress({ ci: Boolean(cliEnv().CI) }),
+      });
       process.stdout.write(`wrote ${result.file}\nconfig ${result.config}\ntry: npx mlops extract --config ${result.config}\n`);
     });
 
@@ -31,7 +38,7 @@ export function registerData(cli: Command): void {
     .argument('<file>', 'the data file, e.g. data/penguins_raw.csv')
     .requiredOption('--table <name>', 'the table to (re)create')
     .action(async (file: string, opts: { table: string }) => {
-      const url = process.env.MLOPS_PG_URL;
+      const url = cliEnv().MLOPS_PG_URL;
       if (!url) throw configError('MLOPS_PG_URL is not set', 'set it to the PostgreSQL connection string');
       registerSecret(url);
       const n = await loadIntoPostgres(url, opts.table, file);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { rollback, rollout, undeploy } from '../deploy/rollout.js';
 import { pushImage } from '../image/push.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 import type { DeployOutputs } from '../step-outputs.js';
 
@@ -25,7 +25,7 @@ export function registerDeploy(cli: Command): void {
     .option('--version <ref>', 'a registry version or alias', 'champion')
     .action(async (opts: { version: string }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
-      const version = (await openRegistry(ctx.config, ctx.configDir).open(opts.version)).manifest.version;
+      const version = (await openRegistry(ctx).open(opts.version)).manifest.version;
       process.stdout.write(released(await rollout(ctx, version)));
     });
 

@@ -25,7 +25,7 @@ export function registerImage(cli: Command): void {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
       const reference = opts.tag ?? ctx.config.image.base;
       const task = ctx.progress.start(`base image ${reference}`);
-      const { bytes } = await buildHostBase(openDocker(), reference, (line) => task.update(0, line));
+      const { bytes } = await buildHostBase(openDocker(ctx.env), reference, (line) => task.update(0, line));
       task.finish(`${Math.round(bytes / 2 ** 20)} MiB`);
       process.stdout.write(`${reference}\n`);
     });

@@ -1,11 +1,11 @@
 import { measure } from '../format.js';
 import type { Command } from 'commander';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 const registryFrom = async (cmd: Command) => {
   const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
-  return openRegistry(ctx.config, ctx.configDir);
+  return openRegistry(ctx);
 };
 
 const metric = (summary: Record<string, unknown>, name: string) =>

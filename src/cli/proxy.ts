@@ -29,7 +29,7 @@ export function registerProxy(cli: Command): void {
     .option('--dashboard-history <minutes>', 'how much history /dashboard keeps', (v) => Number(v), 60)
     .action(async (opts: ProxyFlags, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
-      const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
+      const adminToken = ctx.env.MLOPS_ADMIN_TOKEN || undefined;
       if (adminToken) registerSecret(adminToken);
       const { proxy: config } = ctx.config.deploy;
       const proxy = await startProxy({
@@ -39,7 +39,7 @@ export function registerProxy(cli: Command): void {
         host: opts.host ?? config.host,
         healthIntervalMs: config.health_interval_seconds * 1000,
         upstreamTimeoutMs: config.upstream_timeout_ms,
-        docker: opts.docker ? { docker: openDocker(), project: ctx.config.project } : undefined,
+        docker: opts.docker ? { docker: openDocker(ctx.env), project: ctx.config.project } : undefined,
         // This config's run ledger: the runs it lists are those `mlops status` shows.
         runs: () => recentRuns(dirname(ctx.runDir)),
         dashboard: { intervalMs: opts.dashboardInterval * 1000, historyMs: opts.dashboardHistory * 60_000 },

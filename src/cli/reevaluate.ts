@@ -17,8 +17,7 @@ export function registerReevaluate(cli: Command): void {
     .option('--run-id <id>', 'name the run (its folder holds the fresh data and reevaluation.json)')
     .action(async (opts: { asOf?: string; retrain: boolean; runId?: string }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
-      if (!opts.retrain) ctx.config.retirement.retrain = false;
-      const result = await reevaluate(ctx, { asOf: opts.asOf });
+      const result = await reevaluate(ctx, { asOf: opts.asOf, retrain: opts.retrain && ctx.config.retirement.retrain });
       const lines = result.verdicts.map((v) => {
         const what = v.retired ? `retired: ${v.retired.reason}` : v.skipped ? `not judged: ${v.skipped}` : `fit on ${v.rows} fresh rows`;
         const scores = (v.rules ?? [])

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openRegistry } from '../registry/folder.js';
+import { preferredBackend } from '../model/backend.js';
+import { openRegistry } from '../registry/registry.js';
 import { registerSecret } from '../secrets.js';
 import { closeOnSignal, startServer } from '../../serving/server.js';
 import { contextFrom, type GlobalOptions } from './context.js';
@@ -15,7 +16,7 @@ export function registerServe(cli: Command): void {
     .option('--prediction-log <file>', 'write the prediction log here instead of serving.log.path (one file per server)')
     .action(async (opts: { port?: number; modelDir?: string; registry: string; predictionLog?: string }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
-      const adminToken = process.env.MLOPS_ADMIN_TOKEN || undefined;
+      const adminToken = ctx.env.MLOPS_ADMIN_TOKEN || undefined;
       if (adminToken) registerSecret(adminToken);
       const server = await startServer({
         serving: opts.predictionLog
@@ -25,9 +26,10 @@ export function registerServe(cli: Command): void {
         logger: ctx.log,
         port: opts.port,
         adminToken,
+        backend: preferredBackend(ctx.env),
         source: opts.modelDir
           ? { kind: 'dir', dir: resolve(opts.modelDir) }
-          : { kind: 'registry', registry: openRegistry(ctx.config, ctx.configDir), alias: opts.registry },
+          : { kind: 'registry', registry: openRegistry(ctx), alias: opts.registry },
         poll: !opts.modelDir,
       });
       process.stdout.write(`${server.url}\n`);

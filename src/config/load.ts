@@ -12,6 +12,8 @@ export interface LoadedConfig {
   /** Absolute path of the config file; relative paths in the config are relative to its folder. */
   file: string;
   dir: string;
+  /** The environment the adapter read: the config's overrides came from it, and the steps' context carries it on. */
+  env: NodeJS.ProcessEnv;
 }
 
 /**
@@ -29,7 +31,7 @@ const envOverrides = [
 
 type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;
 
-export async function loadConfig(file = 'mlops.config.yaml', env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
   const path = resolve(file);
   let text: string;
   try {
@@ -47,11 +49,11 @@ export async function loadConfig(file = 'mlops.config.yaml', env: NodeJS.Process
     throw configError(`${path} is not valid YAML${where}: ${e.message.split('\n')[0]}`);
   }
   const config = parseConfig(doc.toJS() ?? {}, env);
-  return { config, file: path, dir: dirname(path) };
+  return { config, file: path, dir: dirname(path), env };
 }
 
 /** Validates a parsed config object, applying the overrides from the environment. */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv): Config {
   const input = structuredClone(raw) as Raw;
   for (const { path, env: name, when } of envOverrides) {
     const value = env[name];

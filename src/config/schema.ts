@@ -113,18 +113,39 @@ const model = z.strictObject({
   max_categories: z.number().int().positive().default(50),
 });
 
-const registry = z.strictObject({
-  /**
-   * `folder`: versions and aliases in a folder. `git-branch`: the same folder kept on a branch of the
-   * repository and pushed after every write: a registry with no infrastructure, for workflows.
-   */
-  backend: z.enum(['folder', 'git-branch']).default('folder'),
-  /** The registry folder, relative to the config file (git-branch: the branch's working copy). */
-  path: z.string().default('.mlops/registry'),
-  /** git-branch: the branch that holds the registry. */
+/** The registry folder, relative to the config file (git-branch: the branch's working copy). */
+const registryPath = z.string().default('.mlops/registry');
+/**
+ * A git-branch setting on a folder registry: checked, then dropped. One config file serves a laptop
+ * (folder) and the workflows, which switch to git-branch with MLOPS_REGISTRY_BACKEND.
+ */
+const gitBranchOnly = z
+  .string()
+  .min(1)
+  .transform((): undefined => undefined)
+  .optional();
+
+/** `folder` (the default): versions and aliases in a folder. */
+const folderRegistry = z.strictObject({
+  backend: z.literal('folder').default('folder'),
+  path: registryPath,
+  branch: gitBranchOnly,
+  remote: gitBranchOnly,
+});
+
+/** `git-branch`: the same folder kept on a branch of the repository and pushed after every write: no infrastructure, for workflows. */
+const gitBranchRegistry = z.strictObject({
+  backend: z.literal('git-branch'),
+  path: registryPath,
+  /** The branch that holds the registry. */
   branch: z.string().min(1).default('mlops-registry'),
-  /** git-branch: the remote (a name or URL) it is fetched from and pushed to. */
+  /** The remote (a name or URL) it is fetched from and pushed to. */
   remote: z.string().min(1).default('origin'),
+});
+
+const registry = z.discriminatedUnion('backend', [folderRegistry, gitBranchRegistry], {
+  // Not an object at all keeps zod's "expected object".
+  error: (issue) => (issue.code === 'invalid_union' ? 'expected one of folder, git-branch' : undefined),
 });
 
 export const classificationMetricNames = ['accuracy', 'precision', 'recall', 'macro_f1', 'roc_auc', 'log_loss'] as const;
@@ -200,12 +221,18 @@ const image = z.strictObject({
 
 const port = z.number().int().min(1).max(65535);
 
+/** The targets a release can go to, each a Fleet of its own (src/deploy/targets.ts). */
+export const deployTargets = ['local', 'docker'] as const;
+export type DeployTarget = (typeof deployTargets)[number];
+/** The targets that run the image `mlops build` makes: a run builds and pushes it only for them. */
+export const imageTargets: ReadonlySet<string> = new Set<DeployTarget>(['docker']);
+
 const deploy = z.strictObject({
   /**
    * Where a blessed model is released: `local` runs prediction servers as processes on 127.0.0.1
    * (no Docker needed), `docker` runs its image as containers on DOCKER_HOST, `none` only records it.
    */
-  target: z.enum(['local', 'docker', 'none']).default('local'),
+  target: z.enum([...deployTargets, 'none']).default('local'),
   proxy: z
     .strictObject({
       /** Clients send predictions here; the proxy balances them over the healthy servers. */

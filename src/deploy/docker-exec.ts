@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type Docker from 'dockerode';
 import { extract } from 'tar-stream';
-import type { HostRequest } from './fleet.js';
+import type { HostRequest } from './host-request.js';
 
 /** The frames of a stream without a TTY: an 8-byte header (stream 1 stdout, 2 stderr; size) before each chunk. */
 export function demux(buffer: Buffer, streams: ReadonlySet<number> = new Set([1, 2])): string {

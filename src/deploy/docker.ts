@@ -1,12 +1,13 @@
 import type Docker from 'dockerode';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
-import { engineError, followStream } from '../image/docker.js';
+import { engineError, followStream, openDocker, pingEngine } from '../image/docker.js';
 import { registryAuth } from '../image/push.js';
 import { lastWords } from '../processes.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { demux, execRequest } from './docker-exec.js';
-import type { Fleet, HostRequest, Liveness, PredictionLogSource } from './fleet.js';
+import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
+import type { HostRequest } from './host-request.js';
 import { predictionMount, predictionVolume, volumeFiles, volumeLines } from './prediction-volume.js';
 import type { ProxyClient } from './proxy-client.js';
 import { ensureProxyContainer, proxyContainerName, removeProxyContainer } from './proxy-container.js';
@@ -23,6 +24,13 @@ type Labels = Record<string, string>;
  * prediction logs go to the project's volume (prediction-volume.ts), which outlives them.
  */
 export class DockerFleet implements Fleet {
+  /** The fleet on DOCKER_HOST's engine, which must answer before anything is asked of it. */
+  static async open(ctx: StepContext): Promise<DockerFleet> {
+    const docker = openDocker(ctx.env);
+    await pingEngine(docker, 'deploying');
+    return new DockerFleet(ctx, docker);
+  }
+
   readonly target = 'docker';
   readonly request: HostRequest;
   readonly predictionStore: string;
@@ -52,7 +60,7 @@ export class DockerFleet implements Fleet {
 
   private engine<T>(doing: string, work: () => Promise<T>): Promise<T> {
     return work().catch((err: unknown) => {
-      throw engineError(err, doing);
+      throw engineError(this.docker, err, doing);
     });
   }
 
@@ -80,7 +88,7 @@ export class DockerFleet implements Fleet {
 
   /** The image recorded for the version by build (and push); pulled when this engine lacks it. */
   private async image(version: string): Promise<string> {
-    const tags = await openRegistry(this.ctx.config, this.ctx.configDir).tags(version);
+    const tags = await openRegistry(this.ctx).tags(version);
     const image = tags.reference ?? tags.image;
     if (!image) throw configError(`${version} has no prediction image yet`, `build one with \`mlops build --version ${version}\``);
     const present = await this.docker
@@ -89,7 +97,7 @@ export class DockerFleet implements Fleet {
       .then(() => true)
       .catch(() => false);
     if (!present && tags.reference) {
-      const auth = this.ctx.config.image.registry ? registryAuth(this.ctx.config.image.registry) : undefined;
+      const auth = this.ctx.config.image.registry ? registryAuth(this.ctx.config.image.registry, this.ctx.env) : undefined;
       const stream = await this.engine(`pulling ${image}`, () => this.docker.pull(image, auth ? { authconfig: auth } : {}));
       await followStream(this.docker, stream, () => {});
     }
@@ -136,6 +144,14 @@ export class DockerFleet implements Fleet {
     const info = await this.engine(`inspecting ${server.id}`, () => this.docker.getContainer(server.id).inspect());
     return !info.State.Health || info.State.Health.Status === 'healthy';
   }
+
+  /** Nothing to register: the proxy discovers a running container by its labels. */
+  async admit(proxy: ProxyClient, server: Server): Promise<void> {
+    await proxy.waitFor(server, ROTATION_TIMEOUT_MS);
+  }
+
+  /** Nothing to deregister: the proxy follows the engine's events, and a container told to stop leaves rotation. */
+  async evict(): Promise<void> {}
 
   async stop(server: Server): Promise<void> {
     const t = Math.ceil(this.ctx.config.serving.shutdown_grace_seconds) + 30; // the engine takes whole seconds

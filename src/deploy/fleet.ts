@@ -1,25 +1,12 @@
+import type { DeployTarget } from '../config/schema.js';
 import { MlopsError } from '../errors.js';
-import type { ProxyClient } from './proxy-client.js';
 import { pollUntil } from '../poll.js';
 import type { Server } from '../step-outputs.js';
+import { answersOk, type HostRequest } from './host-request.js';
+import type { ProxyClient } from './proxy-client.js';
 
 /** Why a new server did not come up: it exited (with its last log line), or it is still starting. */
 export type Liveness = { exited: false } | { exited: true; reason: string };
-
-/** An HTTP answer from the serving host. */
-export interface HostResponse {
-  status: number;
-  body: string;
-}
-
-/**
- * An HTTP request to a URL on the serving host. Servers and proxy listen on its 127.0.0.1, which is
- * this machine for processes but not for a remote DOCKER_HOST: there the request goes through the engine.
- */
-export type HostRequest = (
-  url: string,
-  init?: { method?: string; headers?: Record<string, string>; body?: string },
-) => Promise<HostResponse>;
 
 /** One server's prediction log, the server running, stopped or long removed. */
 export interface PredictionLogSource {
@@ -28,11 +15,21 @@ export interface PredictionLogSource {
   lines(): AsyncIterable<string>;
 }
 
-/** What a deploy target does; the rollout (rollout.ts) is the same for every target. */
-export interface Fleet {
-  readonly target: 'local' | 'docker';
+/** How long the proxy has to take an admitted server into rotation. */
+export const ROTATION_TIMEOUT_MS = 30_000;
+
+/**
+ * What a deploy target does; the rollout (rollout.ts) is the same for every target. `S` is the
+ * target's own record of a server: what its list() and start() return is what its other methods
+ * are handed back.
+ */
+export interface Fleet<S extends Server = Server> {
+  readonly target: DeployTarget;
   readonly request: HostRequest;
-  /** The project's proxy, started (from the version's image, for containers) unless it runs already. */
+  /**
+   * The project's proxy, started (from the version's image, for containers) unless it runs
+   * already, and knowing the servers that run (a proxy started afresh, after a reboot say, learns them).
+   */
   proxy(version: string): Promise<ProxyClient>;
   stopProxy(): Promise<void>;
   /**
@@ -43,31 +40,30 @@ export interface Fleet {
   /** Where the prediction logs are kept, for a person: undeploy leaves them there. */
   readonly predictionStore: string;
   /** The project's servers, running and stopped, newest first. */
-  list(): Promise<Server[]>;
+  list(): Promise<S[]>;
   /** Starts a server for `version` on `port`, reusing a stopped one of the same version when it can. */
-  start(version: string, port: number): Promise<Server>;
-  liveness(server: Server): Promise<Liveness>;
+  start(version: string, port: number): Promise<S>;
+  liveness(server: S): Promise<Liveness>;
   /** Docker's HEALTHCHECK, where there is one; a process has none beyond /ready. */
-  healthy(server: Server): Promise<boolean>;
+  healthy(server: S): Promise<boolean>;
+  /**
+   * Puts a ready server into rotation, and waits (ROTATION_TIMEOUT_MS at most) until the proxy
+   * balances over it: it knows the server and the server's health check passed.
+   */
+  admit(proxy: ProxyClient, server: S): Promise<void>;
+  /** Takes a running server out of rotation before it stops: no new requests reach it. */
+  evict(proxy: ProxyClient, server: S): Promise<void>;
   /** SIGTERM, then wait for the server to finish its requests in flight and exit. */
-  stop(server: Server): Promise<void>;
+  stop(server: S): Promise<void>;
   /** Forgets a stopped server for good (a container is removed). */
-  remove(server: Server): Promise<void>;
-}
-
-/** Whether a URL on the serving host answers 200; not answering at all is a no. */
-export function answersOk(request: HostRequest, url: string): Promise<boolean> {
-  return request(url).then(
-    (res) => res.status === 200,
-    () => false,
-  );
+  remove(server: S): Promise<void>;
 }
 
 /**
  * Waits until a new server is healthy and ready. A server that exits cannot serve this model: a
  * quality error with its last words. One still starting at the deadline may yet come up: transient.
  */
-export async function waitUntilReady(fleet: Fleet, server: Server, timeoutMs: number): Promise<void> {
+export async function waitUntilReady<S extends Server>(fleet: Fleet<S>, server: S, timeoutMs: number): Promise<void> {
   const ready = async () => {
     const live = await fleet.liveness(server);
     if (live.exited)

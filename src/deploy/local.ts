@@ -7,12 +7,13 @@ import type { StepContext } from '../context.js';
 import { withFileLock } from '../file-lock.js';
 import { readJson, writeJson } from '../json-file.js';
 import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
-import { openRegistry } from '../registry/folder.js';
-import type { Fleet, HostRequest, Liveness, PredictionLogSource } from './fleet.js';
+import { openRegistry } from '../registry/registry.js';
+import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
+import type { HostRequest } from './host-request.js';
+import { deployDir } from './paths.js';
 import type { ProxyClient } from './proxy-client.js';
 import { ensureProxyProcess, stopProxyProcess } from './proxy-process.js';
 import { serverLogs } from './server-logs.js';
-import type { Server } from '../step-outputs.js';
 
 /** `<workdir>/deploy/local.json`: the servers, each with its process (pid and start time) and its own output. */
 const localState = z.array(
@@ -28,21 +29,20 @@ const localState = z.array(
     logFile: z.string().min(1),
   }),
 );
-type LocalServer = z.output<typeof localState>[number];
+/** A local server as local.json keeps it: a Server with its process and its own output. */
+export type LocalServer = z.output<typeof localState>[number];
 
 /** Local servers' ids, `<version>-<port>`: their prediction logs share a folder with other logs. */
 const SERVER_ID = /^v\d+-\d+$/;
-
-/** Where a deploy target keeps what it knows: `<workdir>/deploy`. */
-export const deployDir = (ctx: StepContext) => join(resolve(ctx.configDir, ctx.config.workdir), 'deploy');
 
 /**
  * Prediction servers as `mlops serve` processes on 127.0.0.1, each serving a registry version's
  * folder as is (checksums verified at load), with a prediction log of its own. What runs is kept
  * in `<workdir>/deploy/local.json`, changed only under its lock file, since the stops of a rollout
- * and other mlops processes change it at once.
+ * and other mlops processes change it at once. The proxy is a process too, and the servers join
+ * and leave its rotation by registration.
  */
-export class LocalFleet implements Fleet {
+export class LocalFleet implements Fleet<LocalServer> {
   readonly target = 'local';
   private readonly file: string;
   private readonly logDir: string;
@@ -61,8 +61,11 @@ export class LocalFleet implements Fleet {
     return { status: res.status, body: await res.text() };
   };
 
-  proxy(): Promise<ProxyClient> {
-    return ensureProxyProcess(this.ctx, this.request);
+  /** The proxy process; one started afresh (after a reboot, say) learns the servers still running. */
+  async proxy(): Promise<ProxyClient> {
+    const proxy = await ensureProxyProcess(this.ctx, this.request);
+    for (const s of await this.list()) if (s.running) await proxy.register(s);
+    return proxy;
   }
 
   stopProxy(): Promise<void> {
@@ -104,19 +107,19 @@ export class LocalFleet implements Fleet {
     });
   }
 
-  async list(): Promise<Server[]> {
+  async list(): Promise<LocalServer[]> {
     return (await this.update()).sort((a, b) => b.since.localeCompare(a.since));
   }
 
-  async start(version: string, port: number): Promise<Server> {
-    const { dir } = await openRegistry(this.ctx.config, this.ctx.configDir).open(version);
+  async start(version: string, port: number): Promise<LocalServer> {
+    const { dir } = await openRegistry(this.ctx).open(version);
     const id = `${version}-${port}`;
     const logs = join(deployDir(this.ctx), 'logs');
     await mkdir(logs, { recursive: true });
     const logFile = join(logs, `${id}.log`);
     const predictions = join(this.logDir, `${id}.jsonl`);
     const args = ['--config', this.ctx.configFile, '--log-format', 'json', 'serve', '--model-dir', dir, '--port', String(port)];
-    const identity = spawnMlops([...args, '--prediction-log', predictions], logFile);
+    const identity = spawnMlops([...args, '--prediction-log', predictions], logFile, this.ctx.env);
     const server: LocalServer = {
       id,
       version,
@@ -132,24 +135,33 @@ export class LocalFleet implements Fleet {
     return server;
   }
 
-  async liveness(server: Server): Promise<Liveness> {
-    const local = server as LocalServer;
-    if (processState(local) === 'running') return { exited: false };
-    return { exited: true, reason: lastWords(await readFile(local.logFile, 'utf8').catch(() => '')) };
+  async liveness(server: LocalServer): Promise<Liveness> {
+    if (processState(server) === 'running') return { exited: false };
+    return { exited: true, reason: lastWords(await readFile(server.logFile, 'utf8').catch(() => '')) };
   }
 
   healthy = async () => true;
 
-  async stop(server: Server): Promise<void> {
-    await terminate(server as LocalServer, (this.ctx.config.serving.shutdown_grace_seconds + 30) * 1000);
+  /** Registers the server with the proxy, which then checks its health before it sends it anything. */
+  async admit(proxy: ProxyClient, server: LocalServer): Promise<void> {
+    await proxy.register(server);
+    await proxy.waitFor(server, ROTATION_TIMEOUT_MS);
+  }
+
+  async evict(proxy: ProxyClient, server: LocalServer): Promise<void> {
+    await proxy.deregister(server);
+  }
+
+  async stop(server: LocalServer): Promise<void> {
+    await terminate(server, (this.ctx.config.serving.shutdown_grace_seconds + 30) * 1000);
     const since = new Date().toISOString();
     await this.update((all) => all.map((s) => (s.id === server.id ? { ...s, running: false, since } : s)));
   }
 
   /** Forgets the server and its output; its prediction log stays, for `mlops monitor`. */
-  async remove(server: Server): Promise<void> {
+  async remove(server: LocalServer): Promise<void> {
     await this.update((all) => all.filter((s) => s.id !== server.id));
-    await rm((server as LocalServer).logFile, { force: true });
+    await rm(server.logFile, { force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 import type { StepContext } from '../context.js';
 import type { PredictionLogSource } from './fleet.js';
-import { openFleet } from './rollout.js';
+import { openFleet } from './targets.js';
 
 export type { PredictionLogSource };
 

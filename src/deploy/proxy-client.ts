@@ -1,5 +1,5 @@
 import { MlopsError } from '../errors.js';
-import { answersOk, type HostRequest, type HostResponse } from './fleet.js';
+import { answersOk, type HostRequest, type HostResponse } from './host-request.js';
 import { pollUntil } from '../poll.js';
 import type { Server } from '../step-outputs.js';
 

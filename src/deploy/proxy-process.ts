@@ -7,8 +7,8 @@ import { configError, MlopsError } from '../errors.js';
 import { readJson, writeJson } from '../json-file.js';
 import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
 import { registerSecret } from '../secrets.js';
-import type { HostRequest } from './fleet.js';
-import { deployDir } from './local.js';
+import type { HostRequest } from './host-request.js';
+import { deployDir } from './paths.js';
 import { portFree } from './ports.js';
 import { ProxyClient } from './proxy-client.js';
 import { pollUntil } from '../poll.js';
@@ -55,12 +55,12 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
       `deploy.proxy.port ${port} is taken by another process`,
       'set deploy.proxy.port to a free port, or stop what listens there',
     );
-  const token = process.env.MLOPS_ADMIN_TOKEN || randomBytes(24).toString('hex');
+  const token = ctx.env.MLOPS_ADMIN_TOKEN || randomBytes(24).toString('hex');
   registerSecret(token);
   await mkdir(deployDir(ctx), { recursive: true });
   const logFile = join(deployDir(ctx), 'proxy.log');
   const args = ['--config', ctx.configFile, '--log-format', 'json', 'proxy', '--port', String(port), '--host', host];
-  const proxy = spawnMlops(args, logFile, { ...process.env, MLOPS_ADMIN_TOKEN: token });
+  const proxy = spawnMlops(args, logFile, { ...ctx.env, MLOPS_ADMIN_TOKEN: token });
   await writeJson(stateFile(ctx), proxyState, { ...proxy, port, host, token }, 0o600);
   const failed = async () => {
     throw new MlopsError('transient', `the proxy did not start: ${lastWords(await readFile(logFile, 'utf8').catch(() => ''))}`, {

@@ -1,7 +1,8 @@
 import type { StepContext } from '../context.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { retiredAmong } from '../retirement/retirement.js';
-import { fallback, openFleet, rollout } from './rollout.js';
+import { fallback, rollout } from './rollout.js';
+import { hasFleet, openFleet } from './targets.js';
 import type { RetiredServers } from '../step-outputs.js';
 
 /**
@@ -10,9 +11,9 @@ import type { RetiredServers } from '../step-outputs.js';
  * kept server, or the registry's `previous`), which drains them; with none, they keep serving.
  */
 export async function removeRetiredServers(ctx: StepContext): Promise<RetiredServers> {
-  if (ctx.config.deploy.target === 'none') return { removed: [], kept: [] };
+  if (!hasFleet(ctx)) return { removed: [], kept: [] };
   const fleet = await openFleet(ctx);
-  const registry = openRegistry(ctx.config, ctx.configDir);
+  const registry = openRegistry(ctx);
   const servers = await fleet.list();
   const retired = await retiredAmong(
     registry,
@@ -34,8 +35,10 @@ export async function removeRetiredServers(ctx: StepContext): Promise<RetiredSer
   const proxy = doomed.length ? await fleet.proxy(healthy[0]!.version) : undefined;
   const removed = [...doomed, ...servers.filter((s) => !s.running && retired.has(s.version))];
   for (const s of removed) {
-    if (s.running && fleet.target === 'local') await proxy!.deregister(s);
-    if (s.running) await fleet.stop(s);
+    if (s.running) {
+      await fleet.evict(proxy!, s);
+      await fleet.stop(s);
+    }
     await fleet.remove(s);
   }
   return { removed: removed.map((s) => s.id), kept: [] };

@@ -2,38 +2,19 @@ import { readArtifactIfAny, writeArtifact } from '../artifacts.js';
 import { deployFile, recordFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
-import { openDocker, pingEngine } from '../image/docker.js';
-import { openRegistry, type FolderRegistry } from '../registry/folder.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
 import { assertNotRetired, retiredAmong } from '../retirement/retirement.js';
-import { DockerFleet } from './docker.js';
 import { waitUntilReady, type Fleet } from './fleet.js';
-import { LocalFleet } from './local.js';
 import { freePort, portFree } from './ports.js';
-import type { ProxyClient } from './proxy-client.js';
+import { hasFleet, openFleet } from './targets.js';
 import type { DeployOutputs, Server } from '../step-outputs.js';
-
-/** The servers of deploy.target; the engine must answer before anything is asked of it. */
-export async function openFleet(ctx: StepContext): Promise<Fleet> {
-  const target = ctx.config.deploy.target;
-  if (target === 'none') throw configError('deploy.target is none: there is nothing to deploy to', 'set deploy.target to local or docker');
-  if (target === 'local') return new LocalFleet(ctx);
-  const docker = openDocker();
-  await pingEngine(docker, 'deploying');
-  return new DockerFleet(ctx, docker);
-}
-
-/** Puts a ready server into rotation: a process is registered; a container is discovered by its labels. */
-async function admit(fleet: Fleet, proxy: ProxyClient, server: Server): Promise<void> {
-  if (fleet.target === 'local') await proxy.register(server);
-  await proxy.waitFor(server, 30_000);
-}
 
 /**
  * Stopped servers beyond the newest `retire.keep`, or older than `retire.ttl_hours`, are removed;
  * so is a stopped server of the version now live, which a rollback would never pick, and any of a
  * retired version.
  */
-async function removeStopped(ctx: StepContext, fleet: Fleet, registry: FolderRegistry, liveVersion: string): Promise<string[]> {
+async function removeStopped(ctx: StepContext, fleet: Fleet, registry: Registry, liveVersion: string): Promise<string[]> {
   const { keep, ttl_hours } = ctx.config.deploy.retire;
   const oldest = Date.now() - ttl_hours * 3_600_000;
   const stopped = (await fleet.list()).filter((s) => !s.running);
@@ -54,14 +35,12 @@ async function removeStopped(ctx: StepContext, fleet: Fleet, registry: FolderReg
  * serving. On success the version becomes the registry's champion: the champion is what serves.
  */
 export async function rollout(ctx: StepContext, version: string): Promise<DeployOutputs> {
-  const registry = openRegistry(ctx.config, ctx.configDir);
+  const registry = openRegistry(ctx);
   await assertNotRetired(registry, version);
   const fleet = await openFleet(ctx);
   const proxy = await fleet.proxy(version);
   const servers = await fleet.list();
   const live = servers.filter((s) => s.running);
-  // A proxy started afresh (say after a reboot) learns the process servers still running.
-  if (fleet.target === 'local') for (const s of live) await proxy.register(s);
 
   const task = ctx.progress.start(`deploy ${version} (${fleet.target})`, { total: 4 });
   const began = performance.now();
@@ -74,7 +53,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
     task.update(1, `started ${server.id}, waiting until ready`);
     await waitUntilReady(fleet, server, ctx.config.deploy.ready_timeout_seconds * 1000);
     task.update(2, `ready; waiting for the proxy`);
-    await admit(fleet, proxy, server);
+    await fleet.admit(proxy, server);
   } catch (err) {
     task.finish('failed: the old servers keep serving');
     await fleet.stop(server).catch(() => {});
@@ -82,7 +61,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
     throw err;
   }
   task.update(3, 'in rotation; draining the old servers');
-  for (const old of live) if (fleet.target === 'local') await proxy.deregister(old);
+  for (const old of live) await fleet.evict(proxy, old);
   const seconds = (performance.now() - began) / 1000;
   await Promise.all(live.map((old) => fleet.stop(old)));
   const removed = await removeStopped(ctx, fleet, registry, version);
@@ -106,7 +85,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
 
 /** The deploy step: release the version the run recorded. Skipped when the model was not blessed, or deploy.target is none. */
 export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefined> {
-  if (ctx.config.deploy.target === 'none') return undefined;
+  if (!hasFleet(ctx)) return undefined;
   const recorded = await readArtifactIfAny(ctx, recordFile);
   return recorded ? rollout(ctx, recorded.version) : undefined;
 }
@@ -119,7 +98,7 @@ export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefine
 export async function rollback(ctx: StepContext): Promise<DeployOutputs> {
   const fleet = await openFleet(ctx);
   const servers = await fleet.list();
-  const registry = openRegistry(ctx.config, ctx.configDir);
+  const registry = openRegistry(ctx);
   const live = new Set(servers.filter((s) => s.running).map((s) => s.version));
   const target = await fallback(registry, servers, live);
   if (!target) throw configError('there is no previous version to roll back to', 'see `mlops models list`');
@@ -128,7 +107,7 @@ export async function rollback(ctx: StepContext): Promise<DeployOutputs> {
 }
 
 /** The version to fall back on, neither serving nor retired: the newest stopped server's, else `previous`. */
-export async function fallback(registry: FolderRegistry, servers: Server[], exclude: Set<string>): Promise<string | undefined> {
+export async function fallback(registry: Registry, servers: Server[], exclude: Set<string>): Promise<string | undefined> {
   const { previous } = await registry.aliases();
   const candidates = [...servers.filter((s) => !s.running).map((s) => s.version), ...(previous ? [previous] : [])];
   const retired = await retiredAmong(registry, candidates);

@@ -2,11 +2,12 @@ import { join } from 'node:path';
 import { writeArtifact } from '../artifacts.js';
 import { evaluationFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
+import { preferredBackend } from '../model/backend.js';
 import type { Dataset } from '../model/dataset.js';
 import { readSplit } from '../model/dataset.js';
 import { loadPredictor, type Predictor } from '../model/predictor.js';
 import { readExtract } from '../model/train.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { classificationMetrics, regressionMetrics, type Metrics } from './metrics.js';
 import type { EvaluateOutputs, ModelEvaluation } from '../step-outputs.js';
 
@@ -61,10 +62,11 @@ function latency(predictor: Predictor, test: Dataset, samples = 200): { latency_
 export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   const { config, log } = ctx;
   const { dir: extractDir, outputs: extract } = await readExtract(ctx);
-  const candidate = await loadPredictor(join(stepDir(ctx, 'train'), 'model'));
-  const registry = openRegistry(config, ctx.configDir);
+  const backend = preferredBackend(ctx.env);
+  const candidate = await loadPredictor(join(stepDir(ctx, 'train'), 'model'), backend);
+  const registry = openRegistry(ctx);
   const championVersion = await registry.resolve('champion');
-  const champion = championVersion ? await loadPredictor((await registry.open(championVersion)).dir) : undefined;
+  const champion = championVersion ? await loadPredictor((await registry.open(championVersion)).dir, backend) : undefined;
 
   const sliceColumn = config.gates?.slice_column;
   const columns = new Set([

@@ -63,7 +63,7 @@ export async function buildHostBase(docker: Docker, reference: string, onProgres
     });
     await followStream(docker, stream, (e) => e.status && onProgress(e.status));
   } catch (err) {
-    throw engineError(err, `importing the base image ${reference}`);
+    throw engineError(docker, err, `importing the base image ${reference}`);
   }
   return { bytes };
 }

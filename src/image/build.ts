@@ -2,11 +2,11 @@ import type { Pack } from 'tar-stream';
 import type Docker from 'dockerode';
 import { readArtifactIfAny, writeArtifact } from '../artifacts.js';
 import { buildFile, recordFile } from '../artifact-files.js';
-import type { Config } from '../config/schema.js';
+import { imageTargets, type Config } from '../config/schema.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
 import { gitSha } from '../lineage.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { buildContext } from './context.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError, type StreamEvent } from './docker.js';
 import { dockerName } from '../docker-name.js';
@@ -21,13 +21,12 @@ export function imageRepository(config: Config): string {
 
 /** OCI annotations, and mlops labels a deployer can find containers and versions by. */
 function labels(ctx: StepContext, version: string, runId: string, metrics: Record<string, unknown>): Record<string, string> {
-  const source = process.env.GITHUB_REPOSITORY
-    ? `${process.env.GITHUB_SERVER_URL ?? 'https://github.com'}/${process.env.GITHUB_REPOSITORY}`
-    : '';
+  const { GITHUB_REPOSITORY, GITHUB_SERVER_URL = 'https://github.com' } = ctx.env;
+  const source = GITHUB_REPOSITORY ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}` : '';
   return {
     'org.opencontainers.image.title': imageRepository(ctx.config),
     'org.opencontainers.image.version': version,
-    'org.opencontainers.image.revision': gitSha(ctx.configDir),
+    'org.opencontainers.image.revision': gitSha(ctx.configDir, ctx.env),
     'org.opencontainers.image.created': new Date().toISOString(),
     ...(source ? { 'org.opencontainers.image.source': source } : {}),
     'mlops.project': ctx.config.project,
@@ -57,7 +56,7 @@ export async function runBuild(
     const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, { ...options, rm: true, forcerm: true });
     return await followStream(docker, stream, (e) => e.stream?.startsWith('Step ') && onStep(e.stream.trim()));
   } catch (err) {
-    if (!(err instanceof StreamError)) throw engineError(err, `building ${options.t}`);
+    if (!(err instanceof StreamError)) throw engineError(docker, err, `building ${options.t}`);
     const step = [...err.events]
       .reverse()
       .find((e) => e.stream?.startsWith('Step '))
@@ -77,7 +76,7 @@ export async function runBuild(
  */
 export function forContainers<T>(work: (ctx: StepContext, version: string) => Promise<T>) {
   return async (ctx: StepContext): Promise<T | undefined> => {
-    if (ctx.config.deploy.target !== 'docker') return undefined;
+    if (!imageTargets.has(ctx.config.deploy.target)) return undefined;
     const recorded = await readArtifactIfAny(ctx, recordFile);
     return recorded && work(ctx, recorded.version);
   };
@@ -91,11 +90,11 @@ export const buildStep = forContainers((ctx, version) => buildImage(ctx, { versi
  * server, the model and the serving config on `image.base`, with OCI and mlops labels.
  */
 export async function buildImage(ctx: StepContext, options: { version?: string } = {}): Promise<BuildOutputs> {
-  const registry = openRegistry(ctx.config, ctx.configDir);
+  const registry = openRegistry(ctx);
   const { manifest, dir } = await registry.open(options.version ?? 'champion');
   const base = ctx.config.image.base;
   const image = `${imageRepository(ctx.config)}:${manifest.version}`;
-  const docker = openDocker();
+  const docker = openDocker(ctx.env);
   await pingEngine(docker, `building ${image}`);
   const tar = await buildContext({ base, port: ctx.config.serving.port, modelDir: dir, serving: ctx.config.serving });
   const imageLabels = labels(ctx, manifest.version, manifest.runId, (manifest.summary.metrics ?? {}) as Record<string, unknown>);

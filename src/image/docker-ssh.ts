@@ -37,7 +37,7 @@ const ENV_KNOWN_HOSTS = 'MLOPS_DOCKER_SSH_KNOWN_HOSTS';
  * always checked: a Docker host that cannot be verified is refused before anything is sent to it,
  * registry credentials included.
  */
-export function sshOptions(dockerHost: string, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+export function sshOptions(dockerHost: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const url = new URL(dockerHost);
   const host = url.hostname;
   const port = Number(url.port || 22);

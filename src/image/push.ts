@@ -3,7 +3,7 @@ import { writeArtifact } from '../artifacts.js';
 import { pushFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
-import { openRegistry } from '../registry/folder.js';
+import { openRegistry } from '../registry/registry.js';
 import { registerSecret } from '../secrets.js';
 import { forContainers } from './build.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError } from './docker.js';
@@ -16,11 +16,11 @@ export interface RegistryAuth {
 }
 
 /**
- * Credentials for the image registry, from the environment only: MLOPS_REGISTRY_USERNAME with
+ * Credentials for the image registry, from the environment `env` only: MLOPS_REGISTRY_USERNAME with
  * MLOPS_REGISTRY_PASSWORD or MLOPS_REGISTRY_TOKEN; for ghcr.io, GITHUB_ACTOR with GITHUB_TOKEN as
  * in a workflow. None means an anonymous push. Every value is registered as a secret first.
  */
-export function registryAuth(registry: string, env: NodeJS.ProcessEnv = process.env): RegistryAuth | undefined {
+export function registryAuth(registry: string, env: NodeJS.ProcessEnv): RegistryAuth | undefined {
   const serveraddress = registry.split('/')[0]!;
   const ghcr = serveraddress === 'ghcr.io';
   const password = env.MLOPS_REGISTRY_PASSWORD || env.MLOPS_REGISTRY_TOKEN || (ghcr ? env.GITHUB_TOKEN : undefined);
@@ -41,7 +41,7 @@ export async function pushTo(docker: Docker, image: string, auth: RegistryAuth |
     if (!digest) throw new MlopsError('transient', `the push of ${image} ended without a digest from ${registry}`);
     return digest;
   } catch (err) {
-    if (!(err instanceof StreamError)) throw engineError(err, `pushing ${image}`);
+    if (!(err instanceof StreamError)) throw engineError(docker, err, `pushing ${image}`);
     if (/unauthori[sz]ed|authentication required|denied|forbidden/i.test(err.message))
       throw configError(
         `the registry ${registry} refused the push of ${image}: ${err.message}`,
@@ -70,15 +70,15 @@ export const pushStep = forContainers(pushImage);
 export async function pushImage(ctx: StepContext, ref = 'champion'): Promise<PushOutputs | undefined> {
   const registryName = ctx.config.image.registry;
   if (!registryName) return undefined;
-  const registry = openRegistry(ctx.config, ctx.configDir);
+  const registry = openRegistry(ctx);
   const { manifest } = await registry.open(ref);
   const image = (await registry.tags(manifest.version)).image;
   if (!image)
     throw configError(`${manifest.version} has no prediction image yet`, `build one with \`mlops build --version ${manifest.version}\``);
-  const docker = openDocker();
+  const docker = openDocker(ctx.env);
   await pingEngine(docker, `pushing ${image}`);
   const task = ctx.progress.start(`push ${image}`);
-  const digest = await pushTo(docker, image, registryAuth(registryName)).catch((err: unknown) => {
+  const digest = await pushTo(docker, image, registryAuth(registryName, ctx.env)).catch((err: unknown) => {
     task.finish('failed');
     throw err;
   });

@@ -18,13 +18,16 @@ function quietCpuBanner(): void {
 }
 quietCpuBanner();
 
+/** The backend an environment forces with MLOPS_TF_BACKEND, e.g. for a benchmark. */
+export const preferredBackend = (env: NodeJS.ProcessEnv) => env.MLOPS_TF_BACKEND as BackendName | undefined;
+
 /**
  * Picks the fastest TensorFlow.js backend that loads: native TensorFlow (`@tensorflow/tfjs-node`,
  * an optional dependency that installs where libtensorflow can be downloaded), then WebAssembly,
- * then plain JavaScript. `MLOPS_TF_BACKEND` forces one, e.g. for a benchmark.
+ * then plain JavaScript. `prefer` forces one; without it, the backend chosen before stays.
  */
-export function selectBackend(prefer = process.env.MLOPS_TF_BACKEND as BackendName | undefined): Promise<BackendName> {
-  if (prefer) return use([prefer]);
+export function selectBackend(prefer?: BackendName): Promise<BackendName> {
+  if (prefer) chosen = use([prefer]);
   chosen ??= use(['tensorflow', 'wasm', 'cpu']);
   return chosen;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MlopsError } from '../errors.js';
-import { selectBackend, tf } from './backend.js';
+import { selectBackend, tf, type BackendName } from './backend.js';
 
 /**
  * The standard TF.js layers format, `model.json` + `weights.bin`, written through a save handler
@@ -28,9 +28,9 @@ export async function saveModel(model: tf.LayersModel, dir: string): Promise<voi
   );
 }
 
-/** Loads a saved model; a missing, truncated or foreign file is a clear error, never a crash later. */
-export async function loadModel(dir: string): Promise<tf.LayersModel> {
-  await selectBackend(); // a process may load a model before it trains one (`mlops evaluate`, an action)
+/** Loads a saved model, on `backend` if forced; a missing, truncated or foreign file is a clear error, never a crash later. */
+export async function loadModel(dir: string, backend?: BackendName): Promise<tf.LayersModel> {
+  await selectBackend(backend); // a process may load a model before it trains one (`mlops evaluate`, an action)
   try {
     const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as {
       modelTopology: object;

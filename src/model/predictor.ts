@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataError } from '../errors.js';
-import { tf } from './backend.js';
+import { tf, type BackendName } from './backend.js';
 import type { Value } from './dataset.js';
 import { denseForward } from './dense.js';
 import { loadModel } from './io.js';
@@ -21,7 +21,7 @@ export interface Predictor {
   forward(x: Float32Array, rows: number): Float32Array;
 }
 
-export async function loadPredictor(dir: string): Promise<Predictor> {
+export async function loadPredictor(dir: string, backend?: BackendName): Promise<Predictor> {
   const read = async <T>(name: string) => {
     try {
       return JSON.parse(await readFile(join(dir, name), 'utf8')) as T;
@@ -29,7 +29,7 @@ export async function loadPredictor(dir: string): Promise<Predictor> {
       throw dataError(`the model's ${name} in ${dir} is missing or unreadable: ${(err as Error).message}`);
     }
   };
-  const [spec, card, model] = await Promise.all([read<PreprocessSpec>('preprocess.json'), readModelCard(dir), loadModel(dir)]);
+  const [spec, card, model] = await Promise.all([read<PreprocessSpec>('preprocess.json'), readModelCard(dir), loadModel(dir, backend)]);
   const dense = denseForward(model);
   const raw =
     dense ??

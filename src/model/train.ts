@@ -8,7 +8,7 @@ import { stepDir, type StepContext } from '../context.js';
 import type { ExtractOutputs } from '../data/extract.js';
 import { configError, dataError, MlopsError } from '../errors.js';
 import { gitSha } from '../lineage.js';
-import { selectBackend, tf } from './backend.js';
+import { preferredBackend, selectBackend, tf } from './backend.js';
 import { buildModel } from './build.js';
 import { readSplit, type Dataset } from './dataset.js';
 import { saveModel, sha256File } from './io.js';
@@ -86,7 +86,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
   const { config, log } = ctx;
   const model = config.model;
   const { dir: extractDir, outputs: extract } = await readExtract(ctx);
-  const backend = await selectBackend();
+  const backend = await selectBackend(preferredBackend(ctx.env));
   log.info(`train: TensorFlow.js backend ${backend}`);
 
   const [trainSet, validation] = await Promise.all([
@@ -183,7 +183,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
         runId: ctx.runId,
         dataHash: extract.dataHash,
         configHash: configHash(config),
-        gitSha: gitSha(ctx.configDir),
+        gitSha: gitSha(ctx.configDir, ctx.env),
         asOf: extract.window.asOf,
         windowStart: extract.window.windowStart,
       },

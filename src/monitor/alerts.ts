@@ -1,5 +1,6 @@
 import type { StepContext } from '../context.js';
-import { notifyRecovered, sendAlert, type Alert } from '../notify/notify.js';
+import type { Alert } from '../notify/alert.js';
+import { notifyRecovered, sendAlert } from '../notify/notify.js';
 import type { Breach, MonitoredMetric, MonitorReport, VersionReport } from './report.js';
 
 /** Alerts are deduplicated per version: one open issue for each version that breaches, commented on while it keeps breaching. */

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { logFiles } from '../prediction-log-files.js';
 import type { StepContext } from '../context.js';
 import { predictionLogs } from '../deploy/prediction-logs.js';
+import { hasFleet } from '../deploy/targets.js';
 import { configError } from '../errors.js';
 import type { TimeWindow } from './window.js';
 
@@ -57,8 +58,8 @@ async function filesOf(pattern: string, cwd: string, maxFiles: number): Promise<
  * the window are skipped unread.
  */
 export async function logSources(ctx: StepContext, window: TimeWindow, patterns: string[] = []): Promise<LogSource[]> {
-  const { serving, deploy } = ctx.config;
-  if (!patterns.length && deploy.target !== 'none') {
+  const { serving } = ctx.config;
+  if (!patterns.length && hasFleet(ctx)) {
     return (await predictionLogs(ctx, window.start)).map((s) => ({
       name: `server ${s.server}`,
       where: (line) => `server ${s.server}, line ${line}`,

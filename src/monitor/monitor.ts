@@ -3,7 +3,7 @@ import { monitorReportFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { describeError } from '../errors.js';
 import { alertFor, notifyFailure } from '../notify/notify.js';
-import { openRegistry, type FolderRegistry } from '../registry/folder.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
 import { MONITOR_STEP, sendMonitorAlerts } from './alerts.js';
 import { judge } from './judge.js';
 import { logSources } from './log-sources.js';
@@ -51,7 +51,7 @@ async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise
   const { config } = ctx;
   const window = timeWindow(options.window ?? config.monitoring.window, options.until);
   const sources = await logSources(ctx, window, options.logs);
-  const registry = openRegistry(config, ctx.configDir, ctx.log);
+  const registry = openRegistry(ctx);
   const stats: { version: VersionStats; redacted: string[] }[] = [];
   const lines = await readWindow(ctx, sources, window, async (name) => {
     const reference = await versionReference(registry, name, ctx.log);
@@ -83,7 +83,7 @@ async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise
 }
 
 /** Best effort, like the run ledger on the registry branch: the report and the alerts stand without it. */
-async function recordHistory(ctx: StepContext, registry: FolderRegistry, report: MonitorReport): Promise<void> {
+async function recordHistory(ctx: StepContext, registry: Registry, report: MonitorReport): Promise<void> {
   const entries = historyEntries(report);
   if (!entries.length) return;
   await registry

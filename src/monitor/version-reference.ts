@@ -5,7 +5,7 @@ import { readJson } from '../json-file.js';
 import type { Logger } from '../log.js';
 import { readModelCard } from '../model/model-card.js';
 import { expectedShares, type FeatureReference } from '../model/reference.js';
-import type { FolderRegistry } from '../registry/folder.js';
+import type { Registry } from '../registry/registry.js';
 
 /** What a version's served traffic is compared with: its training reference, from the registry. */
 export interface VersionReference {
@@ -25,7 +25,7 @@ const confusionOnly = z.object({
 });
 
 /** The version's reference, checksums verified; undefined, with a warning, when the registry has no such version. */
-export async function versionReference(registry: FolderRegistry, version: string, log: Logger): Promise<VersionReference | undefined> {
+export async function versionReference(registry: Registry, version: string, log: Logger): Promise<VersionReference | undefined> {
   if (version === 'none') return undefined; // the failed requests of a server with no model loaded yet
   let dir: string;
   try {

@@ -1,7 +1,7 @@
 import { getOctokit } from '@actions/github';
 import type { StepContext } from '../context.js';
 import { redact, registerSecret } from '../secrets.js';
-import type { Alert } from './notify.js';
+import type { Alert } from './alert.js';
 
 /**
  * Alerts as GitHub issues: one open issue per workflow and step, found again by a hidden marker in
@@ -25,7 +25,7 @@ interface Target {
 
 /** The repository to alert in: only in a workflow (a token and a repository) and with issue alerts on. */
 function target(ctx: StepContext): Target | undefined {
-  const env = process.env;
+  const { env } = ctx;
   const [, owner, repo] = /^([^/]+)\/([^/]+)$/.exec(env.GITHUB_REPOSITORY ?? '') ?? [];
   if (!env.GITHUB_TOKEN || !owner || !repo || !ctx.config.notify.github.issues) return undefined;
   registerSecret(env.GITHUB_TOKEN);

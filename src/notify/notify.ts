@@ -1,20 +1,8 @@
 import type { StepContext } from '../context.js';
 import { MlopsError } from '../errors.js';
 import { redact } from '../secrets.js';
+import type { Alert } from './alert.js';
 import { closeIssueAlerts, issueAlert } from './github-issues.js';
-
-export interface Alert {
-  runId: string;
-  step: string;
-  errorClass: string;
-  message: string;
-  /** The command that resumes the run (or, for a monitoring breach, that checks again). */
-  rekick: string;
-  /** The issue's title; by default "<workflow> failed at <step>". */
-  title?: string;
-  /** What to do, instead of how to rerun a failed step: for alerts that are not a run's failure, such as a monitoring breach. */
-  advice?: string[];
-}
 
 export function alertFor(ctx: StepContext, step: string, error: unknown): Alert {
   return {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile, recordFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
-import { openRegistry } from './folder.js';
+import { openRegistry } from './registry.js';
 import type { RecordOutputs } from '../step-outputs.js';
 
 /**
@@ -21,7 +21,7 @@ export async function record(ctx: StepContext): Promise<RecordOutputs | undefine
     join(stepDir(ctx, 'gate'), 'decision.json'),
   ];
   const metrics = Object.fromEntries(Object.entries(evaluation.metrics).filter(([k]) => k !== 'confusion'));
-  const registry = openRegistry(ctx.config, ctx.configDir);
+  const registry = openRegistry(ctx);
   const manifest = await registry.register(files, {
     runId: ctx.runId,
     summary: { metrics, passed: decision.passed, forced: decision.forced, championBefore: decision.championVersion },

@@ -5,15 +5,16 @@ import { createContext, newRunId, stepDir, type StepContext } from '../context.j
 import { extract } from '../data/extract.js';
 import { resolveWindow } from '../data/window.js';
 import { removeRetiredServers } from '../deploy/retire-servers.js';
-import { openFleet } from '../deploy/rollout.js';
+import { hasFleet, openFleet } from '../deploy/targets.js';
 import { MlopsError } from '../errors.js';
 import { decide } from '../gate/gate.js';
 import { readSplit } from '../model/dataset.js';
 import { readModelCard } from '../model/model-card.js';
+import { preferredBackend } from '../model/backend.js';
 import { loadPredictor } from '../model/predictor.js';
 import { notifyRecovered, sendAlert } from '../notify/notify.js';
 import { runPipeline } from '../pipeline.js';
-import { openRegistry, type FolderRegistry } from '../registry/folder.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
 import { retire, retiredAmong } from './retirement.js';
 import { ruleText } from '../report.js';
 import { score } from '../evaluate/evaluate.js';
@@ -23,16 +24,16 @@ import type { ReevaluateOutputs, RuleResult, Verdict } from '../step-outputs.js'
 const DAY = 86_400_000;
 
 /** The versions in production: the champion, and every version a running server serves. */
-async function production(ctx: StepContext, registry: FolderRegistry): Promise<string[]> {
+async function production(ctx: StepContext, registry: Registry): Promise<string[]> {
   const champion = await registry.resolve('champion');
-  const serving = ctx.config.deploy.target === 'none' ? [] : (await (await openFleet(ctx)).list()).filter((s) => s.running);
+  const serving = hasFleet(ctx) ? (await (await openFleet(ctx)).list()).filter((s) => s.running) : [];
   const versions = [...new Set([...(champion ? [champion] : []), ...serving.map((s) => s.version)])];
   const retired = await retiredAmong(registry, versions);
   return versions.filter((v) => !retired.has(v));
 }
 
 /** Scores a version on the rows from the end of its training window to `asOf`, with the gate's value thresholds. */
-async function judge(ctx: StepContext, registry: FolderRegistry, version: string, asOf: string): Promise<Verdict> {
+async function judge(ctx: StepContext, registry: Registry, version: string, asOf: string): Promise<Verdict> {
   const { dir } = await registry.open(version);
   const { lineage } = await readModelCard(dir);
   const days = Math.round((Date.parse(asOf) - Date.parse(lineage.asOf)) / DAY);
@@ -53,7 +54,7 @@ async function judge(ctx: StepContext, registry: FolderRegistry, version: string
       skipped: `${fresh?.rows.clean ?? 0} fresh labelled rows, fewer than retirement.min_rows (${min_rows})`,
     };
 
-  const predictor = await loadPredictor(dir);
+  const predictor = await loadPredictor(dir, preferredBackend(ctx.env));
   const sliceColumn = ctx.config.gates?.slice_column;
   const columns = [...predictor.spec.features.map((f) => f.name), ...(sliceColumn ? [sliceColumn] : [])].filter((c) => c in fresh.schema);
   const data = await readSplit(stepDir(own, 'extract'), fresh, ['train', 'validation', 'test'], columns);
@@ -71,13 +72,17 @@ const failed = (rules: RuleResult[]) => rules.filter((r) => !r.passed).map(ruleT
  * after each one's training window up to `asOf`, against the gate's value thresholds; and each
  * one's age against `retirement.max_age_days`. A version that fails either is retired in the
  * registry with the reason, its servers are taken away (never the last healthy one), the alert
- * sinks are told, and a new model is trained when `retirement.retrain` is on.
+ * sinks are told, and a new model is trained when `retrain` is on (default `retirement.retrain`).
  */
-export async function reevaluate(ctx: StepContext, options: { asOf?: string; now?: Date } = {}): Promise<ReevaluateOutputs> {
+export async function reevaluate(
+  ctx: StepContext,
+  options: { asOf?: string; now?: Date; retrain?: boolean } = {},
+): Promise<ReevaluateOutputs> {
   const now = options.now ?? new Date();
   const asOf = resolveWindow(options.asOf ?? ctx.config.data.window.as_of, 1, now).asOf;
-  const registry = openRegistry(ctx.config, ctx.configDir);
-  const { max_age_days, retrain } = ctx.config.retirement;
+  const registry = openRegistry(ctx);
+  const { max_age_days } = ctx.config.retirement;
+  const retrain = options.retrain ?? ctx.config.retirement.retrain;
   const verdicts: Verdict[] = [];
   for (const version of await production(ctx, registry)) {
     const { manifest } = await registry.open(version);
@@ -124,9 +129,9 @@ export async function reevaluate(ctx: StepContext, options: { asOf?: string; now
 
 /** Trains a replacement: through the train workflow in GitHub Actions, else right here with `mlops run`'s pipeline. */
 async function retrainNow(ctx: StepContext): Promise<string> {
-  if (process.env.GITHUB_ACTIONS) return dispatchWorkflow(ctx, ctx.config.retirement.workflow);
+  if (ctx.env.GITHUB_ACTIONS) return dispatchWorkflow(ctx, ctx.config.retirement.workflow);
   const run = createContext(
-    { config: ctx.config, dir: ctx.configDir, file: ctx.configFile },
+    { config: ctx.config, dir: ctx.configDir, file: ctx.configFile, env: ctx.env },
     { runId: newRunId(), log: ctx.log, progress: ctx.progress },
   );
   const outcome = await runPipeline(run).then(

@@ -3,11 +3,12 @@ import type { StepContext } from '../context.js';
 import { redact, registerSecret } from '../secrets.js';
 
 /**
- * Starts the training workflow through `workflow_dispatch`, on the branch this workflow runs on.
+ * Starts the training workflow through `workflow_dispatch`, on the branch this workflow runs on
+ * (the repository, token and branch from the context's environment).
  * Says what happened rather than throwing: the retirement it follows stands either way.
  */
 export async function dispatchWorkflow(ctx: StepContext, workflow: string): Promise<string> {
-  const { GITHUB_TOKEN: token, GITHUB_REPOSITORY = '', GITHUB_REF_NAME: ref = 'main', GITHUB_API_URL } = process.env;
+  const { GITHUB_TOKEN: token, GITHUB_REPOSITORY = '', GITHUB_REF_NAME: ref = 'main', GITHUB_API_URL } = ctx.env;
   const [owner, repo] = GITHUB_REPOSITORY.split('/');
   if (!token || !owner || !repo) return `${workflow} not dispatched: GITHUB_TOKEN and GITHUB_REPOSITORY are needed`;
   registerSecret(token);

@@ -5,8 +5,7 @@ import { runSchema } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, describeError, MlopsError } from '../errors.js';
 import { readJson, writeJson } from '../json-file.js';
-import { openRegistry } from '../registry/folder.js';
-import { GitBranchRegistry } from '../registry/git-branch.js';
+import { openRegistry } from '../registry/registry.js';
 import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../step-outputs.js';
 
 const file = (runDir: string) => join(runDir, 'run.json');
@@ -75,13 +74,11 @@ export class Ledger {
   async finish(status: RunStatus): Promise<void> {
     Object.assign(this.run, { status, finishedAt: new Date().toISOString() });
     await this.save();
-    // With the git-branch registry the branch keeps every run's record too; it is a copy, so best effort.
-    const registry = openRegistry(this.ctx.config, this.ctx.configDir, this.ctx.log);
-    if (registry instanceof GitBranchRegistry) {
-      await registry
-        .recordRun(this.run)
-        .catch((err: unknown) => this.ctx.log.warn(`could not record the run on the registry branch: ${describeError(err)}`));
-    }
+    // A registry that keeps the runs' ledgers (on the git-branch registry, its branch) gets a copy: best effort.
+    const registry = openRegistry(this.ctx);
+    await registry
+      .archiveRun(this.run)
+      .catch((err: unknown) => this.ctx.log.warn(`could not record the run on ${registry.runArchive}: ${describeError(err)}`));
   }
 }
 

@@ -81,7 +81,7 @@ beforeAll(async () => {
     {},
   );
   // The config's folder is test/fixtures, so the query's relative file name resolves there.
-  const ctx = createContext({ config, file: join(fixtures, 'mlops.config.yaml'), dir: fixtures }, { runId: 'anomalies', log: memoryLogger(), progress: silentProgress });
+  const ctx = createContext({ config, file: join(fixtures, 'mlops.config.yaml'), dir: fixtures, env: process.env }, { runId: 'anomalies', log: memoryLogger(), progress: silentProgress });
   outputs = await extract(ctx);
   const dir = stepDir(ctx, 'extract');
   report = JSON.parse(await readFile(join(dir, 'contract.json'), 'utf8')) as ContractReport;

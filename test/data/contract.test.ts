@@ -71,7 +71,7 @@ async function run(setup: Setup): Promise<Run> {
   );
   const dir = await mkdtemp(join(root, 'cfg-'));
   const log = memoryLogger();
-  const ctx = createContext({ config, file: join(dir, 'mlops.config.yaml'), dir }, { runId: `run-${++runs}`, log, progress: silentProgress });
+  const ctx = createContext({ config, file: join(dir, 'mlops.config.yaml'), dir, env: process.env }, { runId: `run-${++runs}`, log, progress: silentProgress });
   try {
     const outputs = await extract(ctx, setup.asOf ? { asOf: setup.asOf } : {});
     return { dir: stepDir(ctx, 'extract'), log, outputs };

@@ -23,7 +23,7 @@ describe.skipIf(!url)('the PostgreSQL source', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'mlops-pg-'));
     await loadIntoPostgres(url!, 'penguins_raw', 'data/penguins_raw.csv');
-    duckdbConfig = (await loadConfig('mlops.config.yaml')).config;
+    duckdbConfig = (await loadConfig('mlops.config.yaml', process.env)).config;
   });
   afterAll(() => rm(root, { recursive: true, force: true }));
 
@@ -39,7 +39,7 @@ describe.skipIf(!url)('the PostgreSQL source', () => {
 
   const run = async (config: Config, name: string) => {
     const log = memoryLogger();
-    const ctx = createContext({ config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd() }, { runId: name, log, progress: silentProgress });
+    const ctx = createContext({ config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd(), env: process.env }, { runId: name, log, progress: silentProgress });
     ctx.runDir = join(root, name);
     try {
       return { log, outputs: await extract(ctx), error: undefined };

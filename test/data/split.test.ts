@@ -75,7 +75,7 @@ async function extracted(setup: Setup = {}): Promise<{ outputs: ExtractOutputs; 
     {},
   );
   const dir = await mkdtemp(join(root, 'cfg-'));
-  const ctx = createContext({ config, file: join(dir, 'mlops.config.yaml'), dir }, { runId: `run-${++runs}`, log: memoryLogger(), progress: silentProgress });
+  const ctx = createContext({ config, file: join(dir, 'mlops.config.yaml'), dir, env: process.env }, { runId: `run-${++runs}`, log: memoryLogger(), progress: silentProgress });
   const outputs = await extract(ctx);
   const out = stepDir(ctx, 'extract');
   const part = (split: string) => `SELECT CAST(id AS INTEGER) AS id, CAST(t AS VARCHAR) AS t, label, '${split}' AS split FROM read_parquet('${join(out, `${split}.parquet`)}')`;

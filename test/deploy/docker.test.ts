@@ -11,7 +11,7 @@ import { buildHostBase } from '../../src/image/base.js';
 import { buildImage } from '../../src/image/build.js';
 import { pushImage } from '../../src/image/push.js';
 import { runPipeline } from '../../src/pipeline.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { predict, underLoad } from '../helpers/load.js';
 import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
 import { dockerEngine, imageRegistry } from '../helpers/services.js';
@@ -35,7 +35,7 @@ const containers = async () =>
     version: c.Labels['mlops.model.version'],
     state: c.State,
   }));
-const champion = async () => (await openRegistry(config, process.cwd()).aliases()).champion;
+const champion = async () => (await openRegistry({ config, configDir: process.cwd(), env: process.env }).aliases()).champion;
 
 /** Sets the registry credentials for one piece of work, as a workflow's secrets would. */
 async function withCredentials<T>(password: string, work: () => Promise<T>): Promise<T> {
@@ -81,7 +81,7 @@ describe.skipIf(!engine || !registry)('deploy.target docker: containers behind t
     expect(first.push?.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(first.deploy).toMatchObject({ target: 'docker', version: 'v1', proxy });
     // The registry version records the server it was released as.
-    expect(await openRegistry(config, process.cwd()).tags('v1')).toMatchObject({
+    expect(await openRegistry({ config, configDir: process.cwd(), env: process.env }).tags('v1')).toMatchObject({
       image: first.build?.image,
       digest: first.push?.digest,
       reference: `${registry!.address}/${PROJECT}-server@${first.push?.digest}`,

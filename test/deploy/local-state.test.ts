@@ -6,11 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
 import { waitUntilReady } from '../../src/deploy/fleet.js';
-import { LocalFleet } from '../../src/deploy/local.js';
+import { LocalFleet, type LocalServer } from '../../src/deploy/local.js';
 import { undeploy } from '../../src/deploy/rollout.js';
 import type { memoryLogger } from '../../src/log.js';
 import { identify, processState, psStartTime } from '../../src/processes.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { contextFor, deployTo, isolatedConfig, trainedRun } from '../helpers/model.js';
 import { freePort } from '../helpers/ports.js';
 import type { Server } from '../../src/step-outputs.js';
@@ -39,9 +39,9 @@ afterAll(async () => {
 });
 
 describe('deploy.target local: the state file', () => {
-  let started: Server[] = [];
+  let started: LocalServer[] = [];
   afterAll(() => {
-    for (const s of started as (Server & { pid: number })[]) if (processState({ pid: s.pid }) === 'running') process.kill(s.pid, 'SIGKILL');
+    for (const s of started) if (processState({ pid: s.pid }) === 'running') process.kill(s.pid, 'SIGKILL');
   });
 
   it('loses nothing when eight servers start at once and then stop at once', async () => {
@@ -58,7 +58,7 @@ describe('deploy.target local: the state file', () => {
     // Every stop was recorded: stopped, and since the stop rather than the start.
     for (const s of after)
       expect({ id: s.id, running: s.running, stoppedLate: s.since >= stopping }).toEqual({ id: s.id, running: false, stoppedLate: true });
-    for (const s of started as (Server & { pid: number })[]) expect(processState({ pid: s.pid })).toBe('gone');
+    for (const s of started) expect(processState({ pid: s.pid })).toBe('gone');
   }, 240_000);
 
   it('refuses a damaged state file as a data error naming the file and the key', async () => {
@@ -124,7 +124,7 @@ describe('a pid in the state that belongs to another process now (after a reboot
     await writeFile(join(config.registry.path, '.lock'), holder);
     await writeFile(deployFile('local.json.lock'), holder);
     const began = Date.now();
-    await openRegistry(config, process.cwd()).withLock(async () => undefined, 5_000);
+    await openRegistry({ config, configDir: process.cwd(), env: process.env }).withLock(async () => undefined, 5_000);
     expect(await new LocalFleet(ctx).list()).toEqual([]);
     expect(Date.now() - began).toBeLessThan(2_000);
     expect(sleeper.exitCode).toBeNull();

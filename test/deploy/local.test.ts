@@ -7,7 +7,7 @@ import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
 import { rollback, rollout, undeploy } from '../../src/deploy/rollout.js';
 import { MlopsError } from '../../src/errors.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
 import { predict, underLoad } from '../helpers/load.js';
 
@@ -17,7 +17,7 @@ let ctx: StepContext;
 let proxy: string;
 
 const backends = async () => (await (await fetch(`${proxy}/backends`)).json()) as { id: string; version: string; healthy: boolean }[];
-const champion = async () => (await openRegistry(config, process.cwd()).aliases()).champion;
+const champion = async () => (await openRegistry({ config, configDir: process.cwd(), env: process.env }).aliases()).champion;
 
 describe('deploy.target local: prediction servers as processes behind the proxy', () => {
   beforeAll(async () => {

@@ -5,12 +5,13 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
-import { openFleet, rollout, undeploy } from '../../src/deploy/rollout.js';
+import { rollout, undeploy } from '../../src/deploy/rollout.js';
+import { openFleet } from '../../src/deploy/targets.js';
 import { buildHostBase } from '../../src/image/base.js';
 import { buildImage } from '../../src/image/build.js';
 import { logSources } from '../../src/monitor/log-sources.js';
 import { timeWindow } from '../../src/monitor/window.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { penguinRequest } from '../helpers/load.js';
 import { contextFor, deployTo, isolatedConfig, trainedRun } from '../helpers/model.js';
 import { dockerEngine } from '../helpers/services.js';
@@ -24,7 +25,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-prediction-logs-'));
   trained = await isolatedConfig(root);
   await trainedRun(trained, 'one'); // v1; v2 and v3 are its files again, as versions of their own
-  const registry = openRegistry(trained, process.cwd());
+  const registry = openRegistry({ config: trained, configDir: process.cwd(), env: process.env });
   const { manifest, dir } = await registry.open('v1');
   for (const runId of ['two', 'three'])
     await registry.register(

@@ -81,7 +81,7 @@ describe.skipIf(!ssh)('deploy.target docker on a remote DOCKER_HOST over ssh (re
   it('refuses a host whose key is not known, before connecting, and says how to learn it', () => {
     remoteEnv(ssh!, { MLOPS_DOCKER_SSH_KNOWN_HOSTS: '' });
     const port = new URL(ssh!.dockerHost).port;
-    expect(() => openDocker()).toThrow(
+    expect(() => openDocker(process.env)).toThrow(
       expect.objectContaining({ errorClass: 'config', hint: expect.stringContaining(`ssh-keyscan -p ${port} 127.0.0.1`) }),
     );
   });

@@ -8,14 +8,14 @@ import { createContext, type StepContext } from '../../src/context.js';
 import { memoryLogger } from '../../src/log.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { startServer, type RunningServer } from '../../serving/server.js';
 import { freePort } from './ports.js';
 import type { PipelineResult } from '../../src/step-outputs.js';
 
 /** The shipped config with its registry, work folder and prediction log moved under `root`, and no deploy target. */
 export async function isolatedConfig(root: string): Promise<Config> {
-  const config = structuredClone((await loadConfig('mlops.config.yaml')).config);
+  const config = structuredClone((await loadConfig('mlops.config.yaml', process.env)).config);
   config.registry.path = join(root, 'registry');
   config.workdir = join(root, 'work');
   config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
@@ -49,7 +49,7 @@ export async function contextFor(config: Config, runId: string): Promise<StepCon
   const file = join(dirname(config.workdir), 'mlops.config.yaml');
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, stringify(config));
-  return createContext({ config, file, dir: process.cwd() }, { runId, log: memoryLogger(), progress: silentProgress });
+  return createContext({ config, file, dir: process.cwd(), env: process.env }, { runId, log: memoryLogger(), progress: silentProgress });
 }
 
 /**
@@ -57,7 +57,7 @@ export async function contextFor(config: Config, runId: string): Promise<StepCon
  * weights cut in half. What a deploy must refuse without dropping a request.
  */
 export async function registerBrokenVersion(config: Config): Promise<string> {
-  const registry = openRegistry(config, process.cwd());
+  const registry = openRegistry({ config, configDir: process.cwd(), env: process.env });
   const { dir } = await registry.open('champion');
   const staging = await mkdtemp(join(tmpdir(), 'mlops-broken-'));
   const files = ['model.json', 'preprocess.json', 'metadata.json'].map((f) => join(dir, f));
@@ -75,6 +75,6 @@ export async function championServer(config: Config): Promise<RunningServer> {
     configDir: process.cwd(),
     logger: memoryLogger(),
     port: 0,
-    source: { kind: 'registry', registry: openRegistry(config, process.cwd()), alias: 'champion' },
+    source: { kind: 'registry', registry: openRegistry({ config, configDir: process.cwd(), env: process.env }), alias: 'champion' },
   });
 }

@@ -28,7 +28,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 describe('accuracy against scikit-learn', () => {
   for (const [name, ref] of Object.entries(reference.datasets)) {
     it(`${name}: within 2 points of logistic regression (${ref.accuracy})`, async () => {
-      const loaded = await loadConfig(ref.config);
+      const loaded = await loadConfig(ref.config, process.env);
       loaded.config.registry.path = join(root, `registry-${name}`);
       const ctx = createContext(loaded, { runId: name, log: memoryLogger(), progress: silentProgress });
       ctx.runDir = join(root, name);

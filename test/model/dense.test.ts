@@ -30,7 +30,7 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe('the lean dense inference path', () => {
   it('equals TF.js within 1e-5 on the sample model and its whole test split', async () => {
-    const loaded = await loadConfig('mlops.config.yaml');
+    const loaded = await loadConfig('mlops.config.yaml', process.env);
     const ctx = createContext(loaded, { runId: 'dense', log: memoryLogger(), progress: silentProgress });
     ctx.runDir = join(root, 'run');
     await extract(ctx);
@@ -43,11 +43,14 @@ describe('the lean dense inference path', () => {
     expect(maxDiff(predictor.forward(x, test.rows), tfjs(predictor.model, x, test.rows, predictor.spec.width))).toBeLessThan(1e-5);
   });
 
-  const base = parseConfig({
-    version: 1,
-    project: 'p',
-    data: { source: { kind: 'duckdb', query: 'SELECT 1' }, contract: { columns: { y: { type: 'label' } } } },
-  }).model;
+  const base = parseConfig(
+    {
+      version: 1,
+      project: 'p',
+      data: { source: { kind: 'duckdb', query: 'SELECT 1' }, contract: { columns: { y: { type: 'label' } } } },
+    },
+    process.env,
+  ).model;
   for (const [activation, task] of [
     ['relu', 'multiclass'],
     ['elu', 'binary'],

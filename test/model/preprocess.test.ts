@@ -64,7 +64,7 @@ describe('no training/serving skew', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'mlops-pre-'));
-    const loaded = await loadConfig('mlops.config.yaml');
+    const loaded = await loadConfig('mlops.config.yaml', process.env);
     const ctx = createContext(loaded, { runId: 'pre', log: memoryLogger(), progress: silentProgress });
     ctx.runDir = join(root, 'run');
     out = await extract(ctx);

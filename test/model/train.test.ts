@@ -18,7 +18,7 @@ let runs = 0;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-train-'));
-  base = (await loadConfig('mlops.config.yaml')).config;
+  base = (await loadConfig('mlops.config.yaml', process.env)).config;
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
@@ -27,7 +27,7 @@ async function prepared(change: (c: Config) => void = () => {}): Promise<StepCon
   const config = structuredClone(base);
   change(config);
   const ctx = createContext(
-    { config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd() },
+    { config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd(), env: process.env },
     { runId: `t${++runs}`, log: memoryLogger(), progress: silentProgress },
   );
   ctx.runDir = join(root, ctx.runId);

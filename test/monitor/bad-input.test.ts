@@ -7,7 +7,7 @@ import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
 import type { memoryLogger } from '../../src/log.js';
 import { monitor } from '../../src/monitor/monitor.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { contextFor, isolatedConfig, trainedRun } from '../helpers/model.js';
 import { logIn, send, servedLog, shifted, trainRecords } from './traffic.js';
 import { mlopsFromSources } from '../helpers/cli.js';
@@ -70,7 +70,7 @@ describe('mlops monitor on bad input', () => {
     expect(v9!.outlierRate).not.toBeNull();
     expect(v9!.notJudged).toContain('drift and class shift: the version is not in the registry, so there is no training reference');
     expect(warnings(ctx)).toEqual([expect.stringContaining('the log has predictions of v9, which the registry cannot give')]);
-    expect(await openRegistry(config, process.cwd()).monitoringHistory('v9')).toEqual([]);
+    expect(await openRegistry({ config, configDir: process.cwd(), env: process.env }).monitoringHistory('v9')).toEqual([]);
   });
 
   it('judges nothing in an empty window and says so', async () => {

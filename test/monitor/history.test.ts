@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../src/log.js';
 import { historyEntries, type MonitorReport, type VersionReport } from '../../src/monitor/report.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { forkRemote, git } from '../helpers/git-remote.js';
 
 let root: string;
@@ -25,7 +25,7 @@ afterAll(async () => {
 async function checkout(name: string) {
   await git(root, 'clone', '--quiet', remote, name);
   const config = { registry: { backend: 'git-branch' as const, path: '.mlops/registry', branch: 'mlops-registry', remote: 'origin' } };
-  return openRegistry(config, join(root, name), memoryLogger());
+  return openRegistry({ config, configDir: join(root, name), log: memoryLogger(), env: process.env });
 }
 
 const version = (psi: number): VersionReport => ({

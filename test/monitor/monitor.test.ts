@@ -9,7 +9,7 @@ import type { StepContext } from '../../src/context.js';
 import type { ModelCard } from '../../src/model/train.js';
 import { monitor } from '../../src/monitor/monitor.js';
 import type { MonitorReport } from '../../src/monitor/report.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { DriftMonitor } from '../../serving/monitor.js';
 import { fakeGitHub } from '../helpers/fake-github.js';
 import { contextFor, isolatedConfig, trainedRun } from '../helpers/model.js';
@@ -131,7 +131,7 @@ describe('mlops monitor over the real prediction log', () => {
   });
 
   it("bins as the server's drift gauge does: the same predictions give the same PSI", async () => {
-    const { dir } = await openRegistry(config, process.cwd()).open('v1');
+    const { dir } = await openRegistry({ config, configDir: process.cwd(), env: process.env }).open('v1');
     const read = async (name: string) => JSON.parse(await readFile(join(dir, name), 'utf8'));
     const card = (await read('metadata.json')) as ModelCard;
     const served = new DriftMonitor(await read('preprocess.json'), card.reference, 10_000);
@@ -143,7 +143,7 @@ describe('mlops monitor over the real prediction log', () => {
   });
 
   it("keeps every run's results in the version's history on the registry, oldest first", async () => {
-    const history = await openRegistry(config, process.cwd()).monitoringHistory('v1');
+    const history = await openRegistry({ config, configDir: process.cwd(), env: process.env }).monitoringHistory('v1');
     expect(history.map((h) => h.runId)).toEqual(['mon-0', 'mon-1', 'mon-2', 'mon-2', 'mon-3']);
     expect(history.map((h) => h.breaches.length > 0)).toEqual([false, true, true, true, false]);
     expect(history[1]!.psi.culmen_length_mm).toBeGreaterThan(1);

@@ -5,7 +5,7 @@ import { stepDir } from '../../src/context.js';
 import { memoryLogger } from '../../src/log.js';
 import { readSplit } from '../../src/model/dataset.js';
 import { readExtract } from '../../src/model/train.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { startServer } from '../../serving/server.js';
 
 export type Row = Record<string, unknown>;
@@ -35,7 +35,7 @@ export async function send(url: string, records: Row[], batch = 1): Promise<void
  */
 export async function servedLog(config: Config, log: string, traffic: (url: string) => Promise<void>): Promise<string> {
   const serving = { ...config.serving, shutdown_grace_seconds: 0, log: { ...config.serving.log, path: log } };
-  const registry = openRegistry(config, process.cwd());
+  const registry = openRegistry({ config, configDir: process.cwd(), env: process.env });
   const server = await startServer({
     serving,
     configDir: process.cwd(),

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { createContext } from '../../src/context.js';
 import { dataError } from '../../src/errors.js';
@@ -19,6 +19,8 @@ let fake: Awaited<ReturnType<typeof fakeGitHub>>;
 let github: typeof fake.state;
 let root: string;
 let config: Config;
+/** A workflow's environment, as the action hands it in; a test may change it before its next context. */
+let env: NodeJS.ProcessEnv;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-issues-'));
@@ -33,20 +35,25 @@ afterAll(async () => {
 
 beforeEach(() => {
   fake.reset();
-  vi.stubEnv('GITHUB_TOKEN', token);
-  vi.stubEnv('GITHUB_REPOSITORY', 'acme/penguins');
-  vi.stubEnv('GITHUB_API_URL', fake.apiUrl);
-  vi.stubEnv('GITHUB_SERVER_URL', 'https://ghe.example');
-  vi.stubEnv('GITHUB_WORKFLOW', 'train: nightly');
-  vi.stubEnv('GITHUB_RUN_ID', '42');
-  vi.stubEnv('GITHUB_RUN_ATTEMPT', '2');
-  return () => vi.unstubAllEnvs();
+  env = {
+    ...process.env,
+    GITHUB_TOKEN: token,
+    GITHUB_REPOSITORY: 'acme/penguins',
+    GITHUB_API_URL: fake.apiUrl,
+    GITHUB_SERVER_URL: 'https://ghe.example',
+    GITHUB_WORKFLOW: 'train: nightly',
+    GITHUB_RUN_ID: '42',
+    GITHUB_RUN_ATTEMPT: '2',
+  };
 });
 
 const context = (runId: string) => {
   const log = memoryLogger();
   return {
-    ctx: createContext({ config, file: join(root, 'mlops.config.yaml'), dir: process.cwd() }, { runId, log, progress: silentProgress }),
+    ctx: createContext(
+      { config, file: join(root, 'mlops.config.yaml'), dir: process.cwd(), env },
+      { runId, log, progress: silentProgress },
+    ),
     log,
   };
 };
@@ -89,7 +96,7 @@ describe('GitHub issue alerts', () => {
   it('opens a separate issue for another step, and another workflow', async () => {
     await fail('run-1', 'train');
     await fail('run-2', 'evaluate');
-    vi.stubEnv('GITHUB_WORKFLOW', 'train');
+    env.GITHUB_WORKFLOW = 'train';
     await fail('run-3', 'train');
     expect(github.issues.map((i) => i.title)).toEqual([
       'mlops: train: nightly failed at train',
@@ -101,7 +108,7 @@ describe('GitHub issue alerts', () => {
 
   it("closes every open issue of this workflow when a run succeeds, and no other workflow's", async () => {
     await fail('run-1', 'train');
-    vi.stubEnv('GITHUB_WORKFLOW', 'train'); // its marker must not match "train: nightly"'s
+    env.GITHUB_WORKFLOW = 'train'; // its marker must not match "train: nightly"'s
     await fail('run-2', 'train');
     await fail('run-3', 'evaluate');
     await notifyRecovered(context('run-4').ctx);
@@ -121,7 +128,7 @@ describe('GitHub issue alerts', () => {
     ]);
     expect(JSON.stringify(log.lines)).not.toContain(token);
 
-    vi.stubEnv('GITHUB_API_URL', `http://127.0.0.1:${await freePort()}/api/v3`); // nothing listens: a network error
+    env.GITHUB_API_URL = `http://127.0.0.1:${await freePort()}/api/v3`; // nothing listens: a network error
     const offline = await fail('run-1', 'train');
     expect(offline.lines.filter((l) => l.level === 'warn')).toEqual([
       expect.objectContaining({
@@ -131,9 +138,9 @@ describe('GitHub issue alerts', () => {
   });
 
   it('does nothing outside a workflow, or when issue alerts are off', async () => {
-    vi.stubEnv('GITHUB_TOKEN', '');
+    env.GITHUB_TOKEN = '';
     await fail('run-1', 'train');
-    vi.stubEnv('GITHUB_TOKEN', token);
+    env.GITHUB_TOKEN = token;
     config.notify.github.issues = false;
     await fail('run-1', 'train').finally(() => (config.notify.github.issues = true));
     expect(github.calls).toEqual([]);

@@ -10,7 +10,8 @@ import { memoryLogger } from '../../src/log.js';
 import { readModelCard, writeModelCard, type ModelCard } from '../../src/model/model-card.js';
 import { versionReference } from '../../src/monitor/version-reference.js';
 import type { HistoryEntry } from '../../src/monitor/report.js';
-import { FolderRegistry } from '../../src/registry/folder.js';
+import { FolderStore } from '../../src/registry/folder-store.js';
+import { Registry } from '../../src/registry/registry.js';
 import { retirement } from '../../src/retirement/retirement.js';
 import { mlopsFromSources } from '../helpers/cli.js';
 
@@ -21,7 +22,7 @@ import { mlopsFromSources } from '../helpers/cli.js';
  */
 
 let root: string;
-let registry: FolderRegistry;
+let registry: Registry;
 let files: string[];
 
 const card: ModelCard = {
@@ -58,7 +59,7 @@ const evaluation = {
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-registry-files-'));
-  registry = new FolderRegistry(join(root, 'registry'));
+  registry = new Registry(new FolderStore(join(root, 'registry')));
   files = ['model.json', 'metadata.json', 'evaluation.json'].map((f) => join(root, f));
   await writeFile(files[0]!, '{"format":"layers-model"}');
   await writeFile(files[1]!, JSON.stringify(card));
@@ -295,8 +296,8 @@ describe('mlops models, on a corrupted registry', () => {
 
   let config: string;
   beforeEach(async () => {
-    const shipped = structuredClone((await loadConfig('mlops.config.yaml')).config);
-    shipped.registry = { ...shipped.registry, backend: 'folder', path: join(root, 'registry') };
+    const shipped = structuredClone((await loadConfig('mlops.config.yaml', process.env)).config);
+    shipped.registry = { backend: 'folder', path: join(root, 'registry') };
     shipped.workdir = join(root, 'work');
     config = join(root, 'mlops.config.yaml');
     await writeFile(config, stringify(shipped));

@@ -3,15 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MlopsError } from '../../src/errors.js';
-import { FolderRegistry } from '../../src/registry/folder.js';
+import { FolderStore } from '../../src/registry/folder-store.js';
+import { Registry } from '../../src/registry/registry.js';
 
 let root: string;
-let registry: FolderRegistry;
+let registry: Registry;
 let files: string[];
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-registry-'));
-  registry = new FolderRegistry(join(root, 'registry'));
+  registry = new Registry(new FolderStore(join(root, 'registry')));
   files = [join(root, 'model.json'), join(root, 'weights.bin')];
   await writeFile(files[0]!, '{"format":"layers-model"}');
   await writeFile(files[1]!, Buffer.from([1, 2, 3, 4]));

@@ -7,8 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { StepContext } from '../../src/context.js';
 import { describeError, MlopsError } from '../../src/errors.js';
 import { memoryLogger } from '../../src/log.js';
-import { openRegistry } from '../../src/registry/folder.js';
-import type { GitBranchRegistry } from '../../src/registry/git-branch.js';
+import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import { Ledger } from '../../src/runs/ledger.js';
 import { forkRemote, git } from '../helpers/git-remote.js';
 
@@ -39,9 +38,9 @@ const registryConfig = (overrides: { remote?: string } = {}) => ({
 });
 
 /** A fresh checkout of the repository, as a workflow run makes, and the registry its config opens. */
-async function checkout(name: string, overrides: { remote?: string } = {}): Promise<GitBranchRegistry> {
+async function checkout(name: string, overrides: { remote?: string } = {}): Promise<Registry> {
   await git(root, 'clone', '--quiet', remote, name);
-  return openRegistry(registryConfig(overrides), join(root, name), log) as GitBranchRegistry;
+  return openRegistry({ config: registryConfig(overrides), configDir: join(root, name), log, env: process.env });
 }
 
 /** The registry branch as anyone cloning the repository sees it. */
@@ -207,6 +206,7 @@ describe('the registry on a git branch', () => {
         config: { project: 'penguins', ...registryConfig(overrides) },
         configDir: join(root, 'run'),
         log,
+        env: process.env,
       }) as unknown as StepContext;
     await (await Ledger.open(ctx('20260101-000000-aaaaaa'), {})).finish('succeeded');
     const clone = await branchClone();

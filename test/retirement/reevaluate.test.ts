@@ -7,7 +7,7 @@ import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
 import { rollout, undeploy } from '../../src/deploy/rollout.js';
 import { reevaluate } from '../../src/retirement/reevaluate.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { mlops } from '../helpers/cli.js';
 import { predict, underLoad } from '../helpers/load.js';
 import { contextFor, deployTo, isolatedConfig, trainedRun } from '../helpers/model.js';
@@ -29,7 +29,7 @@ let config: Config;
 let ctx: StepContext;
 let proxy: string;
 
-const registry = () => openRegistry(config, process.cwd());
+const registry = () => openRegistry({ config, configDir: process.cwd(), env: process.env });
 const backends = async () => (await (await fetch(`${proxy}/backends`)).json()) as { id: string; version: string }[];
 
 /** A run trained on the window [as_of - days, as_of). */
@@ -146,6 +146,8 @@ describe('mlops reevaluate, as a process: a gated metric the fresh rows cannot g
     );
     expect(cli.stderr).toMatch(/^error\[quality\]: v1 retired/m);
     expect(cli.code).toBe(4);
-    expect(await openRegistry(c, process.cwd()).tags('v1')).toMatchObject({ retired_reason: expect.stringContaining('not judged') });
+    expect(await openRegistry({ config: c, configDir: process.cwd(), env: process.env }).tags('v1')).toMatchObject({
+      retired_reason: expect.stringContaining('not judged'),
+    });
   }, 240_000);
 });

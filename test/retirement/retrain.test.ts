@@ -19,25 +19,24 @@ const api = createServer((req, res) => {
   });
 });
 
+/** A workflow's environment, as the action hands it in; the API's address once it listens. */
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  GITHUB_TOKEN: 'ghs_dispatchtoken',
+  GITHUB_REPOSITORY: 'acme/penguins',
+  GITHUB_REF_NAME: 'main',
+};
 const ctx = createContext(
-  { config: { workdir: '.mlops' } as never, file: 'mlops.config.yaml', dir: '.' },
+  { config: { workdir: '.mlops' } as never, file: 'mlops.config.yaml', dir: '.', env },
   { runId: 'reevaluate-1', log: memoryLogger() },
 );
 
 describe('retraining after a retirement, in GitHub Actions: a workflow_dispatch of the train workflow', () => {
   beforeAll(async () => {
     await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-    Object.assign(process.env, {
-      GITHUB_TOKEN: 'ghs_dispatchtoken',
-      GITHUB_REPOSITORY: 'acme/penguins',
-      GITHUB_REF_NAME: 'main',
-      GITHUB_API_URL: `http://127.0.0.1:${(api.address() as AddressInfo).port}`,
-    });
+    env.GITHUB_API_URL = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
   });
-  afterAll(() => {
-    for (const name of ['GITHUB_TOKEN', 'GITHUB_REPOSITORY', 'GITHUB_REF_NAME', 'GITHUB_API_URL']) delete process.env[name];
-    api.close();
-  });
+  afterAll(() => api.close());
 
   it('dispatches train.yml on the branch the workflow runs on, with the workflow token', async () => {
     expect(await dispatchWorkflow(ctx, 'train.yml')).toBe('train.yml dispatched on main');

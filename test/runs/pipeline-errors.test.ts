@@ -44,7 +44,7 @@ afterAll(async () => {
 const context = (runId: string) => {
   const log = memoryLogger();
   const ctx = createContext(
-    { config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd() },
+    { config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd(), env: process.env },
     { runId, log, progress: silentProgress },
   );
   return { ctx, log };

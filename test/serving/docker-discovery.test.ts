@@ -80,7 +80,7 @@ describe('a proxy whose Docker engine does not answer', () => {
 });
 
 describe.skipIf(!engine)('Docker label discovery (real Docker engine)', () => {
-  const docker = openDocker();
+  const docker = openDocker(process.env);
   const containers: Docker.Container[] = [];
 
   beforeAll(async () => {

@@ -11,7 +11,7 @@ import { Hono } from 'hono';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { startProxy, type ProxyOptions } from '../../serving/proxy.js';
 import { startServer, type RunningServer } from '../../serving/server.js';
 import { isolatedConfig, trainedRun } from '../helpers/model.js';
@@ -31,7 +31,7 @@ const predictionServer = (name: string) =>
     configDir: process.cwd(),
     logger: memoryLogger(),
     port: 0,
-    source: { kind: 'registry', registry: openRegistry(config, process.cwd()), alias: 'champion' },
+    source: { kind: 'registry', registry: openRegistry({ config, configDir: process.cwd(), env: process.env }), alias: 'champion' },
   });
 
 beforeAll(async () => {

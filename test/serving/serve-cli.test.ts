@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { startServer } from '../../serving/server.js';
 import { isolatedConfig, trainedRun } from '../helpers/model.js';
 
@@ -74,7 +74,7 @@ describe('mlops serve', () => {
   });
 
   it('serves a fixed model folder as is (model-in-image)', async () => {
-    const { dir } = await openRegistry(config, process.cwd()).open('v1');
+    const { dir } = await openRegistry({ config, configDir: process.cwd(), env: process.env }).open('v1');
     const server = await serve('--model-dir', dir);
     expect(await (await fetch(`${server.url}/ready`)).json()).toEqual({ status: 'ready', model_version: 'v1' });
     server.child.kill('SIGTERM');
@@ -92,12 +92,16 @@ describe('model-load mode', () => {
       logger: memoryLogger(),
       port: 0,
       poll: true,
-      source: { kind: 'registry', registry: openRegistry(polling, process.cwd()), alias: 'champion' },
+      source: {
+        kind: 'registry',
+        registry: openRegistry({ config: polling, configDir: process.cwd(), env: process.env }),
+        alias: 'champion',
+      },
     });
     try {
       const before = (await (await fetch(`${server.url}/ready`)).json()).model_version;
       await trainedRun(config, 'newer', 11);
-      const after = (await openRegistry(config, process.cwd()).aliases()).champion;
+      const after = (await openRegistry({ config, configDir: process.cwd(), env: process.env }).aliases()).champion;
       expect(after).not.toBe(before);
       for (let i = 0; i < 50 && (await (await fetch(`${server.url}/ready`)).json()).model_version !== after; i++)
         await new Promise((r) => setTimeout(r, 100));

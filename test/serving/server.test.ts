@@ -11,7 +11,7 @@ import { memoryLogger } from '../../src/log.js';
 import { readSplit } from '../../src/model/dataset.js';
 import { loadPredictor } from '../../src/model/predictor.js';
 import { readExtract } from '../../src/model/train.js';
-import { openRegistry } from '../../src/registry/folder.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { startServer, type RunningServer } from '../../serving/server.js';
 import { isolatedConfig, trainedRun } from '../helpers/model.js';
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
     logger,
     port: 0,
     adminToken: TOKEN,
-    source: { kind: 'registry', registry: openRegistry(config, process.cwd()), alias: 'champion' },
+    source: { kind: 'registry', registry: openRegistry({ config, configDir: process.cwd(), env: process.env }), alias: 'champion' },
   });
 });
 afterAll(async () => {
@@ -200,7 +200,7 @@ describe('the prediction server', () => {
       configDir: process.cwd(),
       logger: memoryLogger(),
       port: 0,
-      source: { kind: 'registry', registry: openRegistry(config, process.cwd()), alias: 'champion' },
+      source: { kind: 'registry', registry: openRegistry({ config, configDir: process.cwd(), env: process.env }), alias: 'champion' },
     });
     const idle = connect(Number(new URL(other.url).port), '127.0.0.1');
     await once(idle, 'connect');

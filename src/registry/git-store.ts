@@ -1,17 +1,14 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { runSchema } from '../artifact-files.js';
 import { configError, MlopsError } from '../errors.js';
-import { writeJson } from '../json-file.js';
-import { createLogger, type Logger } from '../log.js';
-import type { HistoryEntry } from '../monitor/report.js';
+import { withFileLock } from '../file-lock.js';
+import { createLogger, logFormat, type Logger } from '../log.js';
 import { backoffMs } from '../runs/retry.js';
 import { redact, registerSecret } from '../secrets.js';
-import { FolderRegistry, type Aliases, type VersionManifest, type VersionTags } from './folder-registry.js';
-import type { RunRecord } from '../step-outputs.js';
+import type { RegistryStore } from './store.js';
 
 const run = promisify(execFile);
 
@@ -33,28 +30,30 @@ class GitFailure extends Error {
   }
 }
 
-export interface GitBranchOptions {
+export interface GitStoreOptions {
   /** A folder of the repository checkout (the config's folder): the working copy shares its objects and credentials. */
   repo: string;
   branch: string;
   /** A remote name such as `origin`, or a URL. */
   remote: string;
+  /** The environment git runs with (the run's, not this process's), read at every command. */
+  env: NodeJS.ProcessEnv;
   log?: Logger;
 }
 
 /**
- * The folder registry kept on a branch of the repository: zero infrastructure, for forks. The folder
+ * The registry folder kept on a branch of the repository: zero infrastructure, for forks. The folder
  * is a detached git worktree of the checkout, not a separate clone, because the checkout holds the
  * credentials: in a workflow, actions/checkout configures `origin` with the GITHUB_TOKEN (the job
  * needs `permissions: contents: write`), and a clone of the bare URL would not have them.
  *
- * Every call starts from the remote's latest commit, reads included (a shallow fetch of one branch
- * is cheap, and a long-running server must see a rollback made by another workflow). Every write is
- * committed and pushed; when another writer pushed first, it is redone on the new head.
+ * Every read and write starts from the remote's latest commit, holding the lock (a shallow fetch of
+ * one branch is cheap, and a long-running server must see a rollback made by another workflow).
+ * Every write is committed and pushed; when another writer pushed first, it is redone on the new
+ * head. The branch keeps a copy of every finished run's ledger too.
  */
-export class GitBranchRegistry extends FolderRegistry {
-  /** Set while this instance holds the lock and the working copy is synced: nested calls reuse both. */
-  private readonly inside = new AsyncLocalStorage<true>();
+export class GitStore implements RegistryStore {
+  readonly runArchive = 'the registry branch';
   private readonly label: string;
   private readonly log: Logger;
   private identity: NodeJS.ProcessEnv = {};
@@ -63,113 +62,30 @@ export class GitBranchRegistry extends FolderRegistry {
   private head?: string;
 
   constructor(
-    root: string,
-    private readonly options: GitBranchOptions,
+    readonly root: string,
+    private readonly options: GitStoreOptions,
   ) {
-    super(root);
     this.label = withoutCredentials(options.remote);
-    this.log = options.log ?? createLogger();
+    this.log = options.log ?? createLogger({ format: logFormat(options.env) });
   }
 
   private get where(): string {
     return `the registry branch ${this.options.branch} on ${this.label}`;
   }
 
-  /** Beside the working copy rather than in it: never committed, never cleaned away. */
-  protected override get lockFile(): string {
-    return `${this.root}.lock`;
-  }
-
-  /** Reentrant, so FolderRegistry's logic can run inside a git write that holds the lock already. */
-  override withLock<T>(work: () => Promise<T>, waitMs = 120_000): Promise<T> {
-    return this.inside.getStore() ? work() : super.withLock(() => this.inside.run(true, work), waitMs);
-  }
-
-  override versions(): Promise<string[]> {
-    return this.read(() => super.versions());
-  }
-
-  override aliases(): Promise<Aliases> {
-    return this.read(() => super.aliases());
-  }
-
-  override resolve(ref: string): Promise<string | undefined> {
-    return this.read(() => super.resolve(ref));
-  }
-
-  override open(ref: string): Promise<{ manifest: VersionManifest; dir: string }> {
-    return this.read(() => super.open(ref));
-  }
-
-  override tags(version: string): Promise<VersionTags> {
-    return this.read(() => super.tags(version));
-  }
-
-  override register(files: string[], info: { runId: string; summary: Record<string, unknown> }): Promise<VersionManifest> {
-    return this.write(
-      () => super.register(files, info),
-      (m) => `register ${m.version} (run ${info.runId})`,
-    );
-  }
-
-  override promote(ref: string): Promise<Aliases> {
-    return this.write(
-      () => super.promote(ref),
-      (a) => `promote ${a.champion} to champion`,
-    );
-  }
-
-  override rollback(): Promise<Aliases> {
-    return this.write(
-      () => super.rollback(),
-      (a) => `roll back to ${a.champion} (from ${a.previous})`,
-    );
-  }
-
-  override tag(ref: string, tags: VersionTags): Promise<VersionTags> {
-    return this.write(
-      () => super.tag(ref, tags),
-      () => `tag ${ref}: ${Object.keys(tags).join(', ')}`,
-    );
-  }
-
-  /** Keeps a finished run's ledger on the branch, as `runs/<runId>.json`. */
-  recordRun(record: RunRecord): Promise<void> {
-    return this.write(
-      async () => {
-        // The branch may be public: error messages in the ledger lose any secret.
-        const redacted = JSON.parse(redact(JSON.stringify(record))) as RunRecord;
-        await writeJson(join(this.root, 'runs', `${record.runId}.json`), runSchema, redacted);
-      },
-      () => `record run ${record.runId} (${record.status})`,
-    );
-  }
-
-  override recordMonitoring(entries: HistoryEntry[]): Promise<void> {
-    return this.write(
-      () => super.recordMonitoring(entries),
-      () => `monitor run ${entries[0]?.runId}: ${entries.map((e) => `${e.version} ${e.breaches.length ? 'breached' : 'ok'}`).join(', ')}`,
-    );
-  }
-
-  override monitoringHistory(version: string, limit?: number): Promise<HistoryEntry[]> {
-    return this.read(() => super.monitoringHistory(version, limit));
-  }
-
-  private read<T>(work: () => Promise<T>): Promise<T> {
-    if (this.inside.getStore()) return work();
+  read<T>(work: (root: string) => Promise<T>): Promise<T> {
     return this.withLock(async () => {
       await this.sync();
-      return work();
+      return work(this.root);
     });
   }
 
   /** Applies `work` on the remote's latest commit and pushes it; redone on the new head when another writer pushed first. */
-  private write<T>(work: () => Promise<T>, message: (result: T) => string): Promise<T> {
+  transact<T>(work: (root: string) => Promise<T>, message: (result: T) => string, waitMs?: number): Promise<T> {
     return this.withLock(async () => {
       for (let attempt = 1; ; attempt++) {
         await this.sync();
-        const result = await work();
+        const result = await work(this.root);
         if (await this.publish(message(result))) return result;
         if (attempt === ATTEMPTS) {
           throw new MlopsError('transient', `${this.where} kept moving: gave up writing after ${ATTEMPTS} attempts`, {
@@ -180,7 +96,13 @@ export class GitBranchRegistry extends FolderRegistry {
         this.log.warn(`${this.where} moved on while writing; retrying on its new head in ${Math.round(wait)}ms`);
         await new Promise((r) => setTimeout(r, wait));
       }
-    });
+    }, waitMs);
+  }
+
+  /** The lock sits beside the working copy rather than in it: never committed, never cleaned away. */
+  private async withLock<T>(work: () => Promise<T>, waitMs = 120_000): Promise<T> {
+    await mkdir(this.root, { recursive: true });
+    return withFileLock(`${this.root}.lock`, `the model registry ${this.root}`, work, waitMs);
   }
 
   /** Resets the working copy to the remote branch, or empties it while the branch does not exist. */
@@ -202,7 +124,8 @@ export class GitBranchRegistry extends FolderRegistry {
   private async publish(message: string): Promise<boolean> {
     await this.git(['add', '--all']);
     const tree = await this.git(['write-tree']);
-    if (this.head && tree === (await this.git(['rev-parse', `${this.head}^{tree}`]))) return true; // nothing changed
+    const unchanged = this.head ? tree === (await this.git(['rev-parse', `${this.head}^{tree}`])) : (await this.git(['ls-files'])) === '';
+    if (unchanged) return true; // nothing to commit, and no branch started for nothing
     const commit = await this.git(['commit-tree', tree, ...(this.head ? ['-p', this.head] : []), '-m', message]);
     try {
       await this.git(['push', '--quiet', this.options.remote, `${commit}:refs/heads/${this.options.branch}`]);
@@ -263,7 +186,7 @@ export class GitBranchRegistry extends FolderRegistry {
       const { stdout } = await run('git', ['-c', 'core.autocrlf=false', ...args], {
         cwd,
         env: {
-          ...process.env,
+          ...this.options.env,
           ...this.identity,
           // Messages in English, to classify them; a missing credential fails rather than prompts.
           LC_ALL: 'C',

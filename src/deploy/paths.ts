@@ -1,0 +1,5 @@
+import { join, resolve } from 'node:path';
+import type { StepContext } from '../context.js';
+
+/** Where a deploy target keeps what it knows on this machine: `<workdir>/deploy`. */
+export const deployDir = (ctx: StepContext) => join(resolve(ctx.configDir, ctx.config.workdir), 'deploy');
