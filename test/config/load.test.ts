@@ -301,6 +301,13 @@ describe('the environment overrides what differs between a laptop and a workflow
     expect(parseConfig(minimal(), {}).deploy.target).toBe('local');
   });
 
+  it("keeps a fork's own registry branch for the workflows, and a laptop loads the same file as a folder", () => {
+    const file = { ...minimal(), registry: { branch: 'models', remote: 'upstream' } };
+    expect(parseConfig(file, { MLOPS_REGISTRY_BACKEND: 'git-branch' }).registry).toMatchObject({ branch: 'models', remote: 'upstream' });
+    expect(parseConfig(file, {}).registry).toEqual({ backend: 'folder', path: '.mlops/registry' });
+    expect(() => parseConfig({ ...minimal(), registry: { branch: '' } }, {})).toThrow(/registry\.branch/);
+  });
+
   it('takes the image registry and base from the environment, as a fork pushing to ghcr.io does', () => {
     const config = parseConfig(minimal(), { MLOPS_IMAGE_REGISTRY: 'ghcr.io/Some-Owner', MLOPS_IMAGE_BASE: 'node:20-bookworm-slim' });
     expect(config.image).toMatchObject({ registry: 'ghcr.io/Some-Owner', base: 'node:20-bookworm-slim' });
