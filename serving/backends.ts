@@ -158,6 +158,7 @@ export class BackendPool {
       const body = (await res.json().catch(() => undefined)) as { error?: unknown } | undefined;
       if (!res.ok) throw new Error(`/ready answered ${res.status}${typeof body?.error === 'string' ? ` (${body.error})` : ''}`);
       b.failures = 0;
+      b.lastError = undefined; // healthy again: an error from before it listened (or a fluke) is over
       this.setHealthy(b, true);
     } catch (err) {
       b.failures++;
