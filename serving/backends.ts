@@ -61,6 +61,8 @@ function failureReason(err: unknown): string {
 export class BackendPool {
   private readonly backends = new Map<string, Backend>();
   private timer?: NodeJS.Timeout;
+  /** The new server of a staged release, by url: never picked by weight, the release decides what it gets. */
+  private heldUrl?: string;
 
   constructor(private readonly options: { logger: Logger; healthIntervalMs: number }) {}
 
@@ -72,10 +74,10 @@ export class BackendPool {
     return [...this.backends.values()].map(view);
   }
 
-  /** Backends that can take a new request: healthy, weight above 0. */
+  /** Backends that can take a new request by weight: healthy, weight above 0, not held. */
   routable(): number {
     let n = 0;
-    for (const b of this.backends.values()) if (b.healthy && b.weight > 0) n++;
+    for (const b of this.backends.values()) if (b.healthy && b.weight > 0 && b.url !== this.heldUrl) n++;
     return n;
   }
 
@@ -100,12 +102,23 @@ export class BackendPool {
     return removed;
   }
 
-  /** Smooth weighted round robin (as nginx) over the healthy backends with weight > 0, other than `except`. */
+  /** Keeps the backend at `url` out of the weighted rotation (undefined lets it in again). */
+  hold(url: string | undefined): void {
+    this.heldUrl = url;
+  }
+
+  /** The held backend, when it is healthy. */
+  held(): Backend | undefined {
+    for (const b of this.backends.values()) if (b.url === this.heldUrl && b.healthy) return b;
+    return undefined;
+  }
+
+  /** Smooth weighted round robin (as nginx) over the healthy backends with weight > 0, other than `except` and the held one. */
   pick(except?: Backend): Backend | undefined {
     let best: Backend | undefined;
     let total = 0;
     for (const b of this.backends.values()) {
-      if (!b.healthy || b.weight <= 0 || b === except) continue;
+      if (!b.healthy || b.weight <= 0 || b === except || b.url === this.heldUrl) continue;
       b.current += b.weight;
       total += b.weight;
       if (!best || b.current > best.current) best = b;

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Backend, BackendPool } from './backends.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import { readBody } from './read-body.js';
+import type { Release } from './release.js';
 
 /** Request bodies are buffered, so a failed request can be sent again; this bounds them. */
 export const MAX_BODY_BYTES = 8 * 2 ** 20;
@@ -37,7 +38,18 @@ interface Answer {
   body: Buffer;
 }
 
-type Attempt = { backend: Backend; answer: Answer } | { backend: Backend; error: string; timedOut?: true };
+type Attempt = { backend: Backend; ms: number } & ({ answer: Answer } | { error: string; timedOut?: true });
+
+/**
+ * A shadow's answer against the champion's: a failure of the shadow where the champion answered is
+ * the shadow's error; two answers are compared row by row.
+ */
+function compare(release: Release, champion: Attempt, shadow: Attempt): void {
+  const ok = (a: Attempt) => 'answer' in a && a.answer.status < 400;
+  const failed = 'error' in shadow || shadow.answer.status >= 500 || (ok(champion) && !ok(shadow));
+  release.candidate.observe(!failed, shadow.ms);
+  if (ok(champion) && ok(shadow)) release.pair((champion as { answer: Answer }).answer.body, (shadow as { answer: Answer }).answer.body);
+}
 
 /** No answer within the time given: the backend may have done the work, so only an idempotent request is sent again. */
 class UpstreamTimeout extends Error {}
@@ -54,6 +66,8 @@ export function createForwarder(
   metrics: ProxyMetrics,
   /** How long a client waits at most, retry included (deploy.proxy.upstream_timeout_ms). */
   timeoutMs: number,
+  /** The staged release in progress, if any: a shadow to mirror predictions to, or a canary to send some to. */
+  release: () => Release | undefined = () => undefined,
 ): { forward(req: Request): Promise<Response>; close(): void } {
   const agents = {
     http: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
@@ -121,13 +135,27 @@ export function createForwarder(
       const began = performance.now();
       try {
         const answer = await send(backend, budget, req.method, path, headers, body);
-        metrics.upstreamLatency.observe({ backend: backend.id, model_version: backend.version }, (performance.now() - began) / 1000);
-        return { backend, answer };
+        const ms = performance.now() - began;
+        metrics.upstreamLatency.observe({ backend: backend.id, model_version: backend.version }, ms / 1000);
+        return { backend, ms, answer };
       } catch (err) {
-        return { backend, error: (err as Error).message, ...(err instanceof UpstreamTimeout && { timedOut: true as const }) };
+        const ms = performance.now() - began;
+        return { backend, ms, error: (err as Error).message, ...(err instanceof UpstreamTimeout && { timedOut: true as const }) };
       }
     };
-    const failure = (a: Attempt) => ('error' in a ? a.error : a.answer.status === 503 ? 'answered 503' : undefined);
+
+    // A staged release judges the new server on predictions only; the champion is what answers otherwise.
+    const staged = hasBody && /^\/predict(\?|$)/.test(path) ? release() : undefined;
+    const candidate = staged && pool.held();
+    const shadow = candidate && staged.spec.mode === 'shadow' && staged.take() ? candidate : undefined;
+    const canary = candidate && staged.spec.mode === 'canary' && staged.take() ? candidate : undefined;
+    /** A canary's 5xx is a failure to retry on the champion too: its client must not see it. */
+    const failure = (a: Attempt) =>
+      'error' in a
+        ? a.error
+        : a.answer.status === 503 || (a.backend === canary && a.answer.status >= 500)
+          ? `answered ${a.answer.status}`
+          : undefined;
     const timedOut: string[] = [];
     /** Out of rotation: a refusal is checked again at once (it may be a fluke), a hung backend at the next health check. */
     const eject = (a: Attempt, why: string) => {
@@ -137,22 +165,24 @@ export function createForwarder(
       } else pool.failed(a.backend, why);
     };
 
-    const first = pool.pick();
+    const first = canary ?? pool.pick();
     if (!first) {
       metrics.requests.inc({ backend: 'none', model_version: 'none', status: '503' });
       return json(503, { error: 'no healthy prediction server', backends: pool.list().length });
     }
     // With another backend to retry on, a prediction gets half the time: a hung backend leaves the retry the other half.
-    let outcome = await attempt(first, idempotent && pool.routable() > 1 ? timeoutMs / 2 : timeoutMs);
+    let outcome = await attempt(first, idempotent && (canary || pool.routable() > 1) ? timeoutMs / 2 : timeoutMs);
     const why = failure(outcome);
+    if (canary && staged) staged.candidate.observe(!why, outcome.ms);
     if (why) {
-      eject(outcome, why);
+      // A canary answering 500 is judged by the verdict; only one that cannot answer leaves rotation.
+      if (!(outcome.backend === canary && 'answer' in outcome && outcome.answer.status !== 503)) eject(outcome, why);
       // Sent again when the backend never did the work, or the work is idempotent; and only with time
       // left to be fair to the next backend, which a timeout would take out of rotation too.
       const again = (idempotent || !('timedOut' in outcome)) && deadline - performance.now() >= timeoutMs / 4;
       const second = again ? pool.pick(first) : undefined;
       if (second) {
-        const reason = 'timedOut' in outcome ? 'timeout' : 'error' in outcome ? 'unreachable' : '503';
+        const reason = 'timedOut' in outcome ? 'timeout' : 'error' in outcome ? 'unreachable' : String(outcome.answer.status);
         metrics.retries.inc({ backend: first.id, reason });
         outcome = await attempt(second, deadline - performance.now());
         const failed = failure(outcome);
@@ -162,6 +192,12 @@ export function createForwarder(
 
     const { backend } = outcome;
     const status = 'timedOut' in outcome ? 504 : 'error' in outcome ? 502 : outcome.answer.status;
+    if (staged && backend !== canary) {
+      staged.champion.observe(status < 500, outcome.ms);
+      // The shadow gets its copy once the client has its answer, so the two never compete for the same
+      // cores while a client waits (on one host they would); nobody waits for the shadow.
+      if (shadow) setImmediate(() => void attempt(shadow, timeoutMs).then((s) => compare(staged, outcome, s)));
+    }
     metrics.requests.inc({ backend: backend.id, model_version: backend.version, status: String(status) });
     if ('timedOut' in outcome) {
       const servers = timedOut.length > 1 ? `servers ${timedOut.join(' and ')}` : `server ${backend.id}`;

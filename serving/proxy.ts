@@ -15,6 +15,7 @@ import type { SamplingOptions } from './dashboard/sampler.js';
 import { discoverContainers } from './docker-discovery.js';
 import { createForwarder } from './forward.js';
 import { createProxyMetrics } from './proxy-metrics.js';
+import { Release } from './release.js';
 
 export interface ProxyOptions {
   logger: Logger;
@@ -50,6 +51,26 @@ const registration = z.strictObject({
   version: z.string({ error: VERSION }).min(1, VERSION),
   weight: z.number({ error: WEIGHT }).int(WEIGHT).min(0, WEIGHT).default(1),
 });
+const SHARE = 'expected a number in (0, 1]';
+const staging = z.strictObject({
+  mode: z.enum(['shadow', 'canary'], { error: 'expected "shadow" or "canary"' }),
+  url: registration.shape.url,
+  share: z.number({ error: SHARE }).gt(0, SHARE).max(1, SHARE),
+});
+
+/** The body's JSON checked against `schema`, or the 400 that says what is wrong with it. */
+async function parseBody<T>(c: Context, schema: z.ZodType<T>, what: string): Promise<{ data: T } | { problem: Response }> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch (err) {
+    return { problem: problem(c, 400, `malformed JSON: ${(err as Error).message}`) };
+  }
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return { data: parsed.data };
+  const fields = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+  return { problem: problem(c, 400, `invalid ${what}: ${fields.join('; ')}`) };
+}
 
 /** The proxy's routes, its backend pool (health checks running) and, when asked, Docker discovery. */
 export function createProxy(options: ProxyOptions): {
@@ -60,7 +81,16 @@ export function createProxy(options: ProxyOptions): {
   const { logger } = options;
   const pool = new BackendPool({ logger, healthIntervalMs: options.healthIntervalMs ?? 1000 });
   const metrics = createProxyMetrics(pool);
-  const dashboard = createDashboard({ pool, metrics, logger, runs: options.runs, sampling: options.dashboard });
+  // A staged release: the new server is held out of rotation, and gets a shadow's copies or a canary's share.
+  let release: Release | undefined;
+  const dashboard = createDashboard({
+    pool,
+    metrics,
+    logger,
+    runs: options.runs,
+    release: () => release?.report(),
+    sampling: options.dashboard,
+  });
   const app = new Hono();
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
@@ -83,17 +113,8 @@ export function createProxy(options: ProxyOptions): {
     if (!ID.test(id)) return problem(c, 400, 'id: expected 1 to 128 letters, digits, ".", "_" or "-"');
     const conflict = dockerOwned(c, id);
     if (conflict) return conflict;
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch (err) {
-      return problem(c, 400, `malformed JSON: ${(err as Error).message}`);
-    }
-    const parsed = registration.safeParse(body);
-    if (!parsed.success) {
-      const fields = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
-      return problem(c, 400, `invalid backend: ${fields.join('; ')}`);
-    }
+    const parsed = await parseBody(c, registration, 'backend');
+    if ('problem' in parsed) return parsed.problem;
     const { backend, created } = await pool.set(id, { ...parsed.data, source: 'registered' });
     return c.json(backend, created ? 201 : 200);
   });
@@ -104,7 +125,26 @@ export function createProxy(options: ProxyOptions): {
     return pool.remove(id) ? c.body(null, 204) : problem(c, 404, `no backend ${id}`);
   });
 
-  const forwarder = createForwarder(pool, metrics, options.upstreamTimeoutMs ?? 10_000);
+  const noRelease = (c: Context) => problem(c, 404, 'no shadow or canary release is in progress');
+  app.get('/release', (c) => (release ? c.json(release.report()) : noRelease(c)));
+  app.put('/release', admin, async (c) => {
+    const parsed = await parseBody(c, staging, 'release');
+    if ('problem' in parsed) return parsed.problem;
+    release = new Release(parsed.data);
+    pool.hold(parsed.data.url);
+    logger.info(`${parsed.data.mode} release of ${parsed.data.url}: share ${parsed.data.share}`);
+    return c.json(release.report());
+  });
+  app.delete('/release', admin, (c) => {
+    if (!release) return noRelease(c);
+    const ended = release.report();
+    release = undefined;
+    pool.hold(undefined);
+    logger.info(`${ended.mode} release of ${ended.candidate_url} ended`);
+    return c.json(ended);
+  });
+
+  const forwarder = createForwarder(pool, metrics, options.upstreamTimeoutMs ?? 10_000, () => release);
   app.all('*', (c) => forwarder.forward(c.req.raw));
   app.onError((err, c) => {
     logger.error(`internal error on ${c.req.method} ${c.req.path}: ${err.message}`);

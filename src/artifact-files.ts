@@ -12,7 +12,9 @@ import type {
   PushOutputs,
   RecordOutputs,
   ReevaluateOutputs,
+  ReleaseReport,
   RunRecord,
+  TestPredictions,
   TrainOutputs,
 } from './step-outputs.js';
 
@@ -79,6 +81,24 @@ export const trainFile = artifact<TrainOutputs>(
     valLoss: z.number(),
     samplesPerSecond: z.number(),
     modelDir: z.string(),
+    stability: z
+      .object({
+        seeds: z.array(z.number()),
+        seed: z.number(),
+        by: z.enum(metricNames),
+        // A spread of a metric undefined on the rows (NaN) is written as null.
+        spread: z.partialRecord(
+          z.enum(metricNames),
+          z.record(
+            z.enum(['mean', 'std', 'min', 'max']),
+            z
+              .number()
+              .nullable()
+              .transform((v) => v ?? NaN),
+          ),
+        ),
+      })
+      .optional(),
   }),
 );
 
@@ -115,6 +135,26 @@ export const evaluationFile = artifact<EvaluateOutputs>(
   }),
 );
 
+export const testPredictionsFile = artifact<TestPredictions>(
+  'evaluate',
+  'predictions.json',
+  z
+    .object({
+      task: z.enum(['binary', 'multiclass', 'regression']),
+      width: z.number().int().positive(),
+      labels: z.array(z.number()),
+      slices: z.object({ keys: z.array(z.string()), of: z.array(z.number().int().min(0)) }).optional(),
+      candidate: z.array(z.number()),
+      champion: z.array(z.number()).optional(),
+    })
+    .refine(
+      (p) =>
+        [p.candidate, p.champion].every((m) => m === undefined || m.length === p.labels.length * p.width) &&
+        (!p.slices || p.slices.of.length === p.labels.length),
+      'expected width values per row for each model, and a slice per row',
+    ),
+);
+
 const force = z.object({ reason: z.string() });
 
 export const decisionFile = artifact<Decision>(
@@ -126,6 +166,9 @@ export const decisionFile = artifact<Decision>(
     forced: force.optional(),
     championVersion: z.string().optional(),
     note: z.string().optional(),
+    bootstrap: z
+      .object({ confidence: z.number(), resamples: z.number(), seed: z.number(), valueOn: z.enum(['point', 'interval']) })
+      .optional(),
     rules: z.array(
       z.object({
         metric: z.enum(metricNames),
@@ -134,6 +177,11 @@ export const decisionFile = artifact<Decision>(
         value: z.number().nullable(),
         bound: z.number(),
         champion: z.number().nullable().optional(),
+        interval: z
+          .object({ low: z.number(), high: z.number(), confidence: z.number(), resamples: z.number(), held: z.number() })
+          .optional(),
+        rows: z.number().optional(),
+        undecided: z.string().optional(),
         passed: z.boolean(),
         notJudged: z.string().optional(),
       }),
@@ -181,8 +229,12 @@ export const deployFile = artifact<DeployOutputs>(
     stopped: z.array(z.string()),
     removed: z.array(z.string()),
     seconds: z.number(),
+    release: z.custom<ReleaseReport>().optional(),
   }),
 );
+
+/** `deploy/release.json`: a shadow or canary stage's comparison and verdict, written whether it passed or not. */
+export const releaseFile = artifact<ReleaseReport>('deploy', 'release.json', z.custom<ReleaseReport>());
 
 /** Reports for people and a job's uploads: no step reads them back, so nothing is checked. */
 export const monitorReportFile = artifact<MonitorReport>('monitor', 'report.json', z.custom<MonitorReport>());

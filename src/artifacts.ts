@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import type { Artifact } from './artifact-files.js';
@@ -29,4 +30,9 @@ export async function readArtifact<T>(ctx: StepContext, artifact: Artifact<T>): 
 /** The artifact, or undefined when the step left none (a rejected model has no record); a bad file still fails. */
 export function readArtifactIfAny<T>(ctx: StepContext, artifact: Artifact<T>): Promise<T | undefined> {
   return readJson<z.ZodType<T | undefined, unknown>>(join(stepDir(ctx, artifact.step), artifact.file), artifact.schema, () => undefined);
+}
+
+/** Removes what an earlier attempt of the step left, so that a reader never takes it for this attempt's. */
+export async function removeArtifact(ctx: StepContext, artifact: Artifact<unknown>): Promise<void> {
+  await rm(join(stepDir(ctx, artifact.step), artifact.file), { force: true });
 }

@@ -22,11 +22,32 @@ export function verdict(decision: Decision): string {
   return `${word}${decision.championVersion ? ` against champion ${decision.championVersion}` : ''}`;
 }
 
-/** A rule in a few words: `accuracy (all) lower: 0.7512 vs bound 0.8000`, or why it was not judged. */
+/** A confidence as people write it: `95%`. */
+export const percent = (confidence: number) => `${+(confidence * 100).toFixed(2)}%`;
+
+/** A rule's interval in a few words: `95% interval [-0.0400, 0.0800] on 50 test rows`. */
+export const intervalText = (r: RuleResult) =>
+  r.interval
+    ? `${percent(r.interval.confidence)} interval [${measure(r.interval.low)}, ${measure(r.interval.high)}] on ${count(r.rows ?? 0)} test rows`
+    : '';
+
+/**
+ * A rule in a few words: `accuracy (all) lower: 0.7512 vs bound 0.8000`, or why it was not judged.
+ * A rule judged on an interval shows the point estimate, the interval and the end held to the bound.
+ */
 export function ruleText(r: RuleResult): string {
-  const held = r.notJudged ? `not judged, ${r.notJudged}` : `${measure(r.value)} vs bound ${measure(r.bound)}`;
-  return `${r.metric} (${r.scope}) ${r.rule}: ${held}${r.champion !== undefined ? ` (champion ${measure(r.champion)})` : ''}`;
+  const held = r.notJudged
+    ? `not judged, ${r.notJudged}`
+    : r.interval
+      ? `${measure(r.value)}, ${intervalText(r)}: ${measure(r.interval.held)} vs bound ${measure(r.bound)}`
+      : `${measure(r.value)} vs bound ${measure(r.bound)}`;
+  const champion = r.champion !== undefined ? ` (champion ${measure(r.champion)})` : '';
+  return `${r.metric} (${r.scope}) ${r.rule}: ${held}${champion}${r.undecided ? `; ${r.undecided}` : ''}`;
 }
+
+/** How the intervals were drawn: `change thresholds on the paired bootstrap: 95% intervals, 1,000 resamples (seed 1)`. */
+export const bootstrapText = ({ confidence, resamples, seed, valueOn }: NonNullable<Decision['bootstrap']>) =>
+  `${valueOn === 'interval' ? 'change and value' : 'change'} thresholds judged on paired bootstrap intervals: ${percent(confidence)}, ${count(resamples)} resamples of the test rows (seed ${seed})`;
 
 /** A rule's outcome: FAIL, pass, or not judged on a slice (reported, not failing). */
 export const ruleStatus = (r: RuleResult) => (!r.passed ? 'fail' : r.notJudged ? 'not judged' : 'pass');
@@ -42,6 +63,7 @@ export function decisionLines(decision: Decision): string[] {
   return [
     `gate ${verdict(decision)}`,
     ...(decision.note ? [`  ${decision.note}`] : []),
+    ...(decision.bootstrap ? [`  ${bootstrapText(decision.bootstrap)}`] : []),
     ...byStatus(decision.rules).map((r) => `  ${{ fail: 'FAIL', 'not judged': 'note', pass: 'pass' }[ruleStatus(r)]}  ${ruleText(r)}`),
   ];
 }

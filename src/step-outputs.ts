@@ -23,6 +23,49 @@ export interface DeployOutputs {
   removed: string[];
   /** From starting the new server to the old ones out of rotation. */
   seconds: number;
+  /** The shadow or canary stage before the full rollout, with its verdict (deploy.release). */
+  release?: ReleaseReport;
+}
+
+export type ReleaseMode = 'shadow' | 'canary';
+
+/** One side of a staged release, as the proxy measured it on /predict requests. */
+export interface ReleaseSide {
+  requests: number;
+  /** Answers that failed: unreachable, timed out, 5xx, or a 4xx where the champion answered. */
+  errors: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+/** What the proxy measured in a shadow or canary stage (its GET /release). */
+export interface ReleaseComparison {
+  mode: ReleaseMode;
+  candidate_url: string;
+  /** The share of requests mirrored (shadow) or sent (canary) to the candidate. */
+  share: number;
+  seconds: number;
+  champion: ReleaseSide;
+  candidate: ReleaseSide;
+  /** Prediction rows both answered (shadow only). */
+  pairs: number;
+  /** Share of paired rows with the same predicted label; null when none were compared (canary, regression). */
+  agreement: number | null;
+  /** Mean absolute difference of paired regression values; null for classification. */
+  mean_abs_diff: number | null;
+}
+
+/** `deploy/release.json`: the comparison and what deploy.verdict made of it. */
+export interface ReleaseReport extends ReleaseComparison {
+  version: string;
+  champion_version: string | null;
+  error_rate: number | null;
+  p99_ratio: number | null;
+  /** The deploy.verdict thresholds it was judged by. */
+  thresholds: { max_error_rate: number; max_p99_latency_ratio: number; min_agreement: number; max_mean_abs_diff?: number };
+  passed: boolean;
+  /** Each threshold missed, with the numbers. */
+  failures: string[];
 }
 
 /** One prediction server of the project: a local process or a container. */
@@ -61,6 +104,23 @@ export interface EvaluateOutputs extends ModelEvaluation {
   champion?: ModelEvaluation & { version: string };
   /** Why the champion could not be compared, when it could not. */
   championSkipped?: string;
+}
+
+/**
+ * `evaluate/predictions.json`: what the gate's bootstrap resamples instead of re-running the
+ * models: per test row, its label, its slice and each model's prediction, in the test split's order.
+ */
+export interface TestPredictions {
+  task: 'binary' | 'multiclass' | 'regression';
+  /** Values per row in `candidate` and `champion`: the class count, or 1 for regression. */
+  width: number;
+  /** The class index per row, or the regression target. */
+  labels: number[];
+  /** With `gates.slice_column`: the slice values, and each row's index into them. */
+  slices?: { keys: string[]; of: number[] };
+  /** Row-major class probabilities (rows x width), or the regression value per row. */
+  candidate: number[];
+  champion?: number[];
 }
 
 /** One production version, judged on the labelled rows that arrived after its training window. */
@@ -105,6 +165,16 @@ export interface RuleResult {
   bound: number;
   /** For change rules: the champion's value. */
   champion?: number | null;
+  /**
+   * Where the rule was judged on the paired bootstrap: the interval of `value` (for a change rule,
+   * the candidate-champion difference in the metric's better direction) and the end held against
+   * the bound. Absent for a rule judged on the point estimate alone.
+   */
+  interval?: { low: number; high: number; confidence: number; resamples: number; held: number };
+  /** The test rows the rule was judged on. */
+  rows?: number;
+  /** The point estimate clears the bound but the interval does not: the rows cannot tell the models apart. */
+  undecided?: string;
   /** The rule lets the model through. */
   passed: boolean;
   /**
@@ -122,6 +192,8 @@ export interface Decision {
   forced?: { reason: string };
   championVersion?: string;
   note?: string;
+  /** How the intervals were drawn, when any rule was judged on them. */
+  bootstrap?: { confidence: number; resamples: number; seed: number; valueOn: 'point' | 'interval' };
   rules: RuleResult[];
 }
 
@@ -151,6 +223,24 @@ export interface TrainOutputs {
   samplesPerSecond: number;
   /** The model folder: model.json, weights.bin, preprocess.json, metadata.json. */
   modelDir: string;
+  /** With model.stability: the seeds trained, the one released, and each gated metric's spread on the validation split. */
+  stability?: StabilitySummary;
+}
+
+/** A metric across the seeds of model.stability; `std` is the sample standard deviation. */
+export interface Spread {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+}
+
+export interface StabilitySummary {
+  seeds: number[];
+  /** The seed released: the one closest to the median of `by`. */
+  seed: number;
+  by: MetricName;
+  spread: Partial<Record<MetricName, Spread>>;
 }
 
 export interface RecordOutputs {

@@ -3,7 +3,7 @@ import type { Logger } from '../../src/log.js';
 import type { BackendPool } from '../backends.js';
 import type { ProxyMetrics } from '../proxy-metrics.js';
 import { scrapeDrift, type DriftPoint } from './drift.js';
-import { dashboardRoutes, type RunsProvider } from './routes.js';
+import { dashboardRoutes, type ReleaseProvider, type RunsProvider } from './routes.js';
 import { DEFAULT_SAMPLING, Sampler, type SamplingOptions } from './sampler.js';
 import { readCounters } from './traffic.js';
 
@@ -16,6 +16,7 @@ export function createDashboard(options: {
   metrics: ProxyMetrics;
   logger: Logger;
   runs?: RunsProvider;
+  release?: ReleaseProvider;
   sampling?: Partial<SamplingOptions>;
 }): { routes: Hono; start(): void; close(): void } {
   const { pool, metrics, logger } = options;
@@ -31,7 +32,7 @@ export function createDashboard(options: {
     sampling,
   );
   return {
-    routes: dashboardRoutes({ sampler, pool, runs: options.runs, logger }),
+    routes: dashboardRoutes({ sampler, pool, runs: options.runs, release: options.release, logger }),
     start: () => sampler.start(),
     close: () => sampler.stop(),
   };

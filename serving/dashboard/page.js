@@ -6,7 +6,14 @@
 const COLORS = ['#0969da', '#cf222e', '#1a7f37', '#9a6700', '#8250df', '#bf3989', '#1b7c83', '#953800', '#57606a', '#0550ae'];
 const CHART_HEIGHT = 220;
 
-const state = { intervalMs: 5000, historyMs: 3600000, samples: [], backends: [], runs: { available: false, reason: 'loading' } };
+const state = {
+  intervalMs: 5000,
+  historyMs: 3600000,
+  samples: [],
+  backends: [],
+  runs: { available: false, reason: 'loading' },
+  release: null,
+};
 /** The charts by figure id, for the browser console and the browser test. */
 const charts = {};
 window.dashboard = { charts, state };
@@ -128,6 +135,40 @@ function renderBackends() {
   }
 }
 
+/** A shadow or canary stage in progress: the new server beside the champion, as the proxy measured them so far. */
+function renderRelease() {
+  const section = document.getElementById('release');
+  const r = state.release;
+  section.hidden = !r;
+  if (!r) return;
+  const what = r.mode === 'shadow' ? `mirroring ${percent(r.share)} of predictions` : `sending it ${percent(r.share)} of predictions`;
+  document.getElementById('release-title').textContent =
+    `${r.mode} release of ${r.candidate_url}: ${what}, ${Math.round(r.seconds)} s so far`;
+  const body = document.querySelector('#release-sides tbody');
+  body.replaceChildren();
+  const ms = (v) => (v === null ? '–' : v.toFixed(2));
+  for (const [name, side] of [
+    ['champion', r.champion],
+    [`new (${r.mode})`, r.candidate],
+  ]) {
+    const row = body.insertRow();
+    cell(row, name);
+    cell(row, side.requests.toLocaleString('en-US'), 'num');
+    cell(row, side.errors.toLocaleString('en-US'), 'num');
+    cell(row, percent(side.requests ? side.errors / side.requests : null), 'num');
+    cell(row, ms(side.p50_ms), 'num');
+    cell(row, ms(side.p99_ms), 'num');
+  }
+  const ratio = r.candidate.p99_ms !== null && r.champion.p99_ms ? `${(r.candidate.p99_ms / r.champion.p99_ms).toFixed(2)}×` : '–';
+  const compared =
+    r.agreement !== null
+      ? `agreement with the champion ${percent(r.agreement)} over ${r.pairs.toLocaleString('en-US')} predictions`
+      : r.mean_abs_diff !== null
+        ? `mean absolute difference from the champion ${r.mean_abs_diff} over ${r.pairs.toLocaleString('en-US')} predictions`
+        : 'answers not compared (a canary answers in place of the champion)';
+  document.getElementById('release-comparison').textContent = `p99 ratio to the champion ${ratio} · ${compared}`;
+}
+
 function renderRuns() {
   const note = document.getElementById('runs-note');
   const table = document.getElementById('runs');
@@ -152,6 +193,7 @@ function renderRuns() {
 function render(live) {
   for (const f of figures) draw(f);
   renderBackends();
+  renderRelease();
   renderRuns();
   const status = document.getElementById('status');
   const last = state.samples.at(-1);
@@ -163,12 +205,12 @@ function take(snapshot) {
   Object.assign(state, snapshot);
 }
 
-function add({ sample, backends, runs }) {
+function add({ sample, backends, runs, release }) {
   state.samples.push(sample);
   // The same bound as the proxy's history.
   const keep = Math.round(state.historyMs / state.intervalMs);
   if (state.samples.length > keep) state.samples.splice(0, state.samples.length - keep);
-  Object.assign(state, { backends, runs });
+  Object.assign(state, { backends, runs, release });
 }
 
 async function poll() {

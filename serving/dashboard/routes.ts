@@ -5,6 +5,7 @@ import { streamSSE } from 'hono/streaming';
 import { describeError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { RunDigest } from '../../src/runs/recent.js';
+import type { ReleaseComparison } from '../../src/step-outputs.js';
 import type { BackendPool, BackendView } from '../backends.js';
 import { dashboardAssets } from './assets.js';
 import type { Sample, Sampler } from './sampler.js';
@@ -21,14 +22,15 @@ export interface DashboardSnapshot {
   backends: BackendView[];
   samples: Sample[];
   runs: RunsView;
+  /** The shadow or canary stage in progress, as measured so far; null when none runs. */
+  release: ReleaseComparison | null;
 }
 
 /** Each later event of /dashboard/events. */
-export interface DashboardUpdate {
-  sample: Sample;
-  backends: BackendView[];
-  runs: RunsView;
-}
+export type DashboardUpdate = Pick<DashboardSnapshot, 'backends' | 'runs' | 'release'> & { sample: Sample };
+
+/** The staged release the proxy runs, if any. */
+export type ReleaseProvider = () => ReleaseComparison | undefined;
 
 /** Open event streams are bounded: each holds a connection and a subscription. */
 export const MAX_EVENT_STREAMS = 32;
@@ -84,14 +86,22 @@ const files = new Map(
  * The dashboard: the page and its assets (embedded, so a bundled proxy carries them), a JSON
  * snapshot of the history at /dashboard/data and every new sample as it is taken at /dashboard/events.
  */
-export function dashboardRoutes(options: { sampler: Sampler; pool: BackendPool; runs?: RunsProvider; logger: Logger }): Hono {
+export function dashboardRoutes(options: {
+  sampler: Sampler;
+  pool: BackendPool;
+  runs?: RunsProvider;
+  release?: ReleaseProvider;
+  logger: Logger;
+}): Hono {
   const { sampler, pool } = options;
   const runs = cachedRuns(options.runs, sampler.options.intervalMs, options.logger);
+  const release = () => options.release?.() ?? null;
   const snapshot = async (): Promise<DashboardSnapshot> => ({
     ...sampler.options,
     backends: pool.list(),
     samples: sampler.samples(),
     runs: await runs(),
+    release: release(),
   });
   let streams = 0;
 
@@ -125,7 +135,10 @@ export function dashboardRoutes(options: { sampler: Sampler; pool: BackendPool; 
             if (writing) return;
             writing = true;
             void runs()
-              .then((r) => stream.writeSSE({ event: 'sample', data: JSON.stringify({ sample, backends: pool.list(), runs: r }) }))
+              .then((r) => {
+                const update: DashboardUpdate = { sample, backends: pool.list(), runs: r, release: release() };
+                return stream.writeSSE({ event: 'sample', data: JSON.stringify(update) });
+              })
               .finally(() => (writing = false));
           }, closed);
           stream.onAbort(() => {

@@ -21,6 +21,8 @@ export interface ActionSpec<T> {
   outputs: (out: T, ctx: StepContext) => Record<string, string | number | boolean>;
   /** The job summary, in markdown. */
   summary: (out: T, ctx: StepContext) => string | Promise<string>;
+  /** The job summary of a failed step, from what it wrote before failing (a failed canary's numbers); none by default. */
+  failureSummary?: (ctx: StepContext) => Promise<string | undefined>;
   /** A verdict that fails the job once everything is reported: the gate's rejection. */
   failure?: (out: T) => Error | undefined;
   /** Annotations: contract violations, failed gate rules. */
@@ -38,10 +40,11 @@ const runIdInput = (env: NodeJS.ProcessEnv) => core.getInput('run-id') || (env.G
  * alerts), set the outputs, write the job summary. A failure is one `::error::` line, no stack.
  */
 export async function runAction<T>(spec: ActionSpec<T>): Promise<void> {
+  let ctx: StepContext | undefined;
   try {
     const env = process.env; // the actions' environment, read here only
     const loaded = await loadConfig(core.getInput('config') || 'mlops.config.yaml', env);
-    const ctx = createContext(spec.config ? { ...loaded, config: spec.config(loaded) } : loaded, {
+    ctx = createContext(spec.config ? { ...loaded, config: spec.config(loaded) } : loaded, {
       runId: runIdInput(env),
       log: createLogger({ debug: core.isDebug(), format: logFormat(env) }),
     });
@@ -63,6 +66,8 @@ export async function runAction<T>(spec: ActionSpec<T>): Promise<void> {
     if (failed) core.setFailed(redact(describeError(failed)));
   } catch (err) {
     core.setFailed(redact(describeError(err)));
+    const summary = ctx && spec.failureSummary && (await spec.failureSummary(ctx).catch(() => undefined));
+    if (summary) await core.summary.addRaw(summary).write();
   }
 }
 

@@ -1,20 +1,6 @@
 import { findings, maxPsi, versionRows } from '../monitor/report-rows.js';
 import type { HistoryEntry, MonitorReport, VersionReport } from '../monitor/report.js';
-import { table } from './summary.js';
-
-/** A mermaid `xychart-beta` (GitHub renders it): bars or a line of values, and the threshold as a flat line. */
-function chart(title: string, x: string[], kind: 'bar' | 'line', values: number[], threshold: number): string {
-  const series = (vs: number[]) => `[${vs.map((v) => Number(v.toPrecision(4))).join(', ')}]`;
-  return [
-    '```mermaid',
-    'xychart-beta',
-    `  title "${title} (flat line: threshold ${threshold})"`,
-    `  x-axis [${x.map((l) => JSON.stringify(l)).join(', ')}]`,
-    `  ${kind} ${series(values)}`,
-    `  line ${series(x.map(() => threshold))}`,
-    '```',
-  ].join('\n');
-}
+import { chart, table } from './summary.js';
 
 /** One version's charts: drift per feature in this window; over its last runs, the largest drift and the p99 latency. */
 function versionCharts(v: VersionReport, history: HistoryEntry[], thresholds: { psi: number; latency_p99_ms: number }): string[] {

@@ -1,8 +1,17 @@
 import { count, measure } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
 import type { EpochLog } from '../model/train.js';
-import { byStatus, ruleStatus, verdict } from '../report.js';
-import type { BuildOutputs, Decision, DeployOutputs, EvaluateOutputs, PushOutputs, TrainOutputs } from '../step-outputs.js';
+import { bootstrapText, byStatus, percent, ruleStatus, verdict } from '../report.js';
+import type {
+  BuildOutputs,
+  Decision,
+  DeployOutputs,
+  EvaluateOutputs,
+  PushOutputs,
+  ReleaseReport,
+  StabilitySummary,
+  TrainOutputs,
+} from '../step-outputs.js';
 
 /**
  * Job summaries in GitHub-flavoured markdown, one per step, from the step's artifacts. Pure
@@ -11,6 +20,20 @@ import type { BuildOutputs, Decision, DeployOutputs, EvaluateOutputs, PushOutput
 
 export const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+/** A mermaid `xychart-beta` (GitHub renders it): bars or a line of values, and the threshold as a flat line. */
+export function chart(title: string, x: string[], kind: 'bar' | 'line', values: number[], threshold: number): string {
+  const series = (vs: number[]) => `[${vs.map((v) => Number(v.toPrecision(4))).join(', ')}]`;
+  return [
+    '```mermaid',
+    'xychart-beta',
+    `  title "${title} (flat line: threshold ${threshold})"`,
+    `  x-axis [${x.map((l) => JSON.stringify(l)).join(', ')}]`,
+    `  ${kind} ${series(values)}`,
+    `  line ${series(x.map(() => threshold))}`,
+    '```',
+  ].join('\n');
+}
 
 export function extractSummary(out: ExtractOutputs, contract: ContractReport): string {
   const reasons = Object.entries(contract.rules).slice(0, 10);
@@ -46,6 +69,7 @@ export function trainSummary(out: TrainOutputs, history: EpochLog[]): string {
   return [
     `### train: ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch}`,
     `Validation loss ${out.valLoss.toFixed(4)}; ${count(out.samplesPerSecond)} samples/s.`,
+    ...(out.stability ? [stabilityTable(out.stability)] : []),
     [
       '```mermaid',
       'xychart-beta',
@@ -56,6 +80,17 @@ export function trainSummary(out: TrainOutputs, history: EpochLog[]): string {
       `  line ${series('valLoss')}`,
       '```',
     ].join('\n'),
+  ].join('\n\n');
+}
+
+/** model.stability: the spread of each gated metric over the seeds (scored on the validation split), and the seed released. */
+function stabilityTable({ seeds, seed, by, spread }: StabilitySummary): string {
+  return [
+    `**Stability over ${seeds.length} seeds** (${seeds.join(', ')}): released seed ${seed}, the closest to the median ${by}.`,
+    table(
+      ['metric', 'mean', 'std', 'min', 'max'],
+      Object.entries(spread).map(([m, s]) => [m, measure(s.mean), measure(s.std), measure(s.min), measure(s.max)]),
+    ),
   ].join('\n\n');
 }
 
@@ -87,8 +122,9 @@ export function gateSummary(decision: Decision): string {
   return [
     `### gate: ${verdict(decision)}`,
     ...(decision.note ? [decision.note] : []),
+    ...(decision.bootstrap ? [`${bootstrapText(decision.bootstrap)}.`] : []),
     table(
-      ['', 'metric', 'scope', 'rule', 'value', 'bound', 'champion'],
+      ['', 'metric', 'scope', 'rule', 'value', 'bound', 'champion', 'interval', 'held', 'test rows', 'why'],
       byStatus(decision.rules).map((r) => [
         { fail: '❌', 'not judged': '➖', pass: '✅' }[ruleStatus(r)],
         r.metric,
@@ -97,6 +133,10 @@ export function gateSummary(decision: Decision): string {
         r.notJudged ? `not judged: ${r.notJudged}` : measure(r.value, '–'),
         measure(r.bound, '–'),
         measure(r.champion, '–'),
+        r.interval ? `[${measure(r.interval.low)}, ${measure(r.interval.high)}] (${percent(r.interval.confidence)})` : '–',
+        measure(r.interval?.held, '–'),
+        r.rows === undefined ? '–' : count(r.rows),
+        r.undecided ? `**${r.undecided}**` : '–',
       ]),
     ),
   ].join('\n\n');
@@ -110,5 +150,38 @@ export function releaseSummary(build?: BuildOutputs, push?: PushOutputs, deploy?
     rows.push(['deployed', `${deploy.version} via ${deploy.server.id} (${deploy.target}), rollout ${deploy.seconds.toFixed(1)} s`]);
     rows.push(['serves on', deploy.proxy], ['stopped', deploy.stopped.join(', ') || 'none']);
   }
-  return rows.length ? `### release\n\n${table(['', ''], rows)}` : '### release: nothing to do for this deploy target';
+  if (!rows.length) return '### release: nothing to do for this deploy target';
+  return [`### release\n\n${table(['', ''], rows)}`, ...(deploy?.release ? [stageSummary(deploy.release)] : [])].join('\n\n');
+}
+
+const ms = (v: number | null) => (v === null ? '–' : `${v} ms`);
+const share = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+
+/** A shadow or canary stage: the new server beside the champion, and the verdict with each threshold missed. */
+export function stageSummary(r: ReleaseReport): string {
+  const side = (name: string, s: ReleaseReport['champion']) => [name, String(s.requests), String(s.errors), ms(s.p50_ms), ms(s.p99_ms)];
+  return [
+    `#### ${r.mode} of ${r.version} (share ${r.share}, ${r.seconds.toFixed(0)} s): ${r.passed ? 'pass' : 'fail'}`,
+    table(
+      ['server', 'requests', 'errors', 'p50', 'p99'],
+      [side(`champion ${r.champion_version ?? ''}`.trim(), r.champion), side(`new ${r.version}`, r.candidate)],
+    ),
+    table(
+      ['measure', 'value'],
+      [
+        ['error rate', share(r.error_rate)],
+        ['p99 ratio to the champion', r.p99_ratio === null ? '–' : `${r.p99_ratio}x`],
+        ['agreement', r.agreement === null ? '– (not measured)' : `${share(r.agreement)} of ${r.pairs}`],
+        ...(r.mean_abs_diff === null ? [] : [['mean absolute difference', String(r.mean_abs_diff)]]),
+      ],
+    ),
+    chart(
+      `latency (ms) of the champion and the new server; flat line: the p99 allowed, ${r.thresholds.max_p99_latency_ratio}x the champion's`,
+      ['champion p50', 'new p50', 'champion p99', 'new p99'],
+      'bar',
+      [r.champion.p50_ms, r.candidate.p50_ms, r.champion.p99_ms, r.candidate.p99_ms].map((v) => v ?? 0),
+      (r.champion.p99_ms ?? 0) * r.thresholds.max_p99_latency_ratio,
+    ),
+    ...r.failures.map((f) => `- ${f}`),
+  ].join('\n\n');
 }

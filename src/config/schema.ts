@@ -111,6 +111,12 @@ const model = z.strictObject({
   seed: z.number().int().default(42),
   /** Categories beyond the most frequent ones share the out-of-vocabulary bucket. */
   max_categories: z.number().int().positive().default(50),
+  /** Train this many models on different seeds and record the spread of the gated metrics; off by default. */
+  stability: z
+    .strictObject({
+      seeds: z.number().int().min(2, { error: 'expected at least 2 seeds (leave model.stability out to train one model)' }),
+    })
+    .optional(),
 });
 
 /** The registry folder, relative to the config file (git-branch: the branch's working copy). */
@@ -177,6 +183,33 @@ const gates = z.strictObject({
   slice_column: z.string().optional(),
   /** Slices with fewer test rows are reported but not gated: their metrics are too noisy. */
   min_slice_rows: z.number().int().positive().default(20),
+  /**
+   * Change thresholds are judged on the paired bootstrap interval of the candidate-champion
+   * difference at this confidence (default 0.95): they pass only when its worse end clears the bound.
+   */
+  confidence: z
+    .number()
+    .gt(0, { error: 'expected a confidence between 0 and 1, e.g. 0.95' })
+    .lt(1, { error: 'expected a confidence between 0 and 1, e.g. 0.95' })
+    .optional(),
+  /**
+   * Test rows resampled with replacement, the same draws for both models; seeded, so a decision
+   * reproduces. Left out: 1000 resamples, seed 1 (defaults applied by the gate, src/gate/bootstrap.ts).
+   */
+  bootstrap: z
+    .strictObject({
+      resamples: z.number().int().min(100, { error: 'expected at least 100 resamples (1000 is the default)' }).optional(),
+      seed: z.number().int().optional(),
+    })
+    .optional(),
+  /** Value thresholds on the point estimate (default), or on the interval of the candidate's metric. */
+  value_on: z.enum(['point', 'interval']).optional(),
+  /** With model.stability: the largest standard deviation across seeds each gated metric may have. */
+  stability: z
+    .strictObject({
+      max_std: z.partialRecord(z.enum(metricNames), z.number().min(0, { error: 'expected a standard deviation >= 0' })),
+    })
+    .optional(),
 });
 
 const retryPolicy = z.strictObject({
@@ -227,7 +260,15 @@ export type DeployTarget = (typeof deployTargets)[number];
 /** The targets that run the image `mlops build` makes: a run builds and pushes it only for them. */
 export const imageTargets: ReadonlySet<string> = new Set<DeployTarget>(['docker']);
 
-const deploy = z.strictObject({
+export const releaseModes = ['direct', 'shadow', 'canary'] as const;
+export type ReleaseModeName = (typeof releaseModes)[number];
+/** How long a shadow or canary stage lasts: until min_requests reached the new server, or duration (seconds) passed. */
+const stage = {
+  duration: z.number().positive().optional(),
+  min_requests: z.number().int().positive().optional(),
+};
+
+const deployKeys = z.strictObject({
   /**
    * Where a blessed model is released: `local` runs prediction servers as processes on 127.0.0.1
    * (no Docker needed), `docker` runs its image as containers on DOCKER_HOST, `none` only records it.
@@ -254,6 +295,38 @@ const deploy = z.strictObject({
   ready_timeout_seconds: z.number().positive().default(60),
   /** After traffic moves, old servers finish the requests in flight for this long before they stop. */
   drain_seconds: z.number().min(0).default(2),
+  /**
+   * How a blessed model goes live: `direct` swaps it in at once; `shadow` first mirrors live
+   * predictions to it (clients see only the champion); `canary` first sends it a share of them.
+   * Either stage ends in deploy.verdict: pass rolls it out, fail removes it.
+   */
+  release: z.enum(releaseModes).default('direct'),
+  shadow: z
+    .strictObject({
+      /** The share of /predict requests mirrored to the new server. */
+      share: z.number().min(0).max(1).default(1),
+      ...stage,
+    })
+    .prefault({}),
+  canary: z
+    .strictObject({
+      /** The share of /predict requests the new server answers; its failures are retried on the champion. */
+      weight: z.number().gt(0, 'expected a share in (0, 1)').lt(1, 'expected a share in (0, 1)').default(0.1),
+      ...stage,
+    })
+    .prefault({}),
+  verdict: z
+    .strictObject({
+      /** Most failed answers of the new server, as a share of the requests it got. */
+      max_error_rate: z.number().min(0).max(1).default(0.01),
+      /** Its p99 latency over the champion's, on the same stage. */
+      max_p99_latency_ratio: z.number().positive().default(2),
+      /** Least share of predicted labels equal to the champion's (shadow, classification). */
+      min_agreement: z.number().min(0).max(1).default(0.95),
+      /** Largest mean absolute difference from the champion's values (shadow, regression), in the target's unit: no default. */
+      max_mean_abs_diff: z.number().min(0).optional(),
+    })
+    .prefault({}),
   retire: z
     .strictObject({
       /** Stopped previous servers kept for a fast rollback. */
@@ -262,6 +335,20 @@ const deploy = z.strictObject({
       ttl_hours: z.number().positive().default(168),
     })
     .prefault({}),
+});
+
+/** A staged release must end: by time, by traffic, or both. */
+const deploy = deployKeys.superRefine((d, ctx) => {
+  if (d.release === 'direct') return;
+  const stage = d[d.release];
+  if (stage.duration === undefined && stage.min_requests === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: [d.release],
+      message: `a ${d.release} release needs an end: set deploy.${d.release}.duration (seconds) or deploy.${d.release}.min_requests`,
+    });
+  if (d.release === 'shadow' && d.shadow.share === 0)
+    ctx.addIssue({ code: 'custom', path: ['shadow', 'share'], message: 'a shadow of share 0 sees no request: expected a share in (0, 1]' });
 });
 
 const serving = z.strictObject({
@@ -340,6 +427,11 @@ const retirement = z.strictObject({
   workflow: z.string().min(1).default('train.yml'),
 });
 
+const latency: ReadonlySet<string> = new Set(latencyMetricNames);
+/** The metrics model.stability measures across seeds: the gated ones, latencies aside (they measure the machine, not the model). */
+export const stabilityMetrics = (cfg: Pick<Config, 'gates'>): MetricName[] =>
+  (Object.keys(cfg.gates?.thresholds ?? {}) as MetricName[]).filter((m) => !latency.has(m));
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1, { error: 'expected version: 1' }),
@@ -402,6 +494,29 @@ export const configSchema = z
           code: 'custom',
           path: ['gates', 'thresholds', metric],
           message: `${metric} is not a ${cfg.model.task} metric; expected one of ${allowed.join(', ')}`,
+        });
+      }
+    }
+    const gated = stabilityMetrics(cfg);
+    if (cfg.model.stability && gated.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'stability', 'seeds'],
+        message: `the spread is measured on the gated metrics, and gates.thresholds has none; add one of ${allowed.filter((m) => !latency.has(m)).join(', ')}`,
+      });
+    }
+    for (const metric of Object.keys(cfg.gates?.stability?.max_std ?? {})) {
+      if (!cfg.model.stability) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gates', 'stability', 'max_std', metric],
+          message: 'a spread needs several seeds: set model.stability.seeds (2 or more)',
+        });
+      } else if (!gated.includes(metric as MetricName)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gates', 'stability', 'max_std', metric],
+          message: `${metric} is not a gated metric; expected one of ${gated.join(', ')} (the keys of gates.thresholds, latencies aside)`,
         });
       }
     }

@@ -1,7 +1,7 @@
 import { MlopsError } from '../errors.js';
 import { answersOk, type HostRequest, type HostResponse } from './host-request.js';
 import { pollUntil } from '../poll.js';
-import type { Server } from '../step-outputs.js';
+import type { ReleaseComparison, ReleaseMode, Server } from '../step-outputs.js';
 
 export interface Backend {
   id: string;
@@ -49,6 +49,30 @@ export class ProxyClient {
   /** Takes a server out of rotation: no new requests reach it. */
   async deregister(server: Server): Promise<void> {
     await this.call('DELETE', `/backends/${encodeURIComponent(server.id)}`);
+  }
+
+  /**
+   * Starts a staged release of the server that will listen on `url`: the proxy holds it out of the
+   * weighted rotation, and mirrors (shadow) or sends (canary) it `share` of the predictions.
+   */
+  async startRelease(mode: ReleaseMode, url: string, share: number): Promise<void> {
+    const res = await this.call('PUT', '/release', { mode, url, share });
+    if (res.status !== 200)
+      throw new MlopsError('config', `the proxy at ${this.url} runs no staged releases (PUT /release answered ${res.status})`, {
+        hint: 'it predates deploy.release shadow and canary: `mlops undeploy` and deploy again to start a current proxy',
+      });
+  }
+
+  /** What the proxy measured in the release so far. */
+  async release(): Promise<ReleaseComparison> {
+    const res = await this.call('GET', '/release');
+    if (res.status !== 200) throw new MlopsError('transient', `the proxy at ${this.url} lost the release (restarted?): ${res.body}`);
+    return JSON.parse(res.body) as ReleaseComparison;
+  }
+
+  /** Ends the release: the new server joins the rotation as any other, unless it left it. */
+  async endRelease(): Promise<void> {
+    await this.call('DELETE', '/release');
   }
 
   /** Waits until the proxy balances over the server: it discovered it and its health check passed. */

@@ -1,13 +1,16 @@
-import { readArtifactIfAny, writeArtifact } from '../artifacts.js';
-import { deployFile, recordFile } from '../artifact-files.js';
+import { readArtifactIfAny, removeArtifact, writeArtifact } from '../artifacts.js';
+import { deployFile, recordFile, releaseFile } from '../artifact-files.js';
+import type { ReleaseModeName } from '../config/schema.js';
 import type { StepContext } from '../context.js';
-import { configError } from '../errors.js';
+import { configError, MlopsError } from '../errors.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { assertNotRetired, retiredAmong } from '../retirement/retirement.js';
 import { waitUntilReady, type Fleet } from './fleet.js';
 import { freePort, portFree } from './ports.js';
+import { releaseStrategy } from './release/modes.js';
+import { judge, releaseTags } from './release/verdict.js';
 import { hasFleet, openFleet } from './targets.js';
-import type { DeployOutputs, Server } from '../step-outputs.js';
+import type { DeployOutputs, ReleaseReport, Server } from '../step-outputs.js';
 
 /**
  * Stopped servers beyond the newest `retire.keep`, or older than `retire.ttl_hours`, are removed;
@@ -32,9 +35,11 @@ async function removeStopped(ctx: StepContext, fleet: Fleet, registry: Registry,
  * Releases a registry version beside the running servers: start it, wait until it is healthy and
  * ready, let the proxy take it into rotation, then take the old servers out and stop them (they
  * finish what is in flight). A new server that never becomes ready is removed and the old ones keep
- * serving. On success the version becomes the registry's champion: the champion is what serves.
+ * serving. With a shadow or canary `mode`, a stage before the full rollout is judged by
+ * deploy.verdict; a failed verdict removes the new server too. On success the version becomes the
+ * registry's champion: the champion is what serves.
  */
-export async function rollout(ctx: StepContext, version: string): Promise<DeployOutputs> {
+export async function rollout(ctx: StepContext, version: string, mode: ReleaseModeName = 'direct'): Promise<DeployOutputs> {
   const registry = openRegistry(ctx);
   await assertNotRetired(registry, version);
   const fleet = await openFleet(ctx);
@@ -42,24 +47,46 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
   const servers = await fleet.list();
   const live = servers.filter((s) => s.running);
 
-  const task = ctx.progress.start(`deploy ${version} (${fleet.target})`, { total: 4 });
+  // With no champion serving there is nothing to compare with: the first release is direct.
+  if (mode !== 'direct' && !live.length) ctx.log.info(`deploy: no champion serves yet, so ${version} is released directly`);
+  const release = releaseStrategy(ctx, live.length ? mode : 'direct');
+  await removeArtifact(ctx, releaseFile);
+  const task = ctx.progress.start(`deploy ${version} (${fleet.target}, ${release.mode})`, { total: 4 });
   const began = performance.now();
   // A stopped server of this version, kept for rollback, starts again on its own port when it can.
   const kept = servers.find((s) => !s.running && s.version === version);
   const port =
     kept && (await portFree(kept.port)) ? kept.port : await freePort(ctx.config.deploy.ports, new Set(servers.map((s) => s.port)));
-  const server = await fleet.start(version, port);
+  await release.hold(proxy, `http://127.0.0.1:${port}`);
+  let report: ReleaseReport | undefined;
+  const server = await fleet.start(version, port).catch(async (err: unknown) => {
+    await release.end(proxy);
+    throw err;
+  });
   try {
     task.update(1, `started ${server.id}, waiting until ready`);
     await waitUntilReady(fleet, server, ctx.config.deploy.ready_timeout_seconds * 1000);
     task.update(2, `ready; waiting for the proxy`);
     await fleet.admit(proxy, server);
+    const comparison = await release.stage(proxy, server, task);
+    if (comparison) {
+      report = judge(comparison, ctx.config.deploy, { version, champion: live[0]?.version ?? null });
+      await writeArtifact(ctx, releaseFile, report);
+      await registry.tag(version, releaseTags(report));
+      if (!report.passed)
+        throw new MlopsError('quality', `the ${report.mode} of ${version} failed its verdict: ${report.failures.join('; ')}`, {
+          hint: `${live.map((s) => s.version).join(', ')} keeps all traffic; the comparison is in deploy/release.json`,
+        });
+    }
   } catch (err) {
     task.finish('failed: the old servers keep serving');
+    await fleet.evict(proxy, server).catch(() => {});
     await fleet.stop(server).catch(() => {});
     await fleet.remove(server).catch(() => {});
+    await release.end(proxy).catch(() => {});
     throw err;
   }
+  await release.end(proxy);
   task.update(3, 'in rotation; draining the old servers');
   for (const old of live) await fleet.evict(proxy, old);
   const seconds = (performance.now() - began) / 1000;
@@ -77,6 +104,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
     stopped: live.map((s) => s.id),
     removed,
     seconds,
+    ...(report && { release: report }),
   };
   await writeArtifact(ctx, deployFile, result);
   ctx.log.info(`deploy: ${version} serves on ${proxy.url} via ${server.id}; stopped ${result.stopped.join(', ') || 'none'}`);
@@ -87,7 +115,7 @@ export async function rollout(ctx: StepContext, version: string): Promise<Deploy
 export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefined> {
   if (!hasFleet(ctx)) return undefined;
   const recorded = await readArtifactIfAny(ctx, recordFile);
-  return recorded ? rollout(ctx, recorded.version) : undefined;
+  return recorded ? rollout(ctx, recorded.version, ctx.config.deploy.release) : undefined;
 }
 
 /**

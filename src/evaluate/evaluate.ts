@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { writeArtifact } from '../artifacts.js';
-import { evaluationFile } from '../artifact-files.js';
+import { evaluationFile, testPredictionsFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
 import { preferredBackend } from '../model/backend.js';
 import type { Dataset } from '../model/dataset.js';
@@ -8,39 +8,12 @@ import { readSplit } from '../model/dataset.js';
 import { loadPredictor, type Predictor } from '../model/predictor.js';
 import { readExtract } from '../model/train.js';
 import { openRegistry } from '../registry/registry.js';
-import { classificationMetrics, regressionMetrics, type Metrics } from './metrics.js';
-import type { EvaluateOutputs, ModelEvaluation } from '../step-outputs.js';
+import { evaluationOf, predictAll, testRows } from './test-predictions.js';
+import type { EvaluateOutputs, ModelEvaluation, TestPredictions } from '../step-outputs.js';
 
 /** A model's metrics on a labelled data set, overall and per slice. */
 export function score(predictor: Predictor, test: Dataset, sliceColumn?: string): ModelEvaluation {
-  const { spec } = predictor;
-  const measure = (rows: number[]): Metrics => {
-    const columns = Object.fromEntries(Object.entries(test.columns).map(([k, v]) => [k, rows.map((r) => v[r]!)]));
-    const out = predictor.predict(columns, rows.length);
-    if (spec.label.task === 'regression')
-      return regressionMetrics(
-        rows.map((r) => Number(test.label[r])),
-        out,
-      );
-    const index = new Map(spec.label.classes!.map((c, i) => [c, i]));
-    return classificationMetrics(
-      rows.map((r) => index.get(String(test.label[r]))!),
-      out,
-      spec.label.classes!.length,
-    );
-  };
-  const all = Array.from({ length: test.rows }, (_, r) => r);
-  const slices: ModelEvaluation['slices'] = {};
-  if (sliceColumn) {
-    const groups = new Map<string, number[]>();
-    for (const r of all) {
-      const key = String(test.columns[sliceColumn]![r] ?? '(missing)');
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key)!.push(r);
-    }
-    for (const [key, rows] of [...groups].sort(([a], [b]) => (a < b ? -1 : 1))) slices[key] = { rows: rows.length, metrics: measure(rows) };
-  }
-  return { metrics: measure(all), slices };
+  return evaluationOf({ ...testRows(predictor, test, sliceColumn), candidate: predictAll(predictor, test) }, 'candidate');
 }
 
 /** Single-row inference latency, as a server sees it: transform one raw record and predict. */
@@ -58,7 +31,11 @@ function latency(predictor: Predictor, test: Dataset, samples = 200): { latency_
   return { latency_p50_ms: at(0.5), latency_p95_ms: at(0.95) };
 }
 
-/** The evaluate step: the trained model on the test split, per slice, its latency, and the champion on the same rows. */
+/**
+ * The evaluate step: the trained model on the test split, per slice, its latency, and the champion
+ * on the same rows; `evaluation.json` holds the metrics, `predictions.json` the per-row predictions
+ * the gate resamples.
+ */
 export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   const { config, log } = ctx;
   const { dir: extractDir, outputs: extract } = await readExtract(ctx);
@@ -81,7 +58,9 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
     [...columns].filter((c) => c in extract.schema),
   );
 
-  const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...score(candidate, test, sliceColumn) };
+  // Each model predicts every test row once; metrics, slices and the gate's resamples all use these.
+  const predictions: TestPredictions = { ...testRows(candidate, test, sliceColumn), candidate: predictAll(candidate, test) };
+  const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...evaluationOf(predictions, 'candidate') };
   Object.assign(result.metrics, latency(candidate, test));
   if (champion) {
     const missing = champion.spec.features.map((f) => f.name).filter((f) => !(f in extract.schema));
@@ -91,7 +70,8 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
     else if (!sameClasses || champion.spec.label.task !== candidate.spec.label.task)
       result.championSkipped = `the champion ${championVersion} predicts a different task or set of classes`;
     else {
-      const scored = score(champion, test, sliceColumn);
+      predictions.champion = predictAll(champion, test);
+      const scored = evaluationOf(predictions, 'champion');
       Object.assign(scored.metrics, latency(champion, test));
       result.champion = { version: championVersion!, ...scored };
     }
@@ -100,6 +80,7 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   candidate.model.dispose();
   champion?.model.dispose();
 
+  await writeArtifact(ctx, testPredictionsFile, predictions);
   await writeArtifact(ctx, evaluationFile, result);
   return result;
 }

@@ -28,6 +28,28 @@ const featureReference = z.discriminatedUnion('kind', [
 
 const epoch = z.object({ epoch: z.number().int().nonnegative(), loss: lossyNumber, valLoss: lossyNumber, valMetric: lossyNumber });
 
+// Metric names as plain strings: the schema's list would load the config schema into the prediction server.
+const metricName = z.string().min(1);
+/** model.stability: every seed's training and metrics on the validation split, their spread, and the seed released. */
+const stability = z.object({
+  /** Where the seeds were scored: the validation split, or the train split when there is none; the test split is the gate's. */
+  split: z.enum(['validation', 'train']),
+  rows: z.number().int().nonnegative(),
+  seeds: z.array(z.number().int()),
+  seed: z.number().int(),
+  by: metricName,
+  spread: z.record(metricName, z.object({ mean: lossyNumber, std: lossyNumber, min: lossyNumber, max: lossyNumber })),
+  runs: z.array(
+    z.object({
+      seed: z.number().int(),
+      epochs: z.number().int().nonnegative(),
+      bestEpoch: z.number().int().nonnegative(),
+      valLoss: lossyNumber,
+      metrics: z.record(metricName, lossyNumber),
+    }),
+  ),
+});
+
 export const modelCardSchema = z.object({
   format: z.literal('mlops-model-card/1'),
   project: z.string().min(1),
@@ -52,6 +74,7 @@ export const modelCardSchema = z.object({
     history: z.array(epoch),
   }),
   reference: z.record(z.string(), featureReference),
+  stability: stability.optional(),
   /** sha256 of every file of the model, by name. */
   checksums: z.record(
     z.string().regex(/^(?!\.\.?$)[^/\\]+$/, 'expected a file name in the model folder, without a path'),

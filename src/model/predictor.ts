@@ -21,6 +21,12 @@ export interface Predictor {
   forward(x: Float32Array, rows: number): Float32Array;
 }
 
+/** A network's raw outputs as callers want them: a sigmoid head gives P(second class), and becomes one probability per class. */
+export function classOutputs(spec: PreprocessSpec, out: Float32Array): Float32Array {
+  if (spec.label.task !== 'binary') return out;
+  return Float32Array.from({ length: out.length * 2 }, (_, i) => (i % 2 ? out[i >> 1]! : 1 - out[i >> 1]!));
+}
+
 export async function loadPredictor(dir: string, backend?: BackendName): Promise<Predictor> {
   const read = async <T>(name: string) => {
     try {
@@ -35,13 +41,7 @@ export async function loadPredictor(dir: string, backend?: BackendName): Promise
     dense ??
     ((x: Float32Array, rows: number) =>
       tf.tidy(() => Float32Array.from((model.predict(tf.tensor2d(x, [rows, spec.width])) as tf.Tensor).dataSync())));
-  const binary = spec.label.task === 'binary';
-  const forward = (x: Float32Array, rows: number) => {
-    if (rows === 0) return new Float32Array(0);
-    const out = raw(x, rows);
-    // A sigmoid head gives P(second class); callers always get one probability per class.
-    return binary ? Float32Array.from({ length: rows * 2 }, (_, i) => (i % 2 ? out[i >> 1]! : 1 - out[i >> 1]!)) : out;
-  };
+  const forward = (x: Float32Array, rows: number) => (rows === 0 ? new Float32Array(0) : classOutputs(spec, raw(x, rows)));
   return {
     spec,
     card,

@@ -11,11 +11,13 @@ import { gitSha } from '../lineage.js';
 import { preferredBackend, selectBackend, tf } from './backend.js';
 import { buildModel } from './build.js';
 import { readSplit, type Dataset } from './dataset.js';
+import { classOutputs } from './predictor.js';
 import { saveModel, sha256File } from './io.js';
 import { encodeLabels, fitPreprocess, transform, type FeatureKind, type PreprocessSpec } from './preprocess.js';
 import { withSeed } from './random.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { referenceStats } from './reference.js';
+import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun } from './stability.js';
 import type { TrainOutputs } from '../step-outputs.js';
 
 export interface EpochLog {
@@ -81,44 +83,44 @@ function constantLoss(spec: PreprocessSpec, train: Dataset): number {
   return [...counts.values()].reduce((h, c) => h - (c / train.rows) * Math.log(c / train.rows), 0);
 }
 
-/** The train step: fit the transforms on the train split, then train the configured network on it. */
-export async function train(ctx: StepContext): Promise<TrainOutputs> {
-  const { config, log } = ctx;
-  const model = config.model;
-  const { dir: extractDir, outputs: extract } = await readExtract(ctx);
-  const backend = await selectBackend(preferredBackend(ctx.env));
-  log.info(`train: TensorFlow.js backend ${backend}`);
+interface Fitted {
+  seed: number;
+  net: tf.Sequential;
+  history: EpochLog[];
+  best: { valLoss: number; epoch: number };
+  seconds: number;
+}
 
-  const [trainSet, validation] = await Promise.all([
-    readSplit(extractDir, extract, 'train', extract.features),
-    readSplit(extractDir, extract, 'validation', extract.features),
-  ]);
-  const spec = fitPreprocess(
-    trainSet,
-    featureKinds(config, extract.features),
-    labelSpec(config, trainSet, extract.label),
-    model.max_categories,
-  );
-  const outputs = spec.label.classes && model.task === 'multiclass' ? spec.label.classes.length : 1;
-  const tensor = (d: Dataset) => ({
-    x: tf.tensor2d(transform(spec, d.columns, d.rows), [d.rows, spec.width]),
-    y: tf.tensor2d(encodeLabels(spec, d.label), [d.rows, outputs]),
-  });
-  const trainT = tensor(trainSet);
-  const validT = validation.rows > 0 ? tensor(validation) : trainT;
+interface Tensors {
+  x: tf.Tensor2D;
+  y: tf.Tensor2D;
+}
 
-  const net = buildModel(model, spec.width, outputs);
+/**
+ * One training run of the configured network on `seed`, shown as the progress task `label`. The
+ * network comes back with its best epoch's weights; a run that diverges, or ends worse than the
+ * constant guess, is a quality error (`which` names the seed when there are several).
+ */
+async function fit(
+  ctx: StepContext,
+  data: { train: Tensors; valid: Tensors; width: number; outputs: number; trainRows: number; constant: number },
+  seed: number,
+  label: string,
+  which: string,
+): Promise<Fitted> {
+  const model = ctx.config.model;
+  const net = buildModel({ ...model, seed }, data.width, data.outputs);
   const history: EpochLog[] = [];
   let best = { valLoss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
-  const task = ctx.progress.start('train', { total: model.epochs, unit: 'epochs' });
+  const task = ctx.progress.start(label, { total: model.epochs, unit: 'epochs' });
   const began = performance.now();
   try {
-    await withSeed(model.seed, () =>
-      net.fit(trainT.x, trainT.y, {
+    await withSeed(seed, () =>
+      net.fit(data.train.x, data.train.y, {
         epochs: model.epochs,
         batchSize: model.batch_size,
         shuffle: true,
-        validationData: [validT.x, validT.y],
+        validationData: [data.valid.x, data.valid.y],
         verbose: 0,
         callbacks: {
           onEpochEnd: async (epoch, logs = {}) => {
@@ -148,23 +150,116 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     const last = history.at(-1);
     const cause = `the learning rate (model.learning_rate ${model.learning_rate}) is likely too high, or a feature has extreme values`;
     if (!last || !Number.isFinite(last.loss) || !Number.isFinite(last.valLoss)) {
-      throw new MlopsError('quality', `training diverged: the loss became ${last?.loss} at epoch ${last?.epoch ?? 0}`, { hint: cause });
+      throw new MlopsError('quality', `training diverged${which}: the loss became ${last?.loss} at epoch ${last?.epoch ?? 0}`, {
+        hint: cause,
+      });
     }
     // A loss that blew up and saturated stays finite; it is caught by losing to a constant guess.
-    const constant = constantLoss(spec, trainSet);
-    if (best.valLoss > constant) {
+    if (best.valLoss > data.constant) {
       throw new MlopsError(
         'quality',
-        `training did not converge: the best validation loss ${best.valLoss.toFixed(4)} is worse than a constant prediction's ${constant.toFixed(4)}`,
+        `training did not converge${which}: the best validation loss ${best.valLoss.toFixed(4)} is worse than a constant prediction's ${data.constant.toFixed(4)}`,
         { hint: cause },
       );
     }
     net.setWeights(best.weights);
     const seconds = (performance.now() - began) / 1000;
-    const samplesPerSecond = Math.round((trainSet.rows * history.length) / seconds);
     task.finish(
-      `${history.length} epochs, best ${best.epoch} (val_loss ${best.valLoss.toFixed(4)}), ${samplesPerSecond.toLocaleString('en-US')} samples/s`,
+      `${history.length} epochs, best ${best.epoch} (val_loss ${best.valLoss.toFixed(4)}), ${Math.round((data.trainRows * history.length) / seconds).toLocaleString('en-US')} samples/s`,
     );
+    return { seed, net, history, best: { valLoss: best.valLoss, epoch: best.epoch }, seconds };
+  } catch (err) {
+    net.dispose();
+    throw err;
+  } finally {
+    best.weights.forEach((w) => w.dispose());
+  }
+}
+
+/** model.stability: every seed scored on the validation split, the spread judged, and the seed to release. */
+function judgeSeeds(
+  ctx: StepContext,
+  spec: PreprocessSpec,
+  fitted: Fitted[],
+  scored: { split: 'validation' | 'train'; set: Dataset; x: tf.Tensor2D; trainRows: number },
+) {
+  const { config, log } = ctx;
+  const runs: SeedRun[] = fitted.map((f) => ({
+    seed: f.seed,
+    epochs: f.history.length,
+    bestEpoch: f.best.epoch,
+    valLoss: f.best.valLoss,
+    metrics: seedMetrics(
+      config,
+      spec,
+      classOutputs(
+        spec,
+        tf.tidy(() => (f.net.predict(scored.x, { batchSize: 4096 }) as tf.Tensor).dataSync() as Float32Array),
+      ),
+      scored.set.label,
+    ),
+  }));
+  const stability = judgeStability(config, runs, { split: scored.split, rows: scored.set.rows, trainRows: scored.trainRows });
+  const spreads = Object.entries(stability.spread).map(
+    ([m, s]) => `${m} mean ${s.mean.toFixed(4)} std ${s.std.toFixed(4)} [${s.min.toFixed(4)}, ${s.max.toFixed(4)}]`,
+  );
+  log.info(
+    `train: over seeds ${stability.seeds.join(', ')} on ${stability.rows} ${stability.split} rows: ${spreads.join('; ')}; releasing seed ${stability.seed}, the closest to the median ${stability.by}`,
+  );
+  const undefinedOn = Object.entries(stability.spread).filter(([, s]) => !Number.isFinite(s.std));
+  for (const [m] of undefinedOn) log.warn(`train: ${m} is undefined on the ${stability.split} rows of some seed: its spread is not judged`);
+  return stability;
+}
+
+/** The train step: fit the transforms on the train split, then train the configured network on it (on each seed of model.stability). */
+export async function train(ctx: StepContext): Promise<TrainOutputs> {
+  const { config, log } = ctx;
+  const model = config.model;
+  const { dir: extractDir, outputs: extract } = await readExtract(ctx);
+  const backend = await selectBackend(preferredBackend(ctx.env));
+  log.info(`train: TensorFlow.js backend ${backend}`);
+
+  const [trainSet, validation] = await Promise.all([
+    readSplit(extractDir, extract, 'train', extract.features),
+    readSplit(extractDir, extract, 'validation', extract.features),
+  ]);
+  const spec = fitPreprocess(
+    trainSet,
+    featureKinds(config, extract.features),
+    labelSpec(config, trainSet, extract.label),
+    model.max_categories,
+  );
+  const outputs = spec.label.classes && model.task === 'multiclass' ? spec.label.classes.length : 1;
+  const tensor = (d: Dataset) => ({
+    x: tf.tensor2d(transform(spec, d.columns, d.rows), [d.rows, spec.width]),
+    y: tf.tensor2d(encodeLabels(spec, d.label), [d.rows, outputs]),
+  });
+  const trainT = tensor(trainSet);
+  const validT = validation.rows > 0 ? tensor(validation) : trainT;
+  const data = {
+    train: trainT,
+    valid: validT,
+    width: spec.width,
+    outputs,
+    trainRows: trainSet.rows,
+    constant: constantLoss(spec, trainSet),
+  };
+
+  const seeds = stabilitySeeds(model);
+  const fitted: Fitted[] = [];
+  try {
+    for (const [i, seed] of seeds.entries()) {
+      const several = seeds.length > 1;
+      fitted.push(
+        await fit(ctx, data, seed, several ? `train seed ${seed} (${i + 1}/${seeds.length})` : 'train', several ? ` (seed ${seed})` : ''),
+      );
+    }
+    // Without validation rows the seeds are scored where they were early-stopped: on the train split.
+    const scored = validation.rows > 0 ? { split: 'validation' as const, set: validation } : { split: 'train' as const, set: trainSet };
+    const stability = seeds.length > 1 ? judgeSeeds(ctx, spec, fitted, { ...scored, x: validT.x, trainRows: trainSet.rows }) : undefined;
+    const { net, history, best } = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
+    const seconds = fitted.reduce((t, f) => t + f.seconds, 0);
+    const samplesPerSecond = Math.round((trainSet.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
 
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
@@ -191,16 +286,24 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       timings: { trainSeconds: seconds, samplesPerSecond },
       training: { epochs: history.length, bestEpoch: best.epoch, stoppedEarly: history.length < model.epochs, history },
       reference: referenceStats(spec, trainSet),
+      ...(stability ? { stability } : {}),
       checksums,
       createdAt: new Date().toISOString(),
     };
     await writeModelCard(modelDir, card);
-    const result = { backend, epochs: history.length, bestEpoch: best.epoch, valLoss: best.valLoss, samplesPerSecond, modelDir };
+    const result: TrainOutputs = {
+      backend,
+      epochs: history.length,
+      bestEpoch: best.epoch,
+      valLoss: best.valLoss,
+      samplesPerSecond,
+      modelDir,
+      ...(stability ? { stability: stabilitySummary(stability) } : {}),
+    };
     await writeArtifact(ctx, trainFile, result);
     return result;
   } finally {
-    best.weights.forEach((w) => w.dispose());
+    fitted.forEach((f) => f.net.dispose());
     tf.dispose([trainT.x, trainT.y, validT.x, validT.y]);
-    net.dispose();
   }
 }

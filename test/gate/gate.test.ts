@@ -216,11 +216,11 @@ describe('the gate', () => {
 
   it('blesses a rejected model only when forced with a reason, and records the reason', () => {
     const g = gates({ accuracy: { lower: 0.99 } });
-    expect(decide(g, evaluation([0.9, 0.3]), { reason: 'hotfix for the new island' })).toMatchObject({
+    expect(decide(g, evaluation([0.9, 0.3]), { force: { reason: 'hotfix for the new island' } })).toMatchObject({
       passed: false,
       blessed: true,
       forced: { reason: 'hotfix for the new island' },
     });
-    expect(() => decide(g, evaluation([0.9, 0.3]), { reason: ' ' })).toThrow(/needs a reason/);
+    expect(() => decide(g, evaluation([0.9, 0.3]), { force: { reason: ' ' } })).toThrow(/needs a reason/);
   });
 });

@@ -20,6 +20,9 @@ export async function isolatedConfig(root: string): Promise<Config> {
   config.workdir = join(root, 'work');
   config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
   config.deploy.target = 'none'; // recorded versions become the champion; deploy tests choose a target
+  // One seed: stability across seeds has its own tests (test/model/stability.test.ts); a pipeline here trains once.
+  config.model.stability = undefined;
+  if (config.gates) config.gates.stability = undefined;
   return config;
 }
 

@@ -22,9 +22,11 @@ beforeAll(async () => {
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
 
-/** Extracts the sample data into a fresh run, with the config changed by `change`. */
+/** Extracts the sample data into a fresh run, with the config changed by `change` and one seed (stability.test.ts has the several). */
 async function prepared(change: (c: Config) => void = () => {}): Promise<StepContext> {
   const config = structuredClone(base);
+  config.model.stability = undefined;
+  config.gates!.stability = undefined;
   change(config);
   const ctx = createContext(
     { config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd(), env: process.env },

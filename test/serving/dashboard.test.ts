@@ -61,6 +61,24 @@ async function proxy(options: Partial<ProxyOptions> = {}) {
   return started;
 }
 
+/** A second server of the champion, registered as "b" and held as the shadow of a release at share 1. */
+async function shadowStage(proxyUrl: string) {
+  const shadow = await championServer(config);
+  opened.push(shadow);
+  for (const [path, body] of [
+    ['/backends/b', { url: shadow.url, version: 'v1-retrained' }],
+    ['/release', { mode: 'shadow', url: shadow.url, share: 1 }],
+  ] as const) {
+    const res = await fetch(`${proxyUrl}${path}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(body),
+    });
+    expect(res.status, await res.text()).toBeLessThan(300);
+  }
+  return shadow;
+}
+
 /** Predictions through the proxy for `ms`. */
 async function traffic(url: string, ms: number) {
   const load = underLoad(url, 4);
@@ -143,6 +161,25 @@ describe("the dashboard's routes", () => {
     expect(served.every((t) => t.backend === 'a' && t.version === 'v1' && t.rps > 0 && t.errorRate === 0 && t.p95Ms! > 0)).toBe(true);
     const times = data.samples.map((s) => s.t);
     expect(times).toEqual([...times].sort((x, y) => x - y));
+  });
+
+  it('shows a shadow or canary stage while it runs, and none once it ended', async () => {
+    const p = await proxy();
+    const data = async () => ((await (await fetch(`${p.url}/dashboard/data`)).json()) as DashboardSnapshot).release;
+    expect(await data()).toBeNull();
+    const shadow = await shadowStage(p.url);
+    await traffic(p.url, 700);
+    expect(await data()).toMatchObject({
+      mode: 'shadow',
+      candidate_url: shadow.url,
+      share: 1,
+      champion: { requests: expect.any(Number), errors: 0 },
+      candidate: { errors: 0 },
+      agreement: 1,
+    });
+    expect((await data())!.candidate.requests).toBeGreaterThan(20);
+    await (await fetch(`${p.url}/release`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })).arrayBuffer();
+    expect(await data()).toBeNull();
   });
 
   it('lists the last runs with their gate decisions from the run ledger', async () => {
@@ -289,6 +326,35 @@ describe.runIf(chromiumInstalled())('the dashboard in headless Chromium', () => 
 
     await mkdir('test-results', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a shadow release live: the new server beside the champion, and how often they agree', async () => {
+    const p = await proxy();
+    const { page, problems } = await open(p.url);
+    const section = page.locator('#release');
+    await expect.poll(() => page.locator('#status').innerText()).toMatch(/^live/);
+    expect(await section.isVisible()).toBe(false);
+
+    const shadow = await shadowStage(p.url);
+    const load = underLoad(p.url, 2);
+    await expect.poll(() => section.isVisible()).toBe(true);
+    await expect
+      .poll(() => page.locator('#release-comparison').innerText())
+      .toMatch(/agreement with the champion 100\.0 % over [\d,]+ predictions/);
+    expect(await page.locator('#release-title').innerText()).toMatch(
+      new RegExp(`^shadow release of ${shadow.url}: mirroring 100\\.0 % of predictions, \\d+ s so far$`),
+    );
+    const rows = await page
+      .locator('#release-sides tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows.map((r) => r.slice(0, 1))).toEqual([['champion'], ['new (shadow)']]);
+    expect(rows.every((r) => Number(r[1]!.replace(/,/g, '')) > 0 && r[2] === '0')).toBe(true);
+    expect((await load.stop()).failures).toEqual([]);
+    await page.screenshot({ path: 'test-results/dashboard-release.png', fullPage: true });
+
+    await (await fetch(`${p.url}/release`, { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })).arrayBuffer();
+    await expect.poll(() => section.isVisible()).toBe(false);
     expect(problems).toEqual([]);
   });
 
