@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { stringify } from 'yaml';
-import { loadConfig } from '../src/config/load.js';
 import { createContext } from '../src/context.js';
 import { createLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
 import { openRegistry } from '../src/registry/registry.js';
+import { sampleConfig } from './sample-config.js';
 import { targets } from './targets.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
@@ -30,12 +30,7 @@ const seconds = Number(values.seconds);
 const root = await mkdtemp(join(tmpdir(), 'mlops-bench-serve-'));
 const TOKEN = 'bench-token';
 
-const config = structuredClone((await loadConfig('mlops.config.yaml', process.env)).config);
-config.registry.path = join(root, 'registry');
-config.workdir = join(root, 'work');
-config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
-config.deploy.target = 'none'; // this benchmark serves the registry's champion itself
-config.data.source.query = config.data.source.query.replace("'data/penguins_raw.csv'", `'${join(process.cwd(), 'data/penguins_raw.csv')}'`);
+const config = await sampleConfig(root);
 for (const [runId, seed] of [
   ['a', 1],
   ['b', 2],

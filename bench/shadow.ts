@@ -20,17 +20,17 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { stringify } from 'yaml';
-import { loadConfig } from '../src/config/load.js';
 import { createContext } from '../src/context.js';
 import { createLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
+import { sampleConfig } from './sample-config.js';
 import { targets } from './targets.js';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '6' },
-    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '8' },
     rate: { type: 'string', default: '300' },
   },
 });
@@ -38,12 +38,7 @@ const [seconds, rounds, rate] = [Number(values.seconds), Number(values.rounds), 
 const root = await mkdtemp(join(tmpdir(), 'mlops-bench-shadow-'));
 const TOKEN = 'bench-token';
 
-const config = structuredClone((await loadConfig('mlops.config.yaml', process.env)).config);
-config.registry.path = join(root, 'registry');
-config.workdir = join(root, 'work');
-config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
-config.deploy.target = 'none'; // this benchmark runs the servers and the proxy itself
-config.data.source.query = config.data.source.query.replace("'data/penguins_raw.csv'", `'${join(process.cwd(), 'data/penguins_raw.csv')}'`);
+const config = await sampleConfig(root);
 await runPipeline(
   createContext(
     { config, file: '', dir: process.cwd(), env: process.env },

@@ -192,7 +192,8 @@ export function createForwarder(
 
     const { backend } = outcome;
     const status = 'timedOut' in outcome ? 504 : 'error' in outcome ? 502 : outcome.answer.status;
-    if (staged && backend !== canary) {
+    // The champion is measured over the same stretch as the new server: while it is in the stage.
+    if (staged && candidate && backend !== canary) {
       staged.champion.observe(status < 500, outcome.ms);
       // The shadow gets its copy once the client has its answer, so the two never compete for the same
       // cores while a client waits (on one host they would); nobody waits for the shadow.

@@ -9,37 +9,59 @@ export interface ReleaseSpec {
   share: number;
 }
 
-/** Latency samples kept per side; past this, a reservoir sample keeps the percentiles honest in bounded memory. */
-const MAX_SAMPLES = 50_000;
 /**
  * A new server's first answers are slow while its code and kernels warm up, which says nothing
  * about the model: they count for errors, not for latency. The champion is warm already.
  */
 export const WARMUP_REQUESTS = 20;
 
+/** Latency buckets 1% wide from 10 µs (as HdrHistogram keeps them): fixed memory, percentiles within 1%. */
+const MIN_MS = 0.01;
+const GROWTH = Math.log(1.01);
+const BUCKETS = 1700; // up to about 3 minutes
+
+/**
+ * Latencies as a histogram rather than samples: recording is O(1) and a percentile O(buckets), so
+ * the deployer's polls of GET /release never stall the proxy's event loop on a sort.
+ */
+class LatencyHistogram {
+  private readonly counts = new Uint32Array(BUCKETS);
+  private n = 0;
+
+  record(ms: number): void {
+    const i = ms <= MIN_MS ? 0 : Math.min(BUCKETS - 1, Math.ceil(Math.log(ms / MIN_MS) / GROWTH));
+    this.counts[i]!++;
+    this.n++;
+  }
+
+  /** The upper edge of the bucket holding the q-th latency: at most 1% above the true value. */
+  percentile(q: number): number | null {
+    if (!this.n) return null;
+    const rank = Math.max(1, Math.ceil(q * this.n));
+    let seen = 0;
+    for (let i = 0; i < BUCKETS; i++) if ((seen += this.counts[i]!) >= rank) return MIN_MS * Math.exp(i * GROWTH);
+    return null;
+  }
+}
+
 class Side {
   requests = 0;
   errors = 0;
-  private readonly samples = new Float64Array(MAX_SAMPLES);
-  private seen = 0;
+  private readonly latency = new LatencyHistogram();
 
   constructor(private readonly warmup = 0) {}
 
   observe(ok: boolean, ms: number): void {
     this.requests++;
-    if (!ok) {
-      this.errors++;
-      return;
-    }
-    if (this.requests <= this.warmup) return;
-    const i = this.seen < MAX_SAMPLES ? this.seen : Math.floor(Math.random() * (this.seen + 1));
-    if (i < MAX_SAMPLES) this.samples[i] = ms;
-    this.seen++;
+    if (!ok) this.errors++;
+    else if (this.requests > this.warmup) this.latency.record(ms);
   }
 
   view(): ReleaseSide {
-    const sorted = this.samples.slice(0, Math.min(this.seen, MAX_SAMPLES)).sort();
-    const at = (q: number) => (sorted.length ? round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!) : null);
+    const at = (q: number) => {
+      const ms = this.latency.percentile(q);
+      return ms === null ? null : round(ms);
+    };
     return { requests: this.requests, errors: this.errors, p50_ms: at(0.5), p99_ms: at(0.99) };
   }
 }
