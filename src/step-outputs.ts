@@ -53,6 +53,8 @@ export interface ReleaseComparison {
   agreement: number | null;
   /** Mean absolute difference of paired regression values; null for classification. */
   mean_abs_diff: number | null;
+  /** Set by the deployer when the new server dropped out of the proxy's rotation and the stage ended early. */
+  left_rotation?: string;
 }
 
 /** `deploy/release.json`: the comparison and what deploy.verdict made of it. */

@@ -9,6 +9,8 @@ export interface Backend {
   version: string;
   weight: number;
   healthy: boolean;
+  /** Why it is out of rotation, when it is. */
+  last_error?: string | null;
 }
 
 /** The project's proxy as the deployer sees it: what it balances over, and registration. */

@@ -10,6 +10,8 @@ import { recordFile } from '../../src/artifact-files.js';
 import type { Config } from '../../src/config/schema.js';
 import { stepDir, type StepContext } from '../../src/context.js';
 import { rollout, undeploy } from '../../src/deploy/rollout.js';
+import { openFleet } from '../../src/deploy/targets.js';
+import { pollUntil } from '../../src/poll.js';
 import { MlopsError } from '../../src/errors.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import type { ReleaseReport } from '../../src/step-outputs.js';
@@ -123,5 +125,37 @@ describe('deploy.release shadow and canary (deploy.target local)', () => {
     expect((outcome as { release: ReleaseReport }).release).toMatchObject({ mode: 'canary', passed: true, agreement: null });
     expect(await versions()).toEqual(['v1']);
     expect((await registry().aliases()).champion).toBe('v1');
+  }, 120_000);
+
+  it('fails a canary whose new server dies mid-stage instead of waiting for requests that cannot come, with no failed client request', async () => {
+    const before = ctx.config.deploy.canary;
+    ctx.config.deploy.canary = { weight: 0.3, min_requests: 1_000_000 }; // no duration: only its fall can end this stage
+    const load = underLoad(proxy, 4);
+    try {
+      const deploying = rollout(ctx, 'v2', 'canary').catch((err: unknown) => err);
+      // Once it answers its share, the new server is stopped, as a crash or a lost host would.
+      await pollUntil(
+        60_000,
+        async () =>
+          (((await (await fetch(`${proxy}/release`)).json()) as { candidate?: { requests: number } }).candidate?.requests ?? 0) > 50,
+        () => {
+          throw new Error('the canary answered no 50 requests in 60 s');
+        },
+      );
+      const fleet = await openFleet(ctx);
+      const canary = (await fleet.list()).find((s) => s.running && s.version === 'v2')!;
+      await fleet.stop(canary);
+      const outcome = await deploying;
+      expect(outcome).toBeInstanceOf(MlopsError);
+      expect(outcome).toMatchObject({ errorClass: 'quality' });
+      expect((outcome as Error).message).toMatch(
+        /the canary of v2 failed its verdict: the new server dropped out of the proxy's rotation during the stage/,
+      );
+      expect(await versions()).toEqual(['v1']);
+      expect((await registry().aliases()).champion).toBe('v1');
+    } finally {
+      ctx.config.deploy.canary = before;
+    }
+    expect((await load.stop()).failures).toEqual([]);
   }, 120_000);
 });

@@ -20,6 +20,8 @@ export function judge(
   const errorRate = candidate.requests ? candidate.errors / candidate.requests : null;
   const p99Ratio = candidate.p99_ms !== null && champion.p99_ms ? candidate.p99_ms / champion.p99_ms : null;
 
+  if (comparison.left_rotation)
+    failures.push(`the new server dropped out of the proxy's rotation during the stage: ${comparison.left_rotation}`);
   if (!candidate.requests) failures.push(`no prediction request reached the new server in ${comparison.seconds.toFixed(0)} s`);
   else if (stage.min_requests !== undefined && candidate.requests < stage.min_requests)
     failures.push(
