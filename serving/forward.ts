@@ -41,13 +41,24 @@ interface Answer {
 type Attempt = { backend: Backend; ms: number } & ({ answer: Answer } | { error: string; timedOut?: true });
 
 /**
+ * The time a staged release judges an answer by: the server's own (its `Server-Timing` app
+ * duration), else what the proxy measured. A shadow's copy is sent after the champion answered,
+ * so the proxy's clock would also count its own busier moment against the shadow.
+ */
+function served(a: Attempt): number {
+  const timing = 'answer' in a ? a.answer.headers['server-timing'] : undefined;
+  const dur = typeof timing === 'string' ? /(?:^|,)\s*app;dur=([\d.]+)/.exec(timing)?.[1] : undefined;
+  return dur === undefined ? a.ms : Number(dur);
+}
+
+/**
  * A shadow's answer against the champion's: a failure of the shadow where the champion answered is
  * the shadow's error; two answers are compared row by row.
  */
 function compare(release: Release, champion: Attempt, shadow: Attempt): void {
   const ok = (a: Attempt) => 'answer' in a && a.answer.status < 400;
   const failed = 'error' in shadow || shadow.answer.status >= 500 || (ok(champion) && !ok(shadow));
-  release.candidate.observe(!failed, shadow.ms);
+  release.candidate.observe(!failed, served(shadow));
   if (ok(champion) && ok(shadow)) release.pair((champion as { answer: Answer }).answer.body, (shadow as { answer: Answer }).answer.body);
 }
 
@@ -173,7 +184,7 @@ export function createForwarder(
     // With another backend to retry on, a prediction gets half the time: a hung backend leaves the retry the other half.
     let outcome = await attempt(first, idempotent && (canary || pool.routable() > 1) ? timeoutMs / 2 : timeoutMs);
     const why = failure(outcome);
-    if (canary && staged) staged.candidate.observe(!why, outcome.ms);
+    if (canary && staged) staged.candidate.observe(!why, served(outcome));
     if (why) {
       // A canary answering 500 is judged by the verdict; only one that cannot answer leaves rotation.
       if (!(outcome.backend === canary && 'answer' in outcome && outcome.answer.status !== 503)) eject(outcome, why);
@@ -194,7 +205,7 @@ export function createForwarder(
     const status = 'timedOut' in outcome ? 504 : 'error' in outcome ? 502 : outcome.answer.status;
     // The champion is measured over the same stretch as the new server: while it is in the stage.
     if (staged && candidate && backend !== canary) {
-      staged.champion.observe(status < 500, outcome.ms);
+      staged.champion.observe(status < 500, served(outcome));
       // The shadow gets its copy once the client has its answer, so the two never compete for the same
       // cores while a client waits (on one host they would); nobody waits for the shadow.
       if (shadow) setImmediate(() => void attempt(shadow, timeoutMs).then((s) => compare(staged, outcome, s)));

@@ -64,7 +64,13 @@ export interface ReleaseReport extends ReleaseComparison {
   error_rate: number | null;
   p99_ratio: number | null;
   /** The deploy.verdict thresholds it was judged by. */
-  thresholds: { max_error_rate: number; max_p99_latency_ratio: number; min_agreement: number; max_mean_abs_diff?: number };
+  thresholds: {
+    max_error_rate: number;
+    max_p99_latency_ratio: number;
+    latency_slack_ms: number;
+    min_agreement: number;
+    max_mean_abs_diff?: number;
+  };
   passed: boolean;
   /** Each threshold missed, with the numbers. */
   failures: string[];

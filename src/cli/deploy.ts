@@ -1,12 +1,18 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { releaseModes, type ReleaseModeName } from '../config/schema.js';
 import { rollback, rollout, undeploy } from '../deploy/rollout.js';
 import { pushImage } from '../image/push.js';
 import { openRegistry } from '../registry/registry.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 import type { DeployOutputs } from '../step-outputs.js';
 
-const released = (out: DeployOutputs) =>
-  `${out.version} serves on ${out.proxy} (${out.server.id}, rollout ${out.seconds.toFixed(1)}s; stopped ${out.stopped.join(', ') || 'none'})\n`;
+/** What a release did, and the stage it passed first (shadow or canary). */
+function released(out: DeployOutputs): string {
+  const stage = out.release
+    ? `${out.release.mode} passed: ${out.release.candidate.requests} requests, ${out.release.candidate.errors} failed, p99 ${out.release.candidate.p99_ms ?? '–'} ms (champion ${out.release.champion.p99_ms ?? '–'} ms)${out.release.agreement === null ? '' : `, agreement ${(out.release.agreement * 100).toFixed(1)}%`}\n`
+    : '';
+  return `${stage}${out.version} serves on ${out.proxy} (${out.server.id}, rollout ${out.seconds.toFixed(1)}s; stopped ${out.stopped.join(', ') || 'none'})\n`;
+}
 
 export function registerDeploy(cli: Command): void {
   cli
@@ -23,10 +29,11 @@ export function registerDeploy(cli: Command): void {
     .command('deploy')
     .description('release a version beside the running servers behind the proxy, then retire the old ones (deploy.target)')
     .option('--version <ref>', 'a registry version or alias', 'champion')
-    .action(async (opts: { version: string }, cmd: Command) => {
+    .addOption(new Option('--release <mode>', 'how it goes live (default deploy.release)').choices(releaseModes))
+    .action(async (opts: { version: string; release?: ReleaseModeName }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
       const version = (await openRegistry(ctx).open(opts.version)).manifest.version;
-      process.stdout.write(released(await rollout(ctx, version)));
+      process.stdout.write(released(await rollout(ctx, version, opts.release ?? ctx.config.deploy.release)));
     });
 
   cli

@@ -321,6 +321,8 @@ const deployKeys = z.strictObject({
       max_error_rate: z.number().min(0).max(1).default(0.01),
       /** Its p99 latency over the champion's, on the same stage. */
       max_p99_latency_ratio: z.number().positive().default(2),
+      /** A p99 within this many ms of the champion's passes whatever the ratio: at sub-millisecond times a ratio measures noise. */
+      latency_slack_ms: z.number().min(0).default(5),
       /** Least share of predicted labels equal to the champion's (shadow, classification). */
       min_agreement: z.number().min(0).max(1).default(0.95),
       /** Largest mean absolute difference from the champion's values (shadow, regression), in the target's unit: no default. */

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,5 +158,24 @@ describe('deploy.release shadow and canary (deploy.target local)', () => {
       ctx.config.deploy.canary = before;
     }
     expect((await load.stop()).failures).toEqual([]);
+  }, 120_000);
+
+  it('mlops deploy --release shadow runs the stage from the command line and says what it measured', async () => {
+    // A longer stage than the others: a p99 of a few hundred answers of a server just started is its first GC pauses.
+    const file = join(root, 'cli.yaml');
+    await writeFile(file, stringify({ ...config, deploy: { ...config.deploy, shadow: { share: 1, min_requests: 1000, duration: 90 } } }));
+    const load = underLoad(proxy, 4);
+    const cli = spawn(process.execPath, ['bin/mlops.js', '--config', file, 'deploy', '--version', 'v2', '--release', 'shadow'], {
+      env: { ...process.env, CI: 'true' },
+    });
+    let [stdout, stderr] = ['', ''];
+    cli.stdout.on('data', (d) => (stdout += String(d)));
+    cli.stderr.on('data', (d) => (stderr += String(d)));
+    const code = await new Promise((done) => cli.on('exit', done));
+    expect((await load.stop()).failures).toEqual([]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/^shadow passed: \d+ requests, 0 failed, p99 [\d.]+ ms \(champion [\d.]+ ms\), agreement 100\.0%$/m);
+    expect(stdout).toMatch(/^v2 serves on http:\/\/127\.0\.0\.1:\d+ \(v2-\d+, rollout/m);
+    expect(await versions()).toEqual(['v2']);
   }, 120_000);
 });

@@ -55,6 +55,26 @@ describe("deploy.verdict on a regression model's shadow", () => {
   });
 });
 
+describe('deploy.verdict on latency', () => {
+  const slower = (p99: number) => ({ ...regressionShadow(0), candidate: { requests: 500, errors: 0, p50_ms: 0.1, p99_ms: p99 } });
+
+  it("passes a p99 many times the champion's while it is within latency_slack_ms of it: sub-millisecond ratios are noise", () => {
+    expect(
+      judge({ ...slower(2.2), champion: { requests: 500, errors: 0, p50_ms: 0.05, p99_ms: 0.12 } }, deployWith(), versions),
+    ).toMatchObject({
+      passed: true,
+      p99_ratio: 18.333,
+    });
+  });
+
+  it('fails it once it is both over the ratio and more than the slack slower, saying both', () => {
+    const report = judge(slower(30), deployWith({ latency_slack_ms: 5 }), versions);
+    expect(report.failures).toEqual([
+      "p99 latency 30 ms is 3.75x the champion's 8 ms, over deploy.verdict.max_p99_latency_ratio 2 (and more than deploy.verdict.latency_slack_ms 5 ms slower)",
+    ]);
+  });
+});
+
 describe("a stage's job summary", () => {
   it('shows both sides, the measures, a latency chart with the p99 allowed, and each threshold missed', () => {
     const report = judge(

@@ -72,6 +72,8 @@ describe('the prediction server', () => {
     const res = await post(record, { 'x-request-id': 'req-42' });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('req-42');
+    // Its own time to answer, which a staged release compares (W3C Server-Timing).
+    expect(Number(/^app;dur=([\d.]+)$/.exec(res.headers.get('server-timing') ?? '')?.[1])).toBeGreaterThan(0);
     const body = await res.json();
     expect(body).toMatchObject({ label: 'Gentoo', model_version: 'v1', request_id: 'req-42' });
     expect(Object.values(body.probabilities as Record<string, number>).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);

@@ -13,7 +13,7 @@ export function judge(
   config: Config['deploy'],
   versions: { version: string; champion: string | null },
 ): ReleaseReport {
-  const { max_error_rate, max_p99_latency_ratio, min_agreement, max_mean_abs_diff } = config.verdict;
+  const { max_error_rate, max_p99_latency_ratio, latency_slack_ms, min_agreement, max_mean_abs_diff } = config.verdict;
   const stage: StageEnd = config[comparison.mode];
   const { candidate, champion } = comparison;
   const failures: string[] = [];
@@ -23,7 +23,7 @@ export function judge(
   if (comparison.left_rotation)
     failures.push(`the new server dropped out of the proxy's rotation during the stage: ${comparison.left_rotation}`);
   if (!candidate.requests) failures.push(`no prediction request reached the new server in ${comparison.seconds.toFixed(0)} s`);
-  else if (stage.min_requests !== undefined && candidate.requests < stage.min_requests)
+  else if (!comparison.left_rotation && stage.min_requests !== undefined && candidate.requests < stage.min_requests)
     failures.push(
       `only ${candidate.requests} of deploy.${comparison.mode}.min_requests ${stage.min_requests} requests came within its duration`,
     );
@@ -31,9 +31,9 @@ export function judge(
     failures.push(
       `error rate ${pct(errorRate)} (${candidate.errors} of ${candidate.requests}) is over deploy.verdict.max_error_rate ${pct(max_error_rate)}`,
     );
-  if (p99Ratio !== null && p99Ratio > max_p99_latency_ratio)
+  if (p99Ratio !== null && p99Ratio > max_p99_latency_ratio && candidate.p99_ms! - champion.p99_ms! > latency_slack_ms)
     failures.push(
-      `p99 latency ${candidate.p99_ms} ms is ${p99Ratio.toFixed(2)}x the champion's ${champion.p99_ms} ms, over deploy.verdict.max_p99_latency_ratio ${max_p99_latency_ratio}`,
+      `p99 latency ${candidate.p99_ms} ms is ${p99Ratio.toFixed(2)}x the champion's ${champion.p99_ms} ms, over deploy.verdict.max_p99_latency_ratio ${max_p99_latency_ratio} (and more than deploy.verdict.latency_slack_ms ${latency_slack_ms} ms slower)`,
     );
   if (comparison.agreement !== null && comparison.agreement < min_agreement)
     failures.push(
