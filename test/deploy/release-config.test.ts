@@ -28,7 +28,7 @@ describe('deploy.release config', () => {
   it('defaults to a direct release, as before', () => {
     const { deploy } = parseConfig(withDeploy({}), {});
     expect(deploy.release).toBe('direct');
-    expect(deploy.verdict).toEqual({ max_error_rate: 0.01, max_p99_latency_ratio: 2, min_agreement: 0.95 });
+    expect(deploy.verdict).toEqual({ max_error_rate: 0.01, max_p99_latency_ratio: 2, latency_slack_ms: 5, min_agreement: 0.95 });
   });
 
   it('takes a shadow or a canary with an end', () => {
