@@ -3,3 +3,6 @@ export const count = (n: number) => n.toLocaleString('en-US');
 
 /** A metric or a bound: an integer as a count, else 4 decimals; `missing` for none (or a non-number). */
 export const measure = (v: unknown, missing = '-') => (typeof v === 'number' ? (Number.isInteger(v) ? count(v) : v.toFixed(4)) : missing);
+
+/** A share as a percentage to one decimal, `12.5%`; `missing` for none. */
+export const rate = (v: number | null, missing = '–') => (v === null ? missing : `${(v * 100).toFixed(1)}%`);

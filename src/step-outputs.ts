@@ -1,4 +1,4 @@
-import type { DeployTarget, MetricName } from './config/schema.js';
+import type { Config, DeployTarget, MetricName } from './config/schema.js';
 import type { ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
@@ -64,13 +64,7 @@ export interface ReleaseReport extends ReleaseComparison {
   error_rate: number | null;
   p99_ratio: number | null;
   /** The deploy.verdict thresholds it was judged by. */
-  thresholds: {
-    max_error_rate: number;
-    max_p99_latency_ratio: number;
-    latency_slack_ms: number;
-    min_agreement: number;
-    max_mean_abs_diff?: number;
-  };
+  thresholds: Config['deploy']['verdict'];
   passed: boolean;
   /** Each threshold missed, with the numbers. */
   failures: string[];

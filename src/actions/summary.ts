@@ -1,4 +1,4 @@
-import { count, measure } from '../format.js';
+import { count, measure, rate } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
 import type { EpochLog } from '../model/train.js';
 import { bootstrapText, byStatus, percent, ruleStatus, verdict } from '../report.js';
@@ -155,7 +155,6 @@ export function releaseSummary(build?: BuildOutputs, push?: PushOutputs, deploy?
 }
 
 const ms = (v: number | null) => (v === null ? '–' : `${v} ms`);
-const share = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
 
 /** A shadow or canary stage: the new server beside the champion, and the verdict with each threshold missed. */
 export function stageSummary(r: ReleaseReport): string {
@@ -169,9 +168,9 @@ export function stageSummary(r: ReleaseReport): string {
     table(
       ['measure', 'value'],
       [
-        ['error rate', share(r.error_rate)],
+        ['error rate', rate(r.error_rate)],
         ['p99 ratio to the champion', r.p99_ratio === null ? '–' : `${r.p99_ratio}x`],
-        ['agreement', r.agreement === null ? '– (not measured)' : `${share(r.agreement)} of ${r.pairs}`],
+        ['agreement', r.agreement === null ? '– (not measured)' : `${rate(r.agreement)} of ${r.pairs}`],
         ...(r.mean_abs_diff === null ? [] : [['mean absolute difference', String(r.mean_abs_diff)]]),
       ],
     ),

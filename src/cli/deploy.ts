@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { releaseModes, type ReleaseModeName } from '../config/schema.js';
 import { rollback, rollout, undeploy } from '../deploy/rollout.js';
+import { rate } from '../format.js';
 import { pushImage } from '../image/push.js';
 import { openRegistry } from '../registry/registry.js';
 import { contextFrom, type GlobalOptions } from './context.js';
@@ -9,7 +10,7 @@ import type { DeployOutputs } from '../step-outputs.js';
 /** What a release did, and the stage it passed first (shadow or canary). */
 function released(out: DeployOutputs): string {
   const stage = out.release
-    ? `${out.release.mode} passed: ${out.release.candidate.requests} requests, ${out.release.candidate.errors} failed, p99 ${out.release.candidate.p99_ms ?? '–'} ms (champion ${out.release.champion.p99_ms ?? '–'} ms)${out.release.agreement === null ? '' : `, agreement ${(out.release.agreement * 100).toFixed(1)}%`}\n`
+    ? `${out.release.mode} passed: ${out.release.candidate.requests} requests, ${out.release.candidate.errors} failed, p99 ${out.release.candidate.p99_ms ?? '–'} ms (champion ${out.release.champion.p99_ms ?? '–'} ms)${out.release.agreement === null ? '' : `, agreement ${rate(out.release.agreement)}`}\n`
     : '';
   return `${stage}${out.version} serves on ${out.proxy} (${out.server.id}, rollout ${out.seconds.toFixed(1)}s; stopped ${out.stopped.join(', ') || 'none'})\n`;
 }

@@ -13,7 +13,7 @@ import type { EvaluateOutputs, ModelEvaluation, TestPredictions } from '../step-
 
 /** A model's metrics on a labelled data set, overall and per slice. */
 export function score(predictor: Predictor, test: Dataset, sliceColumn?: string): ModelEvaluation {
-  return evaluationOf({ ...testRows(predictor, test, sliceColumn), candidate: predictAll(predictor, test) }, 'candidate');
+  return evaluationOf({ ...testRows(predictor.spec, test, sliceColumn), candidate: predictAll(predictor, test) }, 'candidate');
 }
 
 /** Single-row inference latency, as a server sees it: transform one raw record and predict. */
@@ -59,7 +59,7 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   );
 
   // Each model predicts every test row once; metrics, slices and the gate's resamples all use these.
-  const predictions: TestPredictions = { ...testRows(candidate, test, sliceColumn), candidate: predictAll(candidate, test) };
+  const predictions: TestPredictions = { ...testRows(candidate.spec, test, sliceColumn), candidate: predictAll(candidate, test) };
   const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...evaluationOf(predictions, 'candidate') };
   Object.assign(result.metrics, latency(candidate, test));
   if (champion) {

@@ -1,5 +1,6 @@
 import type { Dataset } from '../model/dataset.js';
 import type { Predictor } from '../model/predictor.js';
+import type { PreprocessSpec } from '../model/preprocess.js';
 import type { ModelEvaluation, TestPredictions } from '../step-outputs.js';
 import { classificationScorer, regressionScorer, type Metrics, type Scorer } from './metrics.js';
 
@@ -8,9 +9,9 @@ import { classificationScorer, regressionScorer, type Metrics, type Scorer } fro
  * evaluation's metrics, overall and per slice, and the gate's resamples all score these same numbers.
  */
 
-/** The labels (class index, or target) and slices of the test split; no predictions yet. */
-export function testRows(predictor: Predictor, test: Dataset, sliceColumn?: string): Omit<TestPredictions, 'candidate'> {
-  const { task, classes } = predictor.spec.label;
+/** The labels (class index, or target) and slices of labelled rows, as `spec` encodes them; no predictions yet. */
+export function testRows(spec: PreprocessSpec, test: Dataset, sliceColumn?: string): Omit<TestPredictions, 'candidate'> {
+  const { task, classes } = spec.label;
   const index = new Map((classes ?? []).map((c, i) => [c, i]));
   const labels = test.label.map((v) => (task === 'regression' ? Number(v) : index.get(String(v))!));
   const rows: Omit<TestPredictions, 'candidate'> = { task, width: task === 'regression' ? 1 : classes!.length, labels };

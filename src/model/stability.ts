@@ -1,8 +1,8 @@
 import { stabilityMetrics, type Config, type MetricName } from '../config/schema.js';
-import { classificationMetrics, regressionMetrics } from '../evaluate/metrics.js';
+import { evaluationOf, testRows } from '../evaluate/test-predictions.js';
 import { MlopsError } from '../errors.js';
 import type { Spread, StabilitySummary } from '../step-outputs.js';
-import type { Value } from './dataset.js';
+import type { Dataset } from './dataset.js';
 import type { ModelCard } from './model-card.js';
 import type { PreprocessSpec } from './preprocess.js';
 
@@ -31,21 +31,10 @@ export function spreadOf(values: number[]): Spread {
   return { mean, std: Math.sqrt(variance), min: Math.min(...values), max: Math.max(...values) };
 }
 
-/** The gated metrics of one seed's outputs (`classOutputs` form) on labelled rows. */
-export function seedMetrics(config: Config, spec: PreprocessSpec, outputs: Float32Array, labels: Value[]): Record<string, number> {
-  const all: Record<string, number> =
-    spec.label.task === 'regression'
-      ? { ...regressionMetrics(labels.map(Number), outputs) }
-      : (() => {
-          const index = new Map(spec.label.classes!.map((c, i) => [c, i]));
-          const { confusion: _, ...metrics } = classificationMetrics(
-            labels.map((l) => index.get(String(l))!),
-            outputs,
-            spec.label.classes!.length,
-          );
-          return metrics;
-        })();
-  return Object.fromEntries(stabilityMetrics(config).map((m) => [m, all[m]!]));
+/** The gated metrics of one seed's outputs (`classOutputs` form) on labelled rows, scored as the evaluation scores. */
+export function seedMetrics(config: Config, spec: PreprocessSpec, outputs: Float32Array, rows: Dataset): Record<string, number> {
+  const { metrics } = evaluationOf({ ...testRows(spec, rows), candidate: Array.from(outputs) }, 'candidate');
+  return Object.fromEntries(stabilityMetrics(config).map((m) => [m, (metrics as unknown as Record<string, number>)[m]!]));
 }
 
 /** The index of the value closest to the median; ties (and undefined values) go to the earliest. */

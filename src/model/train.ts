@@ -196,7 +196,7 @@ function judgeSeeds(
         spec,
         tf.tidy(() => (f.net.predict(scored.x, { batchSize: 4096 }) as tf.Tensor).dataSync() as Float32Array),
       ),
-      scored.set.label,
+      scored.set,
     ),
   }));
   const stability = judgeStability(config, runs, { split: scored.split, rows: scored.set.rows, trainRows: scored.trainRows });

@@ -1,8 +1,7 @@
 import type { Config } from '../../config/schema.js';
+import { rate } from '../../format.js';
 import type { ReleaseComparison, ReleaseReport } from '../../step-outputs.js';
 import type { StageEnd } from './staged.js';
-
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 /**
  * What deploy.verdict makes of a stage: each threshold missed is a failure with its numbers. A stage
@@ -29,7 +28,7 @@ export function judge(
     );
   if (errorRate !== null && errorRate > max_error_rate)
     failures.push(
-      `error rate ${pct(errorRate)} (${candidate.errors} of ${candidate.requests}) is over deploy.verdict.max_error_rate ${pct(max_error_rate)}`,
+      `error rate ${rate(errorRate)} (${candidate.errors} of ${candidate.requests}) is over deploy.verdict.max_error_rate ${rate(max_error_rate)}`,
     );
   if (p99Ratio !== null && p99Ratio > max_p99_latency_ratio && candidate.p99_ms! - champion.p99_ms! > latency_slack_ms)
     failures.push(
@@ -37,7 +36,7 @@ export function judge(
     );
   if (comparison.agreement !== null && comparison.agreement < min_agreement)
     failures.push(
-      `agreement with the champion ${pct(comparison.agreement)} over ${comparison.pairs} predictions is under deploy.verdict.min_agreement ${pct(min_agreement)}`,
+      `agreement with the champion ${rate(comparison.agreement)} over ${comparison.pairs} predictions is under deploy.verdict.min_agreement ${rate(min_agreement)}`,
     );
   if (comparison.mean_abs_diff !== null && max_mean_abs_diff !== undefined && comparison.mean_abs_diff > max_mean_abs_diff)
     failures.push(
