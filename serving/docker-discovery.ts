@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import { engineError } from '../src/image/docker.js';
 import type { Logger } from '../src/log.js';
 import type { BackendPool, BackendSpec } from './backends.js';
+import { engineOutage } from './engine-outage.js';
 
 const RESYNC_MS = 5000;
 const RECONNECT_MS = 1000;
@@ -61,18 +61,7 @@ export function discoverContainers(pool: BackendPool, { docker, project, logger 
   const stopping = new Set<string>();
   /** Containers whose labels describe no backend: warned about once. */
   const ignored = new Set<string>();
-  let engineDown = false;
-
-  const engineFailed = (err: unknown, doing: string) => {
-    if (engineDown || abort.signal.aborted) return;
-    engineDown = true;
-    const e = engineError(docker, err, doing);
-    logger.error(`Docker discovery paused: ${e.message}${e.hint ? ` (${e.hint})` : ''}; serving the backends already known`);
-  };
-  const engineAnswered = () => {
-    if (engineDown) logger.info('Docker discovery resumed: the engine answers again');
-    engineDown = false;
-  };
+  const engine = engineOutage(docker, logger, abort.signal, 'Docker discovery');
 
   const drop = (containerId: string) => {
     const id = found.get(containerId);
@@ -99,9 +88,9 @@ export function discoverContainers(pool: BackendPool, { docker, project, logger 
     try {
       containers = await docker.listContainers({ filters: { label, status: ['running'] }, abortSignal: abort.signal });
     } catch (err) {
-      return engineFailed(err, 'listing prediction server containers');
+      return engine.failed(err, 'listing prediction server containers');
     }
-    engineAnswered();
+    engine.answered();
     const running = new Set(containers.map((c) => c.Id));
     for (const set of [stopping, ignored]) for (const id of set) if (!running.has(id)) set.delete(id);
     for (const id of found.keys()) if (!running.has(id) || stopping.has(id)) drop(id);
@@ -152,12 +141,12 @@ export function discoverContainers(pool: BackendPool, { docker, project, logger 
     while (!abort.signal.aborted) {
       try {
         const stream = await docker.getEvents({ filters: { type: ['container'], label }, abortSignal: abort.signal });
-        engineAnswered();
+        engine.answered();
         // Listed after subscribing, so nothing falls between the list and the first event.
         void sync();
         await eachLine(stream, onEvent);
       } catch (err) {
-        engineFailed(err, 'following container events');
+        engine.failed(err, 'following container events');
       }
       await sleep(RECONNECT_MS, undefined, { signal: abort.signal }).catch(() => {});
     }

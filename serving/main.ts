@@ -1,7 +1,8 @@
 /**
  * The prediction image's entry point, bundled to /app/server.js by `mlops build`: serves the model
  * baked into /app/model with the serving config the image was built with (/app/serving.json), on
- * PORT when set, with its prediction log at MLOPS_PREDICTION_LOG when set (deploy.target docker
+ * PORT when set (plus its task slot less one, as a deploy.target swarm task: tasks share the host's
+ * network), on MLOPS_HOST when set (a swarm task's proxy is on another host), with its prediction log at MLOPS_PREDICTION_LOG when set (deploy.target docker
  * gives each server a file of its own on the project's volume). Logs are JSON lines on stderr; a
  * failure is one line and exit code 1, no stack.
  */
@@ -11,7 +12,7 @@ import { describeError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { preferredBackend } from '../src/model/backend.js';
 import { registerSecret } from '../src/secrets.js';
-import { closeOnSignal, startServer } from './server.js';
+import { closeOnSignal, slotOffset, startServer } from './server.js';
 
 const app = new URL('./', import.meta.url).pathname;
 const env = process.env; // the container's, read here only
@@ -25,7 +26,8 @@ try {
     serving,
     configDir: process.cwd(), // the image's working directory, writable by its user: the prediction log goes there
     logger,
-    port: env.PORT ? Number(env.PORT) : serving.port,
+    port: (env.PORT ? Number(env.PORT) : serving.port) + slotOffset(env),
+    host: env.MLOPS_HOST || undefined,
     adminToken,
     backend: preferredBackend(env),
     source: { kind: 'dir', dir: `${app}model` },

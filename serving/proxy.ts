@@ -1,7 +1,6 @@
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type Docker from 'dockerode';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { configError } from '../src/errors.js';
@@ -12,7 +11,6 @@ import { closable } from './closable.js';
 import { createDashboard } from './dashboard/dashboard.js';
 import type { RunsProvider } from './dashboard/routes.js';
 import type { SamplingOptions } from './dashboard/sampler.js';
-import { discoverContainers } from './docker-discovery.js';
 import { createForwarder } from './forward.js';
 import { createProxyMetrics } from './proxy-metrics.js';
 import { Release } from './release.js';
@@ -25,8 +23,8 @@ export interface ProxyOptions {
   healthIntervalMs?: number;
   /** How long a client waits at most for a backend's answer, a retry included (10 s by default). */
   upstreamTimeoutMs?: number;
-  /** Also follow the running containers labelled mlops.project=<project>, mlops.role=server. */
-  docker?: { docker: Docker; project: string };
+  /** Also follow the servers an engine runs: discoverContainers (labelled containers) or discoverTasks (a swarm's). */
+  discover?: (pool: BackendPool, logger: Logger) => { close(): void };
   /** The recent runs and gate decisions for /dashboard; without a run ledger the page says so. */
   runs?: RunsProvider;
   /** How often /dashboard samples traffic and drift, and how much history it keeps (5 s, 1 h by default). */
@@ -153,7 +151,7 @@ export function createProxy(options: ProxyOptions): {
 
   pool.start();
   dashboard.start();
-  const discovery = options.docker && discoverContainers(pool, { ...options.docker, logger });
+  const discovery = options.discover?.(pool, logger);
   return {
     app,
     pool,

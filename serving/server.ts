@@ -19,6 +19,8 @@ export interface ServerOptions {
   source: ModelSource;
   logger: Logger;
   port?: number;
+  /** The address to listen on: 127.0.0.1 unless it must be reached from other hosts (a swarm task). */
+  host?: string;
   /** model-load mode: poll the source for new versions. */
   poll?: boolean;
   adminToken?: string;
@@ -34,7 +36,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the prediction server on 127.0.0.1 with a loaded, warmed model. */
+/** Starts the prediction server (on 127.0.0.1 by default) with a loaded, warmed model. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { serving, logger } = options;
   await selectBackend(options.backend);
@@ -63,7 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const app = createApp({ store, log, metrics, serving, logger, adminToken: options.adminToken, draining: () => draining });
   let closeServer!: () => Promise<void>;
   const server = await new Promise<ServerType>((ready) => {
-    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: options.port ?? serving.port }, () => ready(s));
+    const s = serve({ fetch: app.fetch, hostname: options.host ?? '127.0.0.1', port: options.port ?? serving.port }, () => ready(s));
     closeServer = closable(s as Server);
   });
   const { port } = server.address() as AddressInfo;
@@ -92,3 +94,10 @@ export function closeOnSignal(server: Pick<RunningServer, 'close'>): Promise<voi
     process.once('SIGINT', stop);
   });
 }
+
+/**
+ * A deploy.target swarm task's port is PORT plus its slot less one (MLOPS_TASK_SLOT, from Swarm's
+ * `{{.Task.Slot}}`): tasks run on the host's network, so the tasks of one version that share a node
+ * need ports of their own. The image's health check shifts its port the same way.
+ */
+export const slotOffset = (env: NodeJS.ProcessEnv): number => (env.MLOPS_TASK_SLOT ? Number(env.MLOPS_TASK_SLOT) - 1 : 0);

@@ -1,6 +1,7 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { releaseModes, type ReleaseModeName } from '../config/schema.js';
 import { rollback, rollout, undeploy } from '../deploy/rollout.js';
+import { scale } from '../deploy/scale.js';
 import { rate } from '../format.js';
 import { pushImage } from '../image/push.js';
 import { openRegistry } from '../registry/registry.js';
@@ -13,6 +14,14 @@ function released(out: DeployOutputs): string {
     ? `${out.release.mode} passed: ${out.release.candidate.requests} requests, ${out.release.candidate.errors} failed, p99 ${out.release.candidate.p99_ms ?? '–'} ms (champion ${out.release.champion.p99_ms ?? '–'} ms)${out.release.agreement === null ? '' : `, agreement ${rate(out.release.agreement)}`}\n`
     : '';
   return `${stage}${out.version} serves on ${out.proxy} (${out.server.id}, rollout ${out.seconds.toFixed(1)}s; stopped ${out.stopped.join(', ') || 'none'})\n`;
+}
+
+/** A whole number of tasks, 1 or more. */
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`expected a whole number of tasks, 1 or more; got ${JSON.stringify(value)}`);
+  return n;
 }
 
 export function registerDeploy(cli: Command): void {
@@ -31,10 +40,23 @@ export function registerDeploy(cli: Command): void {
     .description('release a version beside the running servers behind the proxy, then retire the old ones (deploy.target)')
     .option('--version <ref>', 'a registry version or alias', 'champion')
     .addOption(new Option('--release <mode>', 'how it goes live (default deploy.release)').choices(releaseModes))
-    .action(async (opts: { version: string; release?: ReleaseModeName }, cmd: Command) => {
+    .option('--replicas <n>', 'swarm: the tasks it runs (default deploy.replicas)', count)
+    .action(async (opts: { version: string; release?: ReleaseModeName; replicas?: number }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+      if (opts.replicas) ctx.config.deploy.replicas = opts.replicas;
       const version = (await openRegistry(ctx).open(opts.version)).manifest.version;
       process.stdout.write(released(await rollout(ctx, version, opts.release ?? ctx.config.deploy.release)));
+    });
+
+  cli
+    .command('scale')
+    .description(
+      'swarm: change how many tasks serve the live version, with no failed request; the proxy balances over them when it returns',
+    )
+    .argument('<replicas>', 'the number of tasks', count)
+    .action(async (replicas: number, _opts: object, cmd: Command) => {
+      const out = await scale(await contextFrom(cmd.optsWithGlobals<GlobalOptions>()), replicas);
+      process.stdout.write(`${out.version} serves on ${out.replicas} tasks of ${out.server}\n`);
     });
 
   cli

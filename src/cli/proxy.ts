@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { dirname } from 'node:path';
+import { discoverContainers } from '../../serving/docker-discovery.js';
 import { openDocker } from '../image/docker.js';
 import { recentRuns } from '../runs/recent.js';
 import { registerSecret } from '../secrets.js';
@@ -39,7 +40,9 @@ export function registerProxy(cli: Command): void {
         host: opts.host ?? config.host,
         healthIntervalMs: config.health_interval_seconds * 1000,
         upstreamTimeoutMs: config.upstream_timeout_ms,
-        docker: opts.docker ? { docker: openDocker(ctx.env), project: ctx.config.project } : undefined,
+        discover: opts.docker
+          ? (pool, logger) => discoverContainers(pool, { docker: openDocker(ctx.env), project: ctx.config.project, logger })
+          : undefined,
         // This config's run ledger: the runs it lists are those `mlops status` shows.
         runs: () => recentRuns(dirname(ctx.runDir)),
         dashboard: { intervalMs: opts.dashboardInterval * 1000, historyMs: opts.dashboardHistory * 60_000 },

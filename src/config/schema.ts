@@ -255,10 +255,10 @@ const image = z.strictObject({
 const port = z.number().int().min(1).max(65535);
 
 /** The targets a release can go to, each a Fleet of its own (src/deploy/targets.ts). */
-export const deployTargets = ['local', 'docker'] as const;
+export const deployTargets = ['local', 'docker', 'swarm'] as const;
 export type DeployTarget = (typeof deployTargets)[number];
 /** The targets that run the image `mlops build` makes: a run builds and pushes it only for them. */
-export const imageTargets: ReadonlySet<string> = new Set<DeployTarget>(['docker']);
+export const imageTargets: ReadonlySet<string> = new Set<DeployTarget>(['docker', 'swarm']);
 
 export const releaseModes = ['direct', 'shadow', 'canary'] as const;
 export type ReleaseModeName = (typeof releaseModes)[number];
@@ -271,7 +271,9 @@ const stage = {
 const deployKeys = z.strictObject({
   /**
    * Where a blessed model is released: `local` runs prediction servers as processes on 127.0.0.1
-   * (no Docker needed), `docker` runs its image as containers on DOCKER_HOST, `none` only records it.
+   * (no Docker needed), `docker` runs its image as containers on DOCKER_HOST, `swarm` as a Swarm
+   * service of `replicas` tasks spread over the nodes of the swarm DOCKER_HOST manages, `none` only
+   * records it.
    */
   target: z.enum([...deployTargets, 'none']).default('local'),
   proxy: z
@@ -284,6 +286,21 @@ const deployKeys = z.strictObject({
       health_interval_seconds: z.number().positive().default(1),
       /** The longest a client waits for a server's answer, one retry on another server included; then 504. */
       upstream_timeout_ms: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  /** swarm: the tasks of each version; `mlops scale <n>` changes it on the live one. */
+  replicas: z.number().int().min(1).default(2),
+  swarm: z
+    .strictObject({
+      /** The most tasks a version may scale to: it reserves this many ports of deploy.ports, one per task slot. */
+      max_replicas: z.number().int().min(1).default(8),
+      /** CPUs and memory each task may use (Swarm's resource limits); none by default. */
+      cpus: z.number().positive().optional(),
+      memory_mb: z.number().int().positive().optional(),
+      /** How long Swarm watches an updated task before it counts the update as good (update and rollback config). */
+      monitor_seconds: z.number().positive().default(10),
+      /** Times Swarm restarts a task that fails before it gives up on it. */
+      max_restarts: z.number().int().min(0).default(3),
     })
     .prefault({}),
   /** Prediction servers listen on the first free port of [first, last]. */
@@ -341,7 +358,19 @@ const deployKeys = z.strictObject({
 
 /** A staged release must end: by time, by traffic, or both. */
 const deploy = deployKeys.superRefine((d, ctx) => {
+  if (d.replicas > d.swarm.max_replicas)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['replicas'],
+      message: `${d.replicas} is over deploy.swarm.max_replicas (${d.swarm.max_replicas}): raise that too`,
+    });
   if (d.release === 'direct') return;
+  if (d.target === 'swarm')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['release'],
+      message: `a ${d.release} stage holds one server out of rotation, and a swarm version is a service of several tasks: deploy.target swarm releases directly`,
+    });
   const stage = d[d.release];
   if (stage.duration === undefined && stage.min_requests === undefined)
     ctx.addIssue({

@@ -1,17 +1,16 @@
 import type Docker from 'dockerode';
 import type { StepContext } from '../context.js';
-import { configError } from '../errors.js';
-import { engineError, followStream, openDocker, pingEngine } from '../image/docker.js';
-import { registryAuth } from '../image/push.js';
+import { openDocker, pingEngine } from '../image/docker.js';
 import { lastWords } from '../processes.js';
-import { openRegistry } from '../registry/registry.js';
-import { demux, execRequest } from './docker-exec.js';
+import { demux } from './docker-exec.js';
 import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
-import type { HostRequest } from './host-request.js';
+import { answersOk } from './host-request.js';
+import { hostPort } from './ports.js';
 import { predictionMount, predictionVolume, volumeFiles, volumeLines } from './prediction-volume.js';
 import type { ProxyClient } from './proxy-client.js';
-import { ensureProxyContainer, proxyContainerName, removeProxyContainer } from './proxy-container.js';
+import { EngineFleet } from './engine-fleet.js';
 import { serverLogs } from './server-logs.js';
+import { versionImage } from './version-image.js';
 import { dockerName } from '../docker-name.js';
 import type { Server } from '../step-outputs.js';
 
@@ -23,7 +22,7 @@ type Labels = Record<string, string>;
  * proxy discovers them and how this fleet finds them again. Docker itself holds the state. Their
  * prediction logs go to the project's volume (prediction-volume.ts), which outlives them.
  */
-export class DockerFleet implements Fleet {
+export class DockerFleet extends EngineFleet<Server> implements Fleet {
   /** The fleet on DOCKER_HOST's engine, which must answer before anything is asked of it. */
   static async open(ctx: StepContext): Promise<DockerFleet> {
     const docker = openDocker(ctx.env);
@@ -32,36 +31,18 @@ export class DockerFleet implements Fleet {
   }
 
   readonly target = 'docker';
-  readonly request: HostRequest;
+  protected readonly discovery = 'docker';
   readonly predictionStore: string;
 
-  constructor(
-    private readonly ctx: StepContext,
-    private readonly docker: Docker,
-  ) {
-    this.request = execRequest(docker, proxyContainerName(ctx));
+  constructor(ctx: StepContext, docker: Docker) {
+    super(ctx, docker);
     this.predictionStore = `the Docker volume ${predictionVolume(ctx)} (\`docker volume rm ${predictionVolume(ctx)}\` deletes them)`;
-  }
-
-  async proxy(version: string): Promise<ProxyClient> {
-    const image = await this.image(version);
-    return this.engine('starting the proxy', () => ensureProxyContainer(this.ctx, this.docker, image));
-  }
-
-  stopProxy(): Promise<void> {
-    return this.engine('removing the proxy', () => removeProxyContainer(this.ctx, this.docker));
   }
 
   /** Every server's files on the project's volume, read through the engine. */
   async predictionLogs(since?: string): Promise<PredictionLogSource[]> {
     const files = await this.engine('listing the prediction logs', () => volumeFiles(this.ctx, this.docker));
     return serverLogs(files, since).map(({ server, files: log }) => ({ server, lines: () => volumeLines(this.ctx, this.docker, log) }));
-  }
-
-  private engine<T>(doing: string, work: () => Promise<T>): Promise<T> {
-    return work().catch((err: unknown) => {
-      throw engineError(this.docker, err, doing);
-    });
   }
 
   async list(): Promise<Server[]> {
@@ -86,27 +67,9 @@ export class DockerFleet implements Fleet {
     return servers.sort((a, b) => b.since.localeCompare(a.since));
   }
 
-  /** The image recorded for the version by build (and push); pulled when this engine lacks it. */
-  private async image(version: string): Promise<string> {
-    const tags = await openRegistry(this.ctx).tags(version);
-    const image = tags.reference ?? tags.image;
-    if (!image) throw configError(`${version} has no prediction image yet`, `build one with \`mlops build --version ${version}\``);
-    const present = await this.docker
-      .getImage(image)
-      .inspect()
-      .then(() => true)
-      .catch(() => false);
-    if (!present && tags.reference) {
-      const auth = this.ctx.config.image.registry ? registryAuth(this.ctx.config.image.registry, this.ctx.env) : undefined;
-      const stream = await this.engine(`pulling ${image}`, () => this.docker.pull(image, auth ? { authconfig: auth } : {}));
-      await followStream(this.docker, stream, () => {});
-    }
-    return image;
-  }
-
   async start(version: string, port: number): Promise<Server> {
     const name = dockerName(this.ctx.config.project, version, port);
-    const image = await this.image(version);
+    const { image } = await versionImage(this.ctx, this.docker, version);
     const labels: Labels = {
       'mlops.project': this.ctx.config.project,
       'mlops.role': 'server',
@@ -140,7 +103,11 @@ export class DockerFleet implements Fleet {
     return { exited: true, reason: logs.trim() ? lastWords(logs) : `exit code ${info.State.ExitCode}` };
   }
 
-  async healthy(server: Server): Promise<boolean> {
+  readonly stages = true;
+  port = (version: string, servers: Server[]) => hostPort(this.ctx, version, servers);
+
+  async ready(server: Server): Promise<boolean> {
+    if (!(await answersOk(this.request, `${server.url}/ready`))) return false;
     const info = await this.engine(`inspecting ${server.id}`, () => this.docker.getContainer(server.id).inspect());
     return !info.State.Health || info.State.Health.Status === 'healthy';
   }

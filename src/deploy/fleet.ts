@@ -2,7 +2,7 @@ import type { DeployTarget } from '../config/schema.js';
 import { MlopsError } from '../errors.js';
 import { pollUntil } from '../poll.js';
 import type { Server } from '../step-outputs.js';
-import { answersOk, type HostRequest } from './host-request.js';
+import type { HostRequest } from './host-request.js';
 import type { ProxyClient } from './proxy-client.js';
 
 /** Why a new server did not come up: it exited (with its last log line), or it is still starting. */
@@ -43,9 +43,18 @@ export interface Fleet<S extends Server = Server> {
   list(): Promise<S[]>;
   /** Starts a server for `version` on `port`, reusing a stopped one of the same version when it can. */
   start(version: string, port: number): Promise<S>;
+  /**
+   * Where a new server of `version` listens (its first port, for a service of several tasks), given
+   * the project's servers: one of `version` kept stopped gets its own port back when it is free.
+   */
+  port(version: string, servers: S[]): Promise<number>;
   liveness(server: S): Promise<Liveness>;
-  /** Docker's HEALTHCHECK, where there is one; a process has none beyond /ready. */
-  healthy(server: S): Promise<boolean>;
+  /** Whether it answers /ready and passes Docker's HEALTHCHECK, where there is one: every task of it, for a service. */
+  ready(server: S): Promise<boolean>;
+  /** Whether the proxy can hold a server of this fleet out of rotation for a shadow or canary stage: one url per server. */
+  readonly stages: boolean;
+  /** Changes how many tasks serve, for fleets whose servers have several (swarm); waits until the proxy balances over them. */
+  scale?(proxy: ProxyClient, server: S, replicas: number): Promise<void>;
   /**
    * Puts a ready server into rotation, and waits (ROTATION_TIMEOUT_MS at most) until the proxy
    * balances over it: it knows the server and the server's health check passed.
@@ -70,7 +79,7 @@ export async function waitUntilReady<S extends Server>(fleet: Fleet<S>, server: 
       throw new MlopsError('quality', `the new server for ${server.version} exited before it was ready: ${live.reason}`, {
         hint: 'the old servers keep serving; fix the model or roll back with `mlops rollback`',
       });
-    return (await answersOk(fleet.request, `${server.url}/ready`)) && fleet.healthy(server);
+    return fleet.ready(server);
   };
   await pollUntil(timeoutMs, ready, () => {
     throw new MlopsError('transient', `the new server for ${server.version} was not healthy and ready within ${timeoutMs / 1000}s`, {

@@ -9,7 +9,8 @@ import { readJson, writeJson } from '../json-file.js';
 import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
 import { openRegistry } from '../registry/registry.js';
 import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
-import type { HostRequest } from './host-request.js';
+import { answersOk, type HostRequest } from './host-request.js';
+import { hostPort } from './ports.js';
 import { deployDir } from './paths.js';
 import type { ProxyClient } from './proxy-client.js';
 import { ensureProxyProcess, stopProxyProcess } from './proxy-process.js';
@@ -140,7 +141,10 @@ export class LocalFleet implements Fleet<LocalServer> {
     return { exited: true, reason: lastWords(await readFile(server.logFile, 'utf8').catch(() => '')) };
   }
 
-  healthy = async () => true;
+  readonly stages = true;
+  port = (version: string, servers: LocalServer[]) => hostPort(this.ctx, version, servers);
+  /** A process has no health check beyond /ready. */
+  ready = (server: LocalServer) => answersOk(this.request, `${server.url}/ready`);
 
   /** Registers the server with the proxy, which then checks its health before it sends it anything. */
   async admit(proxy: ProxyClient, server: LocalServer): Promise<void> {

@@ -1,5 +1,7 @@
 import { createServer } from 'node:net';
+import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
+import type { Server } from '../step-outputs.js';
 
 /** True when nothing listens on 127.0.0.1:port (we could bind it ourselves). */
 export function portFree(port: number): Promise<boolean> {
@@ -17,4 +19,10 @@ export async function freePort([first, last]: readonly [number, number], held: S
     `every port of deploy.ports [${first}, ${last}] is taken`,
     'widen deploy.ports, or stop what holds them (`mlops undeploy` stops this project’s servers)',
   );
+}
+
+/** A port of this machine (or the Docker host's network) for a new server of `version`: a kept server's own when it is free. */
+export async function hostPort(ctx: StepContext, version: string, servers: Server[]): Promise<number> {
+  const kept = servers.find((s) => !s.running && s.version === version);
+  return kept && (await portFree(kept.port)) ? kept.port : freePort(ctx.config.deploy.ports, new Set(servers.map((s) => s.port)));
 }

@@ -10,9 +10,13 @@ import { dockerName } from '../docker-name.js';
 /** The proxy container's name: one per project and Docker host. */
 export const proxyContainerName = (ctx: StepContext) => dockerName(ctx.config.project, 'proxy');
 
+/** How the proxy finds the servers through the engine: containers by their labels, or a swarm's service tasks. */
+export type ProxyDiscovery = 'docker' | 'swarm';
+
 /**
- * deploy.target docker's proxy: a container of a prediction image running /app/proxy.js on the
- * host network, which finds the servers by their labels through the engine's socket. It lives on
+ * deploy.target docker's and swarm's proxy: a container of a prediction image running /app/proxy.js
+ * on the host network, which finds the servers through the engine's socket (on a swarm manager,
+ * the tasks of every node). It lives on
  * the Docker host, so a deploy from a workflow runner leaves it serving after the job ends. It is
  * created once and then kept (a new one would drop the connections of the old); its port or
  * address changing in the config replaces it.
@@ -20,12 +24,23 @@ export const proxyContainerName = (ctx: StepContext) => dockerName(ctx.config.pr
  * It runs as root: the engine's socket belongs to root (or a group id this side cannot know), and
  * whoever holds the socket holds the host anyway. The prediction servers run as the image's user.
  */
-export async function ensureProxyContainer(ctx: StepContext, docker: Docker, image: string): Promise<ProxyClient> {
+export async function ensureProxyContainer(
+  ctx: StepContext,
+  docker: Docker,
+  image: string,
+  discovery: ProxyDiscovery,
+): Promise<ProxyClient> {
   const { port, host, health_interval_seconds, upstream_timeout_ms } = ctx.config.deploy.proxy;
   const name = proxyContainerName(ctx);
   const url = `http://127.0.0.1:${port}`;
   const client = new ProxyClient(url, '', execRequest(docker, name));
-  const want = { 'mlops.project': ctx.config.project, 'mlops.role': 'proxy', 'mlops.port': String(port), 'mlops.host': host };
+  const want = {
+    'mlops.project': ctx.config.project,
+    'mlops.role': 'proxy',
+    'mlops.port': String(port),
+    'mlops.host': host,
+    'mlops.discovery': discovery,
+  };
   const existing = await docker
     .getContainer(name)
     .inspect()
@@ -44,6 +59,7 @@ export async function ensureProxyContainer(ctx: StepContext, docker: Docker, ima
         `PORT=${port}`,
         `MLOPS_PROXY_HOST=${host}`,
         `MLOPS_PROJECT=${ctx.config.project}`,
+        `MLOPS_DISCOVERY=${discovery}`,
         `MLOPS_HEALTH_INTERVAL_SECONDS=${health_interval_seconds}`,
         `MLOPS_UPSTREAM_TIMEOUT_MS=${upstream_timeout_ms}`,
       ],

@@ -6,7 +6,6 @@ import { configError, MlopsError } from '../errors.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { assertNotRetired, retiredAmong } from '../retirement/retirement.js';
 import { waitUntilReady, type Fleet } from './fleet.js';
-import { freePort, portFree } from './ports.js';
 import { releaseStrategy } from './release/modes.js';
 import { judge, releaseTags } from './release/verdict.js';
 import { hasFleet, openFleet } from './targets.js';
@@ -47,16 +46,18 @@ export async function rollout(ctx: StepContext, version: string, mode: ReleaseMo
   const servers = await fleet.list();
   const live = servers.filter((s) => s.running);
 
+  if (mode !== 'direct' && !fleet.stages)
+    throw configError(
+      `a ${mode} stage holds one server out of rotation, and deploy.target ${fleet.target} runs each version as several`,
+      'release directly (deploy.release direct), or stage on the local or docker target',
+    );
   // With no champion serving there is nothing to compare with: the first release is direct.
   if (mode !== 'direct' && !live.length) ctx.log.info(`deploy: no champion serves yet, so ${version} is released directly`);
   const release = releaseStrategy(ctx, live.length ? mode : 'direct');
   await removeArtifact(ctx, releaseFile);
   const task = ctx.progress.start(`deploy ${version} (${fleet.target}, ${release.mode})`, { total: 4 });
   const began = performance.now();
-  // A stopped server of this version, kept for rollback, starts again on its own port when it can.
-  const kept = servers.find((s) => !s.running && s.version === version);
-  const port =
-    kept && (await portFree(kept.port)) ? kept.port : await freePort(ctx.config.deploy.ports, new Set(servers.map((s) => s.port)));
+  const port = await fleet.port(version, servers);
   await release.hold(proxy, `http://127.0.0.1:${port}`);
   let report: ReleaseReport | undefined;
   const server = await fleet.start(version, port).catch(async (err: unknown) => {

@@ -4,11 +4,13 @@ import { DockerFleet } from './docker.js';
 import type { DeployTarget } from '../config/schema.js';
 import type { Fleet } from './fleet.js';
 import { LocalFleet } from './local.js';
+import { SwarmFleet } from './swarm.js';
 
 /** Each deploy target's fleet: a new target is a module with its Fleet, and a line here. */
 const targets: Record<DeployTarget, (ctx: StepContext) => Fleet | Promise<Fleet>> = {
   local: (ctx) => new LocalFleet(ctx),
   docker: (ctx) => DockerFleet.open(ctx),
+  swarm: (ctx) => SwarmFleet.open(ctx),
 };
 
 /** Whether deploy.target names a fleet: `none` means there is none, and nothing is deployed. */

@@ -43,9 +43,9 @@ async function tfjsWasmFiles(): Promise<string[]> {
 
 /**
  * `docker build`'s health check, with no curl in the image: node asks /health on the container's
- * PORT. A script for the container, not a read of this process's environment (test/structure.test.ts).
+ * PORT, shifted by a swarm task's slot as the server's is (slotOffset). A script for the container, not a read of this process's environment (test/structure.test.ts).
  */
-const HEALTHCHECK = `const { env } = process;\nfetch('http://127.0.0.1:' + (env.PORT ?? 8080) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
+const HEALTHCHECK = `const { env } = process;\nconst port = Number(env.PORT ?? 8080) + (env.MLOPS_TASK_SLOT ? Number(env.MLOPS_TASK_SLOT) - 1 : 0);\nfetch('http://127.0.0.1:' + port + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
 
 /** The image's working folder, its user's own: the prediction log goes there. */
 export const WORKDIR = '/var/lib/mlops';

@@ -12,7 +12,7 @@ import { buildImage } from '../../src/image/build.js';
 import { pushImage } from '../../src/image/push.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { openRegistry } from '../../src/registry/registry.js';
-import { predict, underLoad } from '../helpers/load.js';
+import { predict, rolloutUnderLoad, underLoad } from '../helpers/load.js';
 import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
 import { dockerEngine, imageRegistry } from '../helpers/services.js';
 import type { PipelineResult } from '../../src/step-outputs.js';
@@ -131,10 +131,8 @@ describe.skipIf(!engine || !registry)('deploy.target docker: containers behind t
   it('removes a new container that never turns healthy: v2 keeps serving, and the step fails as a quality problem', async () => {
     const broken = await registerBrokenVersion(config);
     await buildImage(ctx, { version: broken });
-    const load = underLoad(proxy);
-    const err = await rollout(ctx, broken).catch((e: unknown) => e);
-    const { failures } = await load.stop();
-    expect(err).toMatchObject({
+    const { outcome, failures } = await rolloutUnderLoad(ctx, proxy, broken);
+    expect(outcome).toMatchObject({
       errorClass: 'quality',
       message: expect.stringContaining(`the new server for ${broken} exited before it was ready`),
     });

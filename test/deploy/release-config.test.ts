@@ -1,28 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { MlopsError } from '../../src/errors.js';
-
-/** The smallest valid config, with `deploy` set. */
-const withDeploy = (deploy: Record<string, unknown>) => ({
-  version: 1,
-  project: 'demo',
-  data: {
-    source: { kind: 'duckdb', query: 'SELECT 1 AS age, 2 AS label' },
-    contract: { columns: { age: { type: 'float' }, label: { type: 'label' } } },
-  },
-  deploy,
-});
-
-function refusal(deploy: Record<string, unknown>): string {
-  try {
-    parseConfig(withDeploy(deploy), {});
-  } catch (err) {
-    expect(err).toMatchObject({ errorClass: 'config' });
-    expect(err).toBeInstanceOf(MlopsError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the config to be refused');
-}
+import { refusal, withDeploy } from '../helpers/config.js';
 
 describe('deploy.release config', () => {
   it('defaults to a direct release, as before', () => {

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import type { StepContext } from '../../src/context.js';
+import { rollout } from '../../src/deploy/rollout.js';
 
 /** The shipped example request: one penguin. */
 export const penguinRequest = await readFile('data/penguin-request.json', 'utf8');
@@ -36,4 +38,11 @@ export function underLoad(url: string, connections = 8) {
       return { ok, failures, backends: [...backends] };
     },
   };
+}
+
+/** Rolls `version` out while predictions go through `proxy`: what the rollout returned or threw, and what the clients got. */
+export async function rolloutUnderLoad(ctx: StepContext, proxy: string, version: string) {
+  const load = underLoad(proxy);
+  const outcome = await rollout(ctx, version).catch((e: unknown) => e);
+  return { outcome, ...(await load.stop()) };
 }

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildHostBase } from '../../src/image/base.js';
 import { openDocker } from '../../src/image/docker.js';
 import { memoryLogger } from '../../src/log.js';
-import { backendFromLabels } from '../../serving/docker-discovery.js';
+import { backendFromLabels, discoverContainers } from '../../serving/docker-discovery.js';
 import { startProxy } from '../../serving/proxy.js';
 import { freePort } from '../helpers/ports.js';
 import { dockerEngine } from '../helpers/services.js';
@@ -60,7 +60,8 @@ describe('a proxy whose Docker engine does not answer', () => {
       logger,
       port: 0,
       adminToken: 'dead-daemon-token',
-      docker: { docker: new Docker({ socketPath: '/nonexistent/docker.sock' }), project: PROJECT },
+      discover: (pool, logger) =>
+        discoverContainers(pool, { docker: new Docker({ socketPath: '/nonexistent/docker.sock' }), project: PROJECT, logger }),
     });
     opened.push(proxy, { close: async () => void server.close() });
     const reg = await fetch(`${proxy.url}/backends/local`, {
@@ -113,7 +114,12 @@ describe.skipIf(!engine)('Docker label discovery (real Docker engine)', () => {
   it('finds running servers at start and new ones within a second or two, forwards to them, and drops a killed one at once', async () => {
     const first = await serverContainer('v1');
     const other = await serverContainer('v1', { 'mlops.project': `${PROJECT}-other` });
-    const proxy = await startProxy({ logger: memoryLogger(), port: 0, healthIntervalMs: 200, docker: { docker, project: PROJECT } });
+    const proxy = await startProxy({
+      logger: memoryLogger(),
+      port: 0,
+      healthIntervalMs: 200,
+      discover: (pool, logger) => discoverContainers(pool, { docker, project: PROJECT, logger }),
+    });
     opened.push(proxy);
     const listed = async () => (await (await fetch(`${proxy.url}/backends`)).json()) as { id: string; healthy: boolean }[];
 
@@ -151,7 +157,7 @@ describe.skipIf(!engine)('Docker label discovery (real Docker engine)', () => {
       logger: memoryLogger(),
       port: 0,
       adminToken: 'docker-test-token',
-      docker: { docker, project: PROJECT },
+      discover: (pool, logger) => discoverContainers(pool, { docker, project: PROJECT, logger }),
     });
     opened.push(proxy);
     await expect.poll(() => proxy.pool.get(server.name)?.healthy, { timeout: 5000 }).toBe(true);
