@@ -16,7 +16,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { stringify } from 'yaml';
 import { createContext } from '../src/context.js';
 import { rollout, undeploy } from '../src/deploy/rollout.js';
@@ -27,8 +27,8 @@ import { openDocker } from '../src/image/docker.js';
 import { createLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
-import { penguinRequest } from '../test/helpers/load.js';
 import { isolatedConfig, registerBrokenVersion } from '../test/helpers/model.js';
+import { underLoad } from './load.js';
 import { targets } from './targets.js';
 import type { DeployOutputs } from '../src/step-outputs.js';
 
@@ -67,31 +67,12 @@ await buildImage(ctx, { version: 'v2' });
 const broken = await registerBrokenVersion(config);
 await buildImage(ctx, { version: broken });
 
-/** Runs `work` while autocannon sends predictions through the proxy; load goes on 2 s past it. */
-async function underLoad<T>(work: () => Promise<T>) {
-  let finished!: (result: autocannon.Result) => void;
-  const result = new Promise<autocannon.Result>((resolve) => (finished = resolve));
-  const load = autocannon(
-    {
-      url: `http://127.0.0.1:${config.deploy.proxy.port}/predict`,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: penguinRequest,
-      connections: Number(values.connections),
-      duration: 600,
-    },
-    (_err, r) => finished(r),
-  );
-  await new Promise((r) => setTimeout(r, 2000));
-  const outcome = await work().catch((err: unknown) => err);
-  await new Promise((r) => setTimeout(r, 2000));
-  load.stop();
-  return { outcome, load: await result };
-}
+const proxyUnderLoad = <T>(work: () => Promise<T>) =>
+  underLoad(`http://127.0.0.1:${config.deploy.proxy.port}`, Number(values.connections), work);
 
 const [first, firstSeconds] = await seconds(() => rollout(ctx, 'v1'));
-const swap = await underLoad(() => rollout(ctx, 'v2'));
-const failed = await underLoad(() => rollout(ctx, broken));
+const swap = await proxyUnderLoad(() => rollout(ctx, 'v2'));
+const failed = await proxyUnderLoad(() => rollout(ctx, broken));
 const backends = (await (await fetch(`http://127.0.0.1:${config.deploy.proxy.port}/backends`)).json()) as {
   id: string;
   version: string;
