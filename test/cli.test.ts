@@ -18,7 +18,7 @@ describe('mlops', () => {
   });
 
   it('has --help on every command', () => {
-    for (const command of [[], ['run'], ['extract'], ['train'], ['data', 'synth'], ['data', 'load']]) {
+    for (const command of [[], ['run'], ['extract'], ['train'], ['scale'], ['data', 'synth'], ['data', 'load']]) {
       const { code, stdout } = mlops(...command, '--help');
       expect(code).toBe(0);
       expect(stdout).toContain('Usage: mlops');
@@ -50,6 +50,15 @@ describe('mlops', () => {
 
     expect(mlops('extract', '--as-of', '2009-13-45', '--run-id', 'cli-test').code).toBe(2);
     expect(mlops('data', 'synth', '--rows', 'many').code).toBe(2);
+  });
+
+  it('refuses to scale a target with one server per version, and a count that is not one', () => {
+    const local = mlops('scale', '3');
+    expect(local.code).toBe(2);
+    expect(local.stderr.trim()).toBe(
+      'error[config]: deploy.target local runs one server per version: there is nothing to scale (deploy.target swarm runs deploy.replicas tasks of each)',
+    );
+    expect(mlops('scale', 'zero').stderr).toContain('expected a whole number of tasks, 1 or more; got "zero"');
   });
 
   it('exits 5, a transient failure worth a retry, when the warehouse cannot be reached', async () => {

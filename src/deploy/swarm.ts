@@ -111,10 +111,16 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
   async start(version: string, port: number): Promise<SwarmServer> {
     const name = dockerName(this.ctx.config.project, version, port);
     const { replicas, swarm } = this.ctx.config.deploy;
-    const kept = await this.docker
+    const kept = (await this.docker
       .getService(name)
       .inspect()
-      .catch(() => undefined);
+      .catch(() => undefined)) as { Spec: Docker.ServiceSpec } | undefined;
+    const slots = kept ? Number(kept.Spec.Labels?.['mlops.slots']) : swarm.max_replicas;
+    if (replicas > slots)
+      throw configError(
+        `${replicas} tasks of ${version} need ${replicas} ports, and ${name} has ${slots}`,
+        'ask for fewer, or raise deploy.swarm.max_replicas',
+      );
     if (kept) {
       // A version kept for rollback comes back as it was, with deploy.replicas tasks, in rotation.
       await this.update(name, (spec) => {
@@ -140,7 +146,7 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
       running: true,
       since: new Date().toISOString(),
       replicas,
-      slots: swarm.max_replicas,
+      slots,
     };
   }
 
