@@ -15,15 +15,15 @@ export interface DiscoveryOptions {
   logger: Logger;
 }
 
-/** The backend a server container's labels describe, or why they describe none. */
-export function backendFromLabels(labels: Record<string, string>): BackendSpec | string {
+/** The backend a server container's labels describe, on `host` (its node's address), or why they describe none. */
+export function backendFromLabels(labels: Record<string, string>, host = '127.0.0.1'): BackendSpec | string {
   const port = labels['mlops.port'] ?? '';
   if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
     return `label mlops.port is ${JSON.stringify(port)}, expected the port the server listens on`;
   const weight = labels['mlops.weight'] ?? '1';
   if (!/^\d+$/.test(weight)) return `label mlops.weight is ${JSON.stringify(weight)}, expected a whole number >= 0`;
-  // Containers run with NetworkMode host: the server's port is this machine's.
-  return { url: `http://127.0.0.1:${port}`, version: labels['mlops.model.version'] ?? 'unknown', weight: Number(weight), source: 'docker' };
+  // Containers run with NetworkMode host: the server's port is its host's.
+  return { url: `http://${host}:${port}`, version: labels['mlops.model.version'] ?? 'unknown', weight: Number(weight), source: 'docker' };
 }
 
 interface ContainerEvent {

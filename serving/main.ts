@@ -2,8 +2,9 @@
  * The prediction image's entry point, bundled to /app/server.js by `mlops build`: serves the model
  * baked into /app/model with the serving config the image was built with (/app/serving.json), on
  * PORT when set (plus its task slot less one, as a deploy.target swarm task: tasks share the host's
- * network), on MLOPS_HOST when set (a swarm task's proxy is on another host), with its prediction log at MLOPS_PREDICTION_LOG when set (deploy.target docker
- * gives each server a file of its own on the project's volume). Logs are JSON lines on stderr; a
+ * network), on MLOPS_HOST when set (a swarm task's proxy is on another host), with its prediction
+ * log at MLOPS_PREDICTION_LOG when set (deploy.target docker and swarm give each server a file of
+ * its own on the project's volume). Logs are JSON lines on stderr; a
  * failure is one line and exit code 1, no stack.
  */
 import { readFile } from 'node:fs/promises';

@@ -17,8 +17,7 @@ export function backendFromTask(service: Docker.Service, task: SwarmTask, node: 
   if (!(slot >= 1 && slot <= slots)) return `task slot ${slot} is outside the service's ${slots} ports (label mlops.slots)`;
   const address = nodeAddress(node);
   if (!address) return `node ${nodeName(node)} reports no address`;
-  const spec = backendFromLabels({ ...labels, 'mlops.port': String(first + slot - 1) });
-  return typeof spec === 'string' ? spec : { ...spec, url: spec.url.replace('127.0.0.1', address) };
+  return backendFromLabels({ ...labels, 'mlops.port': String(first + slot - 1) }, address);
 }
 
 /**

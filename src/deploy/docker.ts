@@ -121,11 +121,10 @@ export class DockerFleet extends EngineFleet<Server> implements Fleet {
   async evict(): Promise<void> {}
 
   async stop(server: Server): Promise<void> {
-    const t = Math.ceil(this.ctx.config.serving.shutdown_grace_seconds) + 30; // the engine takes whole seconds
     await this.engine(`stopping ${server.id}`, () =>
       this.docker
         .getContainer(server.id)
-        .stop({ t })
+        .stop({ t: this.stopSeconds })
         .catch((err: { statusCode?: number }) => {
           if (err.statusCode !== 304) throw err; // 304: already stopped
         }),

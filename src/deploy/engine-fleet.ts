@@ -24,6 +24,11 @@ export abstract class EngineFleet<S extends Server> {
     this.request = execRequest(docker, proxyContainerName(ctx));
   }
 
+  /** How long the engine waits for a stopping server before it kills it, in whole seconds: its grace period, and 30 s for what is in flight. */
+  protected get stopSeconds(): number {
+    return Math.ceil(this.ctx.config.serving.shutdown_grace_seconds) + 30;
+  }
+
   protected engine<T>(doing: string, work: () => Promise<T>): Promise<T> {
     return work().catch((err: unknown) => {
       throw engineError(this.docker, err, doing);

@@ -42,15 +42,15 @@ export async function rollout(ctx: StepContext, version: string, mode: ReleaseMo
   const registry = openRegistry(ctx);
   await assertNotRetired(registry, version);
   const fleet = await openFleet(ctx);
-  const proxy = await fleet.proxy(version);
-  const servers = await fleet.list();
-  const live = servers.filter((s) => s.running);
-
   if (mode !== 'direct' && !fleet.stages)
     throw configError(
       `a ${mode} stage holds one server out of rotation, and deploy.target ${fleet.target} runs each version as several`,
       'release directly (deploy.release direct), or stage on the local or docker target',
     );
+  const proxy = await fleet.proxy(version);
+  const servers = await fleet.list();
+  const live = servers.filter((s) => s.running);
+
   // With no champion serving there is nothing to compare with: the first release is direct.
   if (mode !== 'direct' && !live.length) ctx.log.info(`deploy: no champion serves yet, so ${version} is released directly`);
   const release = releaseStrategy(ctx, live.length ? mode : 'direct');

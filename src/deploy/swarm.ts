@@ -185,7 +185,7 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
               VolumeOptions: { Labels: { 'mlops.project': project, 'mlops.role': 'predictions' } },
             },
           ],
-          StopGracePeriod: (Math.ceil(this.ctx.config.serving.shutdown_grace_seconds) + 30) * SECOND,
+          StopGracePeriod: this.stopSeconds * SECOND,
         },
         Networks: [{ Target: 'host' }],
         RestartPolicy: { Condition: 'on-failure', Delay: SECOND, MaxAttempts: swarm.max_restarts },
@@ -270,10 +270,9 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
   /** 0 replicas, the service kept for rollback; Swarm sends its tasks SIGTERM, and this waits until they have exited. */
   async stop(server: SwarmServer): Promise<void> {
     await this.update(server.id, (spec) => void (spec.Mode = { Replicated: { Replicas: 0 } }));
-    const grace = (Math.ceil(this.ctx.config.serving.shutdown_grace_seconds) + 30) * 1000;
     await pollUntil(
-      grace,
-      async () => (await this.tasks(server)).every((t) => ENDED.has(t.Status.State ?? '')),
+      this.stopSeconds * 1000,
+      async () => (await this.tasks(server)).every((t) => ENDED.has(t.Status.State)),
       () => {},
       250,
     );
