@@ -299,8 +299,12 @@ const deployKeys = z.strictObject({
       memory_mb: z.number().int().positive().optional(),
       /** How long Swarm watches an updated task before it counts the update as good (update and rollback config). */
       monitor_seconds: z.number().positive().default(10),
-      /** Times Swarm restarts a task that fails before it gives up on it. */
-      max_restarts: z.number().int().min(0).default(3),
+      /**
+       * Times Swarm restarts a task's slot before it gives up on it; 0, Swarm's default, never gives
+       * up. Moving the task of a node that went down counts as a restart: a limit here would leave a
+       * slot unserved after that many node failures over the service's life.
+       */
+      max_restarts: z.number().int().min(0).default(0),
     })
     .prefault({}),
   /** Prediction servers listen on the first free port of [first, last]. */

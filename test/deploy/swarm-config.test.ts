@@ -8,7 +8,7 @@ import { backendFromTask } from '../../serving/swarm-discovery.js';
 describe('deploy.target swarm config', () => {
   it('runs 2 replicas of each version by default, with ports for 8', () => {
     const { deploy } = parseConfig(withDeploy({ target: 'swarm' }), {});
-    expect(deploy).toMatchObject({ target: 'swarm', replicas: 2, swarm: { max_replicas: 8, monitor_seconds: 10, max_restarts: 3 } });
+    expect(deploy).toMatchObject({ target: 'swarm', replicas: 2, swarm: { max_replicas: 8, monitor_seconds: 10, max_restarts: 0 } });
   });
 
   it('refuses more replicas than a version has ports for', () => {

@@ -154,17 +154,18 @@ describe.skipIf(!hosts || !registry)('deploy.target swarm: a service per version
     cutNode(victim);
     // Swarm marks the node down after some seconds, and starts its task on a live node.
     let moved = false;
+    let where: string[] = [];
     while (!moved && Date.now() - cut < 90_000) {
       await new Promise((r) => setTimeout(r, 1000));
       const now = await running(v2);
-      const where = await Promise.all(now.map((t) => nodeOf(t.NodeID)));
+      where = await Promise.all(now.map((t) => nodeOf(t.NodeID)));
       moved = now.length === 2 && !where.includes(victim.name);
     }
     const { failures, ok } = await load.stop();
     restoreNode(victim);
     const back = async () => ((await manager.getNode(victim.name).inspect()) as { Status: { State: string } }).Status.State === 'ready';
     while (!(await back()) && Date.now() - cut < 120_000) await new Promise((r) => setTimeout(r, 500));
-    expect(moved).toBe(true);
+    expect(moved, `${victim.name} cut; v2's tasks run on ${where.join(', ')}`).toBe(true);
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(50);
   }, 180_000);
