@@ -20,5 +20,12 @@ export function redact(text: string): string {
   let out = text;
   for (const secret of secrets) out = out.split(secret).join('***');
   // Credentials in any URL we did not register, e.g. one echoed back by a server.
-  return out.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, '$1***:***@');
+  return out.replace(urlCredentials, '://***:***@');
 }
+
+/**
+ * `user:password@` right after a `://`. The pattern starts with that literal rather than the
+ * scheme, so that a long line with no URL is a linear scan: a leading `[a-z][a-z0-9+.-]*` was
+ * retried at every letter, quadratic in the line's length. Redacting after any `://` is the safe side.
+ */
+const urlCredentials = /:\/\/[^/\s:@]+:[^/\s@]+@/g;
