@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { LoadedConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { configError } from './errors.js';
-import { createLogger, logFormat, type Logger } from './log.js';
+import { createLogger, logFormat, onRunner, type Logger } from './log.js';
 import { createProgress, type Progress } from './progress.js';
 
 /** What every pipeline step receives, whoever calls it: the CLI, an action or a test. */
@@ -39,7 +39,7 @@ export function createContext(loaded: LoadedConfig, options: { runId?: string; l
     config: loaded.config,
     configDir: loaded.dir,
     configFile: loaded.file,
-    log: options.log ?? createLogger({ format: logFormat(env) }),
+    log: options.log ?? createLogger({ format: logFormat(env), annotate: onRunner(env) }),
     progress: options.progress ?? createProgress({ ci: Boolean(env.CI) }),
     env,
   };

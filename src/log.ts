@@ -15,10 +15,17 @@ export interface LoggerOptions {
   format?: 'text' | 'json';
   debug?: boolean;
   write?: (line: string) => void;
+  /** On a GitHub runner, text warnings are workflow commands, so that they show as annotations on the run. */
+  annotate?: boolean;
 }
 
 /** The format an environment asks for with MLOPS_LOG_FORMAT. */
 export const logFormat = (env: NodeJS.ProcessEnv): 'text' | 'json' => (env.MLOPS_LOG_FORMAT === 'json' ? 'json' : 'text');
+/** True on a GitHub Actions runner, which turns `::warning::` lines into annotations. */
+export const onRunner = (env: NodeJS.ProcessEnv) => env.GITHUB_ACTIONS === 'true';
+
+/** A workflow command's data, escaped as the runner expects (a newline would end the command). */
+const commandData = (text: string) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 
 /** Logs go to stderr so that stdout stays clean for a command's result. Secrets are scrubbed. */
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -33,8 +40,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     const extra = Object.entries(fields)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    const prefix = level === 'info' ? '' : `${level}: `;
-    write(redact(`${prefix}${message}${extra ? ` ${extra}` : ''}`));
+    const text = redact(`${message}${extra ? ` ${extra}` : ''}`);
+    if (level === 'warn' && options.annotate) write(`::warning::${commandData(text)}`);
+    else write(`${level === 'info' ? '' : `${level}: `}${text}`);
   };
   return {
     debug: (m, f) => emit('debug', m, f),

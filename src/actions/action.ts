@@ -3,7 +3,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createContext, newRunId, type StepContext } from '../context.js';
 import { configError, describeError } from '../errors.js';
-import { createLogger, logFormat } from '../log.js';
+import { createLogger, logFormat, onRunner } from '../log.js';
 import { runStepAlone, type RunOptions, type Step } from '../runs/step.js';
 import type { StepName } from '../step-names.js';
 import { redact } from '../secrets.js';
@@ -46,7 +46,7 @@ export async function runAction<T>(spec: ActionSpec<T>): Promise<void> {
     const loaded = await loadConfig(core.getInput('config') || 'mlops.config.yaml', env);
     ctx = createContext(spec.config ? { ...loaded, config: spec.config(loaded) } : loaded, {
       runId: runIdInput(env),
-      log: createLogger({ debug: core.isDebug(), format: logFormat(env) }),
+      log: createLogger({ debug: core.isDebug(), format: logFormat(env), annotate: onRunner(env) }),
     });
     core.setOutput('run-id', ctx.runId);
     const options = (await spec.prepare?.(ctx)) ?? {};

@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import { join } from 'node:path';
+import { MlopsError } from '../errors.js';
 import { describeBreach } from '../monitor/alerts.js';
 import { monitor } from '../monitor/monitor.js';
 import type { HistoryEntry, MonitorReport } from '../monitor/report.js';
@@ -23,7 +24,16 @@ export const run = () =>
       breaches: report.versions.reduce((n, v) => n + v.breaches.length, 0),
       report: join(ctx.runDir, 'monitor', 'report.json'),
     }),
-    // A breach is reported and alerted, and the job still succeeds: a red run would read as a broken monitor.
+    // A breach that reached an alert sink leaves the job green (a red run would read as a broken
+    // monitor); one that reached nobody fails it, since the red run is then the only alert.
+    failure: (report) =>
+      report.unalerted.length
+        ? new MlopsError(
+            'quality',
+            `${report.unalerted.join(', ')} breached monitoring thresholds and no alert reached anyone: no webhook is set and no GitHub issue could be written`,
+            { hint: 'turn on Issues in the repository settings (forks start with them off), or set the MLOPS_WEBHOOK_URL secret' },
+          )
+        : undefined,
     annotate: (report) => {
       for (const v of report.versions)
         for (const b of v.breaches) core.error(describeBreach(b), { title: `monitor: model ${v.version} breached` });

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.js';
 import { createContext, type StepContext } from '../context.js';
-import { createLogger } from '../log.js';
+import { createLogger, onRunner } from '../log.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -14,6 +14,6 @@ export const cliEnv = (): NodeJS.ProcessEnv => process.env;
 
 /** Builds a step context from the global options; commands stay one-liners over src/. */
 export async function contextFrom(options: GlobalOptions, runId?: string): Promise<StepContext> {
-  const log = createLogger({ debug: options.debug, format: options.logFormat });
+  const log = createLogger({ debug: options.debug, format: options.logFormat, annotate: onRunner(cliEnv()) });
   return createContext(await loadConfig(options.config, cliEnv()), { runId, log });
 }

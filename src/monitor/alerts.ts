@@ -33,7 +33,7 @@ const show = (v: number) => String(Number(v.toPrecision(3)));
 export const describeBreach = (b: Breach) =>
   `${names[b.metric]}${b.feature ? ` of ${b.feature}` : ''} is ${show(b.value)}, above ${show(b.threshold)} (monitoring.thresholds.${b.metric})`;
 
-function breachAlert(report: MonitorReport, v: VersionReport): Alert {
+function breachAlert(report: Omit<MonitorReport, 'unalerted'>, v: VersionReport): Alert {
   const { window } = report;
   const message = [
     `Model version ${v.version} breached ${v.breaches.length} monitoring threshold${v.breaches.length > 1 ? 's' : ''} over the ${window.duration} from ${window.start} to ${window.end} (${v.predictions} predictions, ${v.requests} requests):`,
@@ -59,14 +59,17 @@ function breachAlert(report: MonitorReport, v: VersionReport): Alert {
  * Every version that breached alerts through the sinks (the log, the webhook, its GitHub issue);
  * every version judged and found within its thresholds closes its issue, as does the monitor
  * running at all for its own failure issue. A version with too little traffic to judge keeps its issue.
+ * Returns the versions whose breach reached no sink but the log (no webhook, Issues off on a fork).
  */
-export async function sendMonitorAlerts(ctx: StepContext, report: MonitorReport): Promise<void> {
+export async function sendMonitorAlerts(ctx: StepContext, report: Omit<MonitorReport, 'unalerted'>): Promise<string[]> {
   const min = ctx.config.monitoring.min_volume;
+  const unalerted: string[] = [];
   for (const v of report.versions.filter((v) => v.breaches.length)) {
     const alert = breachAlert(report, v);
     ctx.log.error(`monitor: ${alert.message.replace(/\n- /g, '; ')}`);
-    await sendAlert(ctx, alert);
+    if (!(await sendAlert(ctx, alert))) unalerted.push(v.version);
   }
   const clean = report.versions.filter((v) => !v.breaches.length && (v.predictions >= min || v.requests >= min));
   await notifyRecovered(ctx, [MONITOR_STEP, ...clean.map((v) => alertStep(v.version))]);
+  return unalerted;
 }

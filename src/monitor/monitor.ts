@@ -60,7 +60,7 @@ async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise
     stats.push({ version, redacted });
     return version;
   });
-  const report: MonitorReport = {
+  const judged: Omit<MonitorReport, 'unalerted'> = {
     format: 'mlops-monitor-report/1',
     runId: ctx.runId,
     project: config.project,
@@ -76,9 +76,10 @@ async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise
     const where = sources.length ? sources.map((s) => s.name).join(', ') : 'any prediction log';
     ctx.log.warn(`monitor: no predictions logged from ${window.start} to ${window.end} in ${where}: nothing was judged`);
   }
+  // The alerts first, so that the report says which breaches reached nobody (they never throw).
+  const report: MonitorReport = { ...judged, unalerted: await sendMonitorAlerts(ctx, judged) };
   await writeArtifact(ctx, monitorReportFile, report);
   await recordHistory(ctx, registry, report);
-  await sendMonitorAlerts(ctx, report);
   return report;
 }
 

@@ -44,6 +44,8 @@ export interface MonitorReport {
   sources: string[];
   lines: { read: number; inWindow: number; malformed: number };
   versions: VersionReport[];
+  /** Versions that breached and whose alert reached no sink beyond the log: a breach nobody was told of. */
+  unalerted: string[];
 }
 
 /** One version's entry in its monitoring history on the registry: what later runs and the dashboard plot. */

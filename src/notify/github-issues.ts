@@ -39,15 +39,36 @@ function target(ctx: StepContext): Target | undefined {
   };
 }
 
+/** A failed API call: which call, and GitHub's status, which says what the user must change. */
+class CallFailure extends Error {
+  constructor(
+    what: string,
+    readonly status: number | undefined,
+    message: string | undefined,
+  ) {
+    super(`could not ${what}: ${status ? `HTTP ${status} ` : ''}${message}`);
+  }
+}
+
 /** Names the call that failed; octokit's message alone ("Not Found") does not say which. */
 function call<T>(what: string, request: Promise<T>): Promise<T> {
   return request.catch((err: { message?: string; status?: number; response?: unknown }) => {
-    throw new Error(`could not ${what}: ${err.response ? `HTTP ${err.status} ` : ''}${err.message}`);
+    throw new CallFailure(what, err.response ? err.status : undefined, err.message);
   });
 }
 
-const warn = (ctx: StepContext, err: unknown) =>
-  ctx.log.warn(redact(`the GitHub issue alert ${(err as Error).message} (the workflow's token needs \`permissions: issues: write\`)`));
+/** What the user must change, by GitHub's answer: a fork has Issues off (410); a token without the permission gets 403. */
+function fix(t: Target, err: unknown): string {
+  const status = err instanceof CallFailure ? err.status : undefined;
+  if (status === 410)
+    return `Issues are disabled in ${t.repo.owner}/${t.repo.repo} (forks start with them off): turn them on under Settings > General > Features > Issues, or set notify.github.issues: false and alert through a webhook (the MLOPS_WEBHOOK_URL secret)`;
+  if (status === 403)
+    return "the workflow's token may not write issues: give the job `permissions: issues: write` (a pull request from a fork only ever gets a read-only token)";
+  return "the workflow's token needs `permissions: issues: write`";
+}
+
+const warn = (ctx: StepContext, t: Target, err: unknown) =>
+  ctx.log.warn(redact(`the GitHub issue alert was not sent: ${(err as Error).message}. ${fix(t, err)}`));
 
 async function openAlerts(t: Target, marker: string) {
   const issues = await call(
@@ -75,10 +96,14 @@ function failureText(t: Target, alert: Alert): string {
   ].join('\n');
 }
 
-/** Opens the issue for this workflow and step, or comments on the one already open: one comment per failed run. */
-export async function issueAlert(ctx: StepContext, alert: Alert): Promise<void> {
+/**
+ * Opens the issue for this workflow and step, or comments on the one already open: one comment per
+ * failed run. True when the alert is on an issue (now or by an earlier attempt), false when there is
+ * no issue sink or it failed.
+ */
+export async function issueAlert(ctx: StepContext, alert: Alert): Promise<boolean> {
   const t = target(ctx);
-  if (!t) return;
+  if (!t) return false;
   try {
     const marker = stepMarker(t.workflow, alert.step);
     const [open] = await openAlerts(t, marker);
@@ -93,7 +118,7 @@ export async function issueAlert(ctx: StepContext, alert: Alert): Promise<void> 
         }),
       );
       ctx.log.info(`alert issue #${data.number} opened: ${data.html_url}`);
-      return;
+      return true;
     }
     const issue = { ...t.repo, issue_number: open.number };
     const run = runMarker(alert.runId);
@@ -102,11 +127,13 @@ export async function issueAlert(ctx: StepContext, alert: Alert): Promise<void> 
         `list the comments of issue #${open.number}`,
         t.octokit.paginate(t.octokit.rest.issues.listComments, { ...issue, per_page: 100 }),
       );
-    if (open.body?.includes(run) || (await comments()).some((c) => c.body?.includes(run))) return;
+    if (open.body?.includes(run) || (await comments()).some((c) => c.body?.includes(run))) return true;
     await call(`comment on issue #${open.number}`, t.octokit.rest.issues.createComment({ ...issue, body: failureText(t, alert) }));
     ctx.log.info(`alert issue #${open.number} commented: ${open.html_url}`);
+    return true;
   } catch (err) {
-    warn(ctx, err);
+    warn(ctx, t, err);
+    return false;
   }
 }
 
@@ -124,6 +151,6 @@ export async function closeIssueAlerts(ctx: StepContext, steps?: string[]): Prom
       ctx.log.info(`alert issue #${open.number} closed`);
     }
   } catch (err) {
-    warn(ctx, err);
+    warn(ctx, t, err);
   }
 }

@@ -31,9 +31,12 @@ export async function notifyFailure(ctx: StepContext, alert: Alert): Promise<voi
   await sendAlert(ctx, alert);
 }
 
-/** Sends an alert to the webhook and GitHub issues; logging it is the caller's. Never throws. */
-export async function sendAlert(ctx: StepContext, alert: Alert): Promise<void> {
-  await Promise.all([sendWebhook(ctx, alert), issueAlert(ctx, alert)]);
+/**
+ * Sends an alert to the webhook and GitHub issues; logging it is the caller's. Never throws. True
+ * when at least one of them has it: a person will see it beyond the log.
+ */
+export async function sendAlert(ctx: StepContext, alert: Alert): Promise<boolean> {
+  return (await Promise.all([sendWebhook(ctx, alert), issueAlert(ctx, alert)])).some(Boolean);
 }
 
 /**
@@ -44,9 +47,9 @@ export async function notifyRecovered(ctx: StepContext, steps?: string[]): Promi
   await closeIssueAlerts(ctx, steps);
 }
 
-async function sendWebhook(ctx: StepContext, alert: Alert): Promise<void> {
+async function sendWebhook(ctx: StepContext, alert: Alert): Promise<boolean> {
   const url = ctx.config.notify.webhook.url;
-  if (!url) return;
+  if (!url) return false;
   try {
     const response = await fetch(url, {
       method: 'POST',
@@ -55,7 +58,9 @@ async function sendWebhook(ctx: StepContext, alert: Alert): Promise<void> {
       signal: AbortSignal.timeout(10_000),
     });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return true;
   } catch (err) {
     ctx.log.warn(`the webhook alert could not be sent: ${redact((err as Error).message)}`);
+    return false;
   }
 }

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { configError, MlopsError } from '../errors.js';
 import { withFileLock } from '../file-lock.js';
-import { createLogger, logFormat, type Logger } from '../log.js';
+import { createLogger, logFormat, onRunner, type Logger } from '../log.js';
 import { backoffMs } from '../runs/retry.js';
 import { redact, registerSecret } from '../secrets.js';
 import type { RegistryStore } from './store.js';
@@ -66,7 +66,7 @@ export class GitStore implements RegistryStore {
     private readonly options: GitStoreOptions,
   ) {
     this.label = withoutCredentials(options.remote);
-    this.log = options.log ?? createLogger({ format: logFormat(options.env) });
+    this.log = options.log ?? createLogger({ format: logFormat(options.env), annotate: onRunner(options.env) });
   }
 
   private get where(): string {

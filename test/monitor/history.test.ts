@@ -52,6 +52,7 @@ const report = (runId: string, end: string, psi: number): MonitorReport => ({
   sources: ['server a'],
   lines: { read: 900, inWindow: 900, malformed: 0 },
   versions: [version(psi), { ...version(0), version: 'v9', inRegistry: false }],
+  unalerted: [],
 });
 
 describe('the monitoring history on the git-branch registry', () => {

@@ -149,6 +149,25 @@ describe('mlops monitor over the real prediction log', () => {
     expect(history[1]!.psi.culmen_length_mm).toBeGreaterThan(1);
     expect(history[1]!.window.duration).toBe('1h');
   });
+
+  it('says in the report which breaches reached nobody: none while the issue or the webhook has them, every one on a fork with Issues off and no webhook', async () => {
+    expect(alerted.unalerted).toEqual([]);
+    github.state.status = 410; // Issues off, as on a fork
+    const url = config.notify.webhook.url;
+    config.notify.webhook.url = '';
+    try {
+      const { report } = await run('mon-fork', drifted);
+      expect(report.unalerted).toEqual(['v1']);
+      github.state.status = 0;
+      config.notify.webhook.url = url; // the webhook alone is enough
+      const { report: hooked } = await run('mon-hook', drifted);
+      expect(hooked.unalerted).toEqual([]);
+      await run('mon-clean', clean); // closes the issue the webhook's run opened
+    } finally {
+      github.state.status = 0;
+      config.notify.webhook.url = url;
+    }
+  });
 });
 
 describe('a monitor that cannot do its work', () => {

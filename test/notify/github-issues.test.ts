@@ -124,7 +124,9 @@ describe('GitHub issue alerts', () => {
     const log = await fail('run-1', 'train');
     const warnings = log.lines.filter((l) => l.level === 'warn').map((l) => l.message);
     expect(warnings).toEqual([
-      expect.stringMatching(/could not list the open issues labelled mlops-alert: HTTP 403 Resource not accessible.*issues: write/),
+      expect.stringMatching(
+        /could not list the open issues labelled mlops-alert: HTTP 403 Resource not accessible.*may not write issues.*permissions: issues: write/,
+      ),
     ]);
     expect(JSON.stringify(log.lines)).not.toContain(token);
 
@@ -134,6 +136,14 @@ describe('GitHub issue alerts', () => {
       expect.objectContaining({
         message: expect.stringMatching(/could not list the open issues labelled mlops-alert: connect ECONNREFUSED/),
       }),
+    ]);
+  });
+
+  it('says how to turn Issues on when the repository has them off, as a fork does (410)', async () => {
+    github.status = 410;
+    const log = await fail('run-1', 'train');
+    expect(log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+      expect.stringMatching(/HTTP 410 .*Issues are disabled in acme\/penguins .*Settings > General > Features > Issues.*MLOPS_WEBHOOK_URL/),
     ]);
   });
 
