@@ -1,29 +1,63 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+import { readJson, writeJson } from '../json-file.js';
 import type { Dataset, Value } from './dataset.js';
 
 /**
- * The transforms between raw feature values and the model's input, fitted on the train split only
- * and saved as `preprocess.json` next to the model. Training, evaluation and serving all call
- * `transform` with the same file, so there is one code path and no training/serving skew.
+ * The transforms between raw feature values and the model's input, and between the label and the
+ * model's target, fitted on the train split only and saved as `preprocess.json` next to the model.
+ * Training, evaluation and serving all call `transform` with the same file, so there is one code
+ * path and no training/serving skew.
  */
-export type FeatureTransform =
+const standardised = { mean: z.number(), std: z.number().positive() };
+const featureTransform = z.discriminatedUnion('kind', [
   /** Standardised; a missing value becomes the train mean, i.e. 0. */
-  | { name: string; kind: 'numeric'; mean: number; std: number }
+  z.object({ name: z.string().min(1), kind: z.literal('numeric'), ...standardised }),
   /** 1 or 0; a missing value becomes the train mode. */
-  | { name: string; kind: 'boolean'; fill: boolean }
+  z.object({ name: z.string().min(1), kind: z.literal('boolean'), fill: z.boolean() }),
   /** One-hot over the vocabulary plus a last, out-of-vocabulary slot; a missing value becomes the train mode. */
-  | { name: string; kind: 'category'; vocabulary: string[]; fill: string };
+  z.object({ name: z.string().min(1), kind: z.literal('category'), vocabulary: z.array(z.string()), fill: z.string() }),
+]);
 
+export const preprocessSchema = z.object({
+  format: z.literal('mlops-preprocess/1'),
+  features: z.array(featureTransform),
+  /** Width of one transformed row. */
+  width: z.number().int().nonnegative(),
+  label: z.object({
+    name: z.string().min(1),
+    task: z.enum(['binary', 'multiclass', 'regression']),
+    classes: z.array(z.string()).optional(),
+    /**
+     * Regression: the network learns the target standardised with the train split's mean and
+     * standard deviation, so any unit trains with the same defaults. Files written before it have
+     * none, and read as the identity.
+     */
+    scale: z.object(standardised).optional(),
+  }),
+});
+
+export type PreprocessSpec = z.output<typeof preprocessSchema>;
+export type FeatureTransform = PreprocessSpec['features'][number];
 export type FeatureKind = FeatureTransform['kind'];
 
-export interface PreprocessSpec {
-  format: 'mlops-preprocess/1';
-  features: FeatureTransform[];
-  /** Width of one transformed row. */
-  width: number;
-  label: { name: string; task: 'binary' | 'multiclass' | 'regression'; classes?: string[] };
-}
+/** `<dir>/preprocess.json`, checked against its schema. */
+export const readPreprocess = (dir: string): Promise<PreprocessSpec> => readJson(join(dir, 'preprocess.json'), preprocessSchema);
+export const writePreprocess = (dir: string, spec: PreprocessSpec): Promise<void> =>
+  writeJson(join(dir, 'preprocess.json'), preprocessSchema, spec);
 
 const slots = (t: FeatureTransform) => (t.kind === 'category' ? t.vocabulary.length + 1 : 1);
+
+/** The column of each feature's first slot in a transformed row. */
+export function featureOffsets(spec: PreprocessSpec): number[] {
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const t of spec.features) {
+    offsets.push(offset);
+    offset += slots(t);
+  }
+  return offsets;
+}
 
 function mode<T>(values: Iterable<T>): { counts: Map<T, number>; top: T | undefined } {
   const counts = new Map<T, number>();
@@ -43,20 +77,23 @@ const isNumber = (v: Value): v is number => typeof v === 'number' && Number.isFi
 const isBoolean = (v: Value): v is boolean => typeof v === 'boolean';
 const isString = (v: Value): v is string => typeof v === 'string';
 
-export function fitFeature(name: string, kind: FeatureKind, values: Value[], maxCategories: number): FeatureTransform {
-  if (kind === 'numeric') {
-    let n = 0;
-    let sum = 0;
-    for (const v of present(values, isNumber)) {
-      n++;
-      sum += v;
-    }
-    const mean = n ? sum / n : 0;
-    let squares = 0;
-    for (const v of present(values, isNumber)) squares += (v - mean) ** 2;
-    const std = n ? Math.sqrt(squares / n) : 0;
-    return { name, kind, mean, std: std > 0 ? std : 1 };
+/** Mean and (population) standard deviation of the finite numbers; a constant or empty column gets std 1, so it stays finite. */
+export function standardise(values: Value[]): { mean: number; std: number } {
+  let n = 0;
+  let sum = 0;
+  for (const v of present(values, isNumber)) {
+    n++;
+    sum += v;
   }
+  const mean = n ? sum / n : 0;
+  let squares = 0;
+  for (const v of present(values, isNumber)) squares += (v - mean) ** 2;
+  const std = n ? Math.sqrt(squares / n) : 0;
+  return { mean, std: std > 0 ? std : 1 };
+}
+
+export function fitFeature(name: string, kind: FeatureKind, values: Value[], maxCategories: number): FeatureTransform {
+  if (kind === 'numeric') return { name, kind, ...standardise(values) };
   if (kind === 'boolean') return { name, kind, fill: mode(present(values, isBoolean)).top ?? false };
   const { counts, top } = mode(present(values, isString));
   const vocabulary = [...counts.entries()]
@@ -73,7 +110,12 @@ export function fitPreprocess(
   maxCategories: number,
 ): PreprocessSpec {
   const features = Object.entries(kinds).map(([name, kind]) => fitFeature(name, kind, train.columns[name] ?? [], maxCategories));
-  return { format: 'mlops-preprocess/1', features, width: features.reduce((w, t) => w + slots(t), 0), label };
+  return {
+    format: 'mlops-preprocess/1',
+    features,
+    width: features.reduce((w, t) => w + slots(t), 0),
+    label: label.task === 'regression' ? { ...label, scale: standardise(train.label) } : label,
+  };
 }
 
 /** Raw columns (each `rows` long) to a row-major Float32Array of `rows * spec.width`. */
@@ -103,10 +145,16 @@ export function transform(spec: PreprocessSpec, columns: Record<string, Value[]>
   return out;
 }
 
-/** Labels as the model's targets: one-hot (multiclass), 0/1 for the second class (binary), or numbers. */
+/** The target's scale; identity for a file written before targets were scaled. */
+export const targetScale = (spec: PreprocessSpec) => spec.label.scale ?? { mean: 0, std: 1 };
+
+/** Labels as the model's targets: one-hot (multiclass), 0/1 for the second class (binary), or standardised numbers. */
 export function encodeLabels(spec: PreprocessSpec, labels: Value[]): Float32Array {
   const { task, classes = [] } = spec.label;
-  if (task === 'regression') return Float32Array.from(labels, (v) => Number(v));
+  if (task === 'regression') {
+    const { mean, std } = targetScale(spec);
+    return Float32Array.from(labels, (v) => (Number(v) - mean) / std);
+  }
   if (task === 'binary') return Float32Array.from(labels, (v) => (v === classes[1] ? 1 : 0));
   const index = new Map(classes.map((c, i) => [c, i]));
   const out = new Float32Array(labels.length * classes.length);

@@ -31,7 +31,7 @@ export function spreadOf(values: number[]): Spread {
   return { mean, std: Math.sqrt(variance), min: Math.min(...values), max: Math.max(...values) };
 }
 
-/** The gated metrics of one seed's outputs (`classOutputs` form) on labelled rows, scored as the evaluation scores. */
+/** The gated metrics of one seed's outputs (`decodeOutputs` form) on labelled rows, scored as the evaluation scores. */
 export function seedMetrics(config: Config, spec: PreprocessSpec, outputs: Float32Array, rows: Dataset): Record<string, number> {
   const { metrics } = evaluationOf({ ...testRows(spec, rows), candidate: Array.from(outputs) }, 'candidate');
   return Object.fromEntries(stabilityMetrics(config).map((m) => [m, (metrics as unknown as Record<string, number>)[m]!]));

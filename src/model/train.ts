@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { extractFile, trainFile } from '../artifact-files.js';
@@ -11,15 +11,25 @@ import { gitSha } from '../lineage.js';
 import { preferredBackend, selectBackend, tf } from './backend.js';
 import { buildModel } from './build.js';
 import { readSplit, type Dataset } from './dataset.js';
-import { classOutputs } from './predictor.js';
+import { decodeOutputs } from './predictor.js';
+import { divergenceCause, type SeenRows } from './divergence.js';
 import { saveModel, sha256File } from './io.js';
-import { encodeLabels, fitPreprocess, transform, type FeatureKind, type PreprocessSpec } from './preprocess.js';
+import {
+  encodeLabels,
+  fitPreprocess,
+  targetScale,
+  transform,
+  writePreprocess,
+  type FeatureKind,
+  type PreprocessSpec,
+} from './preprocess.js';
 import { withSeed } from './random.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { referenceStats } from './reference.js';
 import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun } from './stability.js';
 import type { TrainOutputs } from '../step-outputs.js';
 
+/** One epoch's losses, in the target's own units (regression: MSE of the un-scaled target). */
 export interface EpochLog {
   epoch: number;
   loss: number;
@@ -73,11 +83,7 @@ function labelSpec(config: Config, train: Dataset, label: string): PreprocessSpe
 
 /** The loss of always predicting the train split's class shares (or mean): the bar any model must clear. */
 function constantLoss(spec: PreprocessSpec, train: Dataset): number {
-  if (spec.label.task === 'regression') {
-    const y = train.label.map(Number);
-    const mean = y.reduce((a, b) => a + b, 0) / y.length;
-    return y.reduce((a, b) => a + (b - mean) ** 2, 0) / y.length;
-  }
+  if (spec.label.task === 'regression') return targetScale(spec).std ** 2; // the variance: MSE of predicting the mean
   const counts = new Map<string, number>();
   for (const v of train.label) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
   return [...counts.values()].reduce((h, c) => h - (c / train.rows) * Math.log(c / train.rows), 0);
@@ -103,13 +109,23 @@ interface Tensors {
  */
 async function fit(
   ctx: StepContext,
-  data: { train: Tensors; valid: Tensors; width: number; outputs: number; trainRows: number; constant: number },
+  data: {
+    spec: PreprocessSpec;
+    train: Tensors;
+    valid: Tensors;
+    seen: SeenRows[];
+    outputs: number;
+    trainRows: number;
+    constant: number;
+  },
   seed: number,
   label: string,
   which: string,
 ): Promise<Fitted> {
   const model = ctx.config.model;
-  const net = buildModel({ ...model, seed }, data.width, data.outputs);
+  const net = buildModel({ ...model, seed }, data.spec.width, data.outputs);
+  // The network learns a standardised regression target; its losses are reported in the target's units.
+  const unit = targetScale(data.spec).std ** 2;
   const history: EpochLog[] = [];
   let best = { valLoss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
   const task = ctx.progress.start(label, { total: model.epochs, unit: 'epochs' });
@@ -126,9 +142,9 @@ async function fit(
           onEpochEnd: async (epoch, logs = {}) => {
             const entry = {
               epoch: epoch + 1,
-              loss: logs.loss!,
-              valLoss: logs.val_loss!,
-              valMetric: model.task === 'regression' ? Math.sqrt(logs.val_loss!) : logs.val_acc!,
+              loss: logs.loss! * unit,
+              valLoss: logs.val_loss! * unit,
+              valMetric: model.task === 'regression' ? Math.sqrt(logs.val_loss! * unit) : logs.val_acc!,
             };
             history.push(entry);
             if (!Number.isFinite(entry.loss) || !Number.isFinite(entry.valLoss)) {
@@ -148,10 +164,10 @@ async function fit(
       }),
     );
     const last = history.at(-1);
-    const cause = `the learning rate (model.learning_rate ${model.learning_rate}) is likely too high, or a feature has extreme values`;
+    const cause = () => divergenceCause(data.spec, data.seen, model.learning_rate);
     if (!last || !Number.isFinite(last.loss) || !Number.isFinite(last.valLoss)) {
       throw new MlopsError('quality', `training diverged${which}: the loss became ${last?.loss} at epoch ${last?.epoch ?? 0}`, {
-        hint: cause,
+        hint: cause(),
       });
     }
     // A loss that blew up and saturated stays finite; it is caught by losing to a constant guess.
@@ -159,7 +175,7 @@ async function fit(
       throw new MlopsError(
         'quality',
         `training did not converge${which}: the best validation loss ${best.valLoss.toFixed(4)} is worse than a constant prediction's ${data.constant.toFixed(4)}`,
-        { hint: cause },
+        { hint: cause() },
       );
     }
     net.setWeights(best.weights);
@@ -192,7 +208,7 @@ function judgeSeeds(
     metrics: seedMetrics(
       config,
       spec,
-      classOutputs(
+      decodeOutputs(
         spec,
         tf.tidy(() => (f.net.predict(scored.x, { batchSize: 4096 }) as tf.Tensor).dataSync() as Float32Array),
       ),
@@ -230,16 +246,20 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     model.max_categories,
   );
   const outputs = spec.label.classes && model.task === 'multiclass' ? spec.label.classes.length : 1;
-  const tensor = (d: Dataset) => ({
-    x: tf.tensor2d(transform(spec, d.columns, d.rows), [d.rows, spec.width]),
-    y: tf.tensor2d(encodeLabels(spec, d.label), [d.rows, outputs]),
+  const encoded = (d: Dataset, split: SeenRows['split']): SeenRows => ({
+    split,
+    x: transform(spec, d.columns, d.rows),
+    y: encodeLabels(spec, d.label),
   });
-  const trainT = tensor(trainSet);
-  const validT = validation.rows > 0 ? tensor(validation) : trainT;
+  const seen = [encoded(trainSet, 'train'), ...(validation.rows > 0 ? [encoded(validation, 'validation')] : [])];
+  const tensor = (s: SeenRows, rows: number) => ({ x: tf.tensor2d(s.x, [rows, spec.width]), y: tf.tensor2d(s.y, [rows, outputs]) });
+  const trainT = tensor(seen[0]!, trainSet.rows);
+  const validT = validation.rows > 0 ? tensor(seen[1]!, validation.rows) : trainT;
   const data = {
+    spec,
     train: trainT,
     valid: validT,
-    width: spec.width,
+    seen,
     outputs,
     trainRows: trainSet.rows,
     constant: constantLoss(spec, trainSet),
@@ -264,7 +284,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
     await saveModel(net, modelDir);
-    await writeFile(join(modelDir, 'preprocess.json'), JSON.stringify(spec, null, 2) + '\n');
+    await writePreprocess(modelDir, spec);
     const checksums: Record<string, string> = {};
     for (const file of ['model.json', 'weights.bin', 'preprocess.json']) checksums[file] = await sha256File(join(modelDir, file));
     const card: ModelCard = {
