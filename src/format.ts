@@ -6,3 +6,6 @@ export const measure = (v: unknown, missing = '-') => (typeof v === 'number' ? (
 
 /** A share as a percentage to one decimal, `12.5%`; `missing` for none. */
 export const rate = (v: number | null, missing = '–') => (v === null ? missing : `${(v * 100).toFixed(1)}%`);
+
+/** Text quoted from a file in a message, cut to `max` characters: a hostile file must not flood the log. */
+export const excerpt = (text: string, max = 80) => (text.length > max ? `${text.slice(0, max)}…` : text);

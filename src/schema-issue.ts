@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { nearest } from './config/suggest.js';
+import { excerpt } from './format.js';
 
-const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value)));
+/** A value as JSON (control characters escaped), cut short: it may come from a hostile file. */
+const show = (value: unknown) => excerpt(JSON.stringify(value) ?? String(value));
 
 /**
  * One zod issue as a user reads it: `data.contract.columns.age.range: expected [min, max], got "abc"`.

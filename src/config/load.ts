@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { configError } from '../errors.js';
 import { describeIssue } from '../schema-issue.js';
 import { registerSecret } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
+import { readYamlFile } from './yaml-file.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -33,39 +32,8 @@ type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
   const path = resolve(file);
-  const text = await readConfigText(path);
-  // Without prettyErrors the parser leaves linePos unset; a LineCounter turns the offset into a line.
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = lines.linePos(e.pos[0]);
-    const where = ` at line ${pos.line}, column ${pos.col}`;
-    throw configError(`${path} is not valid YAML${where}: ${e.message.split('\n')[0]}`);
-  }
-  const config = parseConfig(doc.toJS() ?? {}, env);
+  const config = parseConfig(await readYamlFile(path), env);
   return { config, file: path, dir: dirname(path), env };
-}
-
-/** A config is a few kB: the bound keeps a wrong or hostile file from filling memory and every log line. */
-const maxConfigBytes = 1024 * 1024;
-
-async function readConfigText(path: string): Promise<string> {
-  const file = await open(path).catch(() => {
-    throw configError(`config file not found: ${path}`, 'run from the repository root, or pass --config <file>');
-  });
-  try {
-    const { size } = await file.stat();
-    if (size > maxConfigBytes) {
-      throw configError(
-        `${path} is ${(size / 1024 / 1024).toFixed(1)} MiB, over the 1 MiB a config file may hold`,
-        'check that --config names your mlops.config.yaml',
-      );
-    }
-    return await file.readFile('utf8');
-  } finally {
-    await file.close();
-  }
 }
 
 /** Validates a parsed config object, applying the overrides from the environment. */
