@@ -13,6 +13,7 @@ import { buildModel } from './build.js';
 import { readSplit, type Dataset } from './dataset.js';
 import { decodeOutputs } from './predictor.js';
 import { divergenceCause, type SeenRows } from './divergence.js';
+import { checkFeatures, checkTarget } from './input-checks.js';
 import { saveModel, sha256File } from './io.js';
 import {
   encodeLabels,
@@ -239,6 +240,8 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     readSplit(extractDir, extract, 'train', extract.features),
     readSplit(extractDir, extract, 'validation', extract.features),
   ]);
+  checkTarget(model.task, extract.label, { train: trainSet, validation });
+  checkFeatures(trainSet, extract.features);
   const spec = fitPreprocess(
     trainSet,
     featureKinds(config, extract.features),

@@ -4,21 +4,15 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { createContext } from '../../src/context.js';
-import { extract } from '../../src/data/extract.js';
 import { evaluate } from '../../src/evaluate/evaluate.js';
 import { memoryLogger } from '../../src/log.js';
 import { decodeOutputs, loadPredictor } from '../../src/model/predictor.js';
 import { preprocessSchema, readPreprocess } from '../../src/model/preprocess.js';
 import { train } from '../../src/model/train.js';
-import { silentProgress } from '../../src/progress.js';
 import { startServer } from '../../serving/server.js';
+import { bodyMassRun } from './body-mass.js';
 
-/*
- * A regression on the sample data: a penguin's body mass from its other measurements, species and
- * island, with the target in grams, in milligrams (x 1000) and in kilograms (x 0.001), all on the
- * default model settings.
- */
+/* The body mass regression with the target in grams, in milligrams (x 1000) and in kilograms (x 0.001). */
 let root: string;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-target-'));
@@ -26,20 +20,7 @@ beforeAll(async () => {
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 async function bodyMass(factor: number) {
-  const raw = parse(await readFile('mlops.config.yaml', 'utf8'));
-  raw.data.source.query = raw.data.source.query.replace(/"Body Mass \(g\)"\s+AS body_mass_g/, `"Body Mass (g)" * ${factor} AS body_mass_g`);
-  raw.data.contract.columns.species = { type: 'category', values: ['Adelie', 'Chinstrap', 'Gentoo'] };
-  raw.data.contract.columns.body_mass_g = { type: 'label' };
-  raw.model = { task: 'regression' };
-  raw.gates = { slice_column: 'island', thresholds: { r2: { lower: 0.5 } } };
-  raw.registry.path = join(root, `registry-${factor}`);
-  const config = parseConfig(raw, {});
-  const ctx = createContext(
-    { config, file: join(process.cwd(), 'mlops.config.yaml'), dir: process.cwd(), env: process.env },
-    { runId: `mass-${factor}`, log: memoryLogger(), progress: silentProgress },
-  );
-  ctx.runDir = join(root, ctx.runId);
-  await extract(ctx);
+  const ctx = await bodyMassRun(root, `mass-${factor}`, `"Body Mass (g)" * ${factor}`);
   const trained = await train(ctx);
   const { metrics } = await evaluate(ctx);
   return { trained, r2: (metrics as { r2: number }).r2, rmse: (metrics as { rmse: number }).rmse };
