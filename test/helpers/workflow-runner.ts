@@ -6,6 +6,7 @@ import type { Job } from '@actions/workflow-parser/model/workflow-template';
 import type { MappingToken } from '@actions/workflow-parser/templates/tokens/mapping-token';
 import { git } from './git-remote.js';
 import { asString, condition, evaluate, strings, type Contexts, type Status } from './workflow-runner/expressions.js';
+import { commit, snapshot } from './workflow-runner/repository.js';
 import { npmShim, standIns, type Machine } from './workflow-runner/stand-ins.js';
 import { runSteps, stepSpecs, type Annotation, type JobRuntime } from './workflow-runner/steps.js';
 
@@ -63,6 +64,8 @@ export async function workflowHarness(options: HarnessOptions) {
   await git(root, 'init', '--quiet', '--bare', remote);
   const bin = join(root, 'bin');
   await npmShim(bin, SOURCE);
+  const repository = join(root, 'repository');
+  await snapshot(SOURCE, repository);
   const files = { ...options.files };
   let lastRunId = 41_000;
 
@@ -74,6 +77,7 @@ export async function workflowHarness(options: HarnessOptions) {
     const raw = parsed.value as MappingToken;
     const rawJobs = raw.find('jobs') as MappingToken;
     const declared = template.events.workflow_dispatch?.inputs ?? {};
+    const sha = await commit(repository, files);
     const inputs = Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, event.inputs?.[k] ?? v.default ?? '']));
     const github = {
       token: 'ghs_workflow-token',
@@ -86,6 +90,7 @@ export async function workflowHarness(options: HarnessOptions) {
       event: event.name === 'workflow_dispatch' ? { inputs } : { schedule: '17 4 * * *' },
       ref: 'refs/heads/main',
       ref_name: 'main',
+      sha,
       workflow: asString(raw.find('name') && evaluate(raw.find('name')!, {})) || workflow,
       api_url: options.apiUrl,
       server_url: 'https://github.com',
@@ -132,7 +137,7 @@ export async function workflowHarness(options: HarnessOptions) {
     const temp = join(dir, 'temp');
     await Promise.all([mkdir(workspace), mkdir(temp)]);
     const github = contexts.github as Record<string, string>;
-    const machine: Machine = { source: SOURCE, files, remote, artifacts: join(root, 'artifacts'), runId: github.run_id! };
+    const machine: Machine = { source: SOURCE, repository, remote, artifacts: join(root, 'artifacts'), runId: github.run_id! };
     const runtime: JobRuntime = {
       workspace,
       temp,
@@ -156,6 +161,7 @@ export async function workflowHarness(options: HarnessOptions) {
         GITHUB_EVENT_NAME: github.event_name!,
         GITHUB_REF: github.ref!,
         GITHUB_REF_NAME: github.ref_name!,
+        GITHUB_SHA: github.sha!,
         GITHUB_ACTOR: github.actor!,
         RUNNER_OS: 'Linux',
         RUNNER_TEMP: temp,

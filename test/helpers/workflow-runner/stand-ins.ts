@@ -9,10 +9,10 @@ const exec = promisify(execFile);
 
 /** What the stand-ins share with the harness: the repository checked out, its remote, the artifact store, the run. */
 export interface Machine {
-  /** The repository whose tracked files (as they are in its working tree) every checkout copies. */
+  /** This repository, whose node_modules and build every workspace links. */
   source: string;
-  /** Files written over a checkout (a changed config, broken data), by path in the repository. */
-  files: Record<string, string>;
+  /** The repository at the run's commit, which every checkout clones. */
+  repository: string;
   /** The bare repository that is every workspace's `origin`. */
   remote: string;
   /** Artifacts, `<artifacts>/<run id>/<name>/`: one store for every attempt of a run. */
@@ -45,25 +45,15 @@ async function filesUnder(path: string, root: string, hidden: boolean): Promise<
  */
 export const standIns: Record<string, StandIn> = {
   /**
-   * A fresh workspace, as on a fresh runner: the repository's tracked files as they are in its
-   * working tree (uncommitted edits included), the fixture's files over them, one commit, and
-   * `origin` the test's bare repository, so that the registry's git-branch backend can push there.
-   * node_modules is linked, not installed. Keeps: a clean tree per job, a real remote. Not kept:
-   * the ref and history being those of GitHub's event, fetch-depth, the token in git's config.
+   * A fresh workspace, as on a fresh runner: a clone of the run's commit (the repository's tracked
+   * files and the fixture's), whose `origin` is the test's bare repository, so that the registry's
+   * git-branch backend pushes there. node_modules is linked, not installed. Not kept: fetch-depth,
+   * `ref`, the token in git's config.
    */
   'actions/checkout': async (_inputs, job, machine) => {
-    const tracked = (await exec('git', ['ls-files', '-z'], { cwd: machine.source, maxBuffer: 1 << 24 })).stdout.split('\0').filter(Boolean);
-    for (const file of tracked)
-      if (await exists(join(machine.source, file))) await cp(join(machine.source, file), join(job.workspace, file), { recursive: true });
-    for (const [file, content] of Object.entries(machine.files)) {
-      await mkdir(dirname(join(job.workspace, file)), { recursive: true });
-      await writeFile(join(job.workspace, file), content);
-    }
+    await git(job.workspace, 'clone', '--quiet', machine.repository, '.');
+    await git(job.workspace, 'remote', 'set-url', 'origin', machine.remote);
     await symlink(join(machine.source, 'node_modules'), join(job.workspace, 'node_modules'));
-    await git(job.workspace, 'init', '--quiet', '--initial-branch=main');
-    await git(job.workspace, 'add', '.');
-    await git(job.workspace, 'commit', '--quiet', '-m', 'checkout');
-    await git(job.workspace, 'remote', 'add', 'origin', machine.remote);
     return done();
   },
 

@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { fakeGitHub } from './helpers/fake-github.js';
+import { git } from './helpers/git-remote.js';
+import { workflowHarness, type WorkflowRun } from './helpers/workflow-runner.js';
+
+/**
+ * The workflows run as GitHub runs them (test/helpers/workflow-runner.ts): every job of a workflow
+ * file on GitHub's own parser and expression evaluator, the actions from their committed bundles,
+ * on the sample data, with nothing to deploy to (no variables: MLOPS_DEPLOY_TARGET is none) and the
+ * registry on the `mlops-registry` branch of a bare repository standing in for the fork.
+ */
+
+let github: Awaited<ReturnType<typeof fakeGitHub>>;
+let harness: Awaited<ReturnType<typeof workflowHarness>>;
+beforeAll(async () => (github = await fakeGitHub()));
+afterEach(async () => {
+  github.reset();
+  await harness?.close();
+});
+afterAll(() => github.close());
+
+const sampleConfig = parse(readFileSync('mlops.config.yaml', 'utf8')) as Record<string, any>;
+/** mlops.config.yaml with an edit, as a fixture file. */
+const configWith = (edit: (config: Record<string, any>) => void) => {
+  const config = structuredClone(sampleConfig);
+  edit(config);
+  return stringify(config);
+};
+
+const results = (run: WorkflowRun) => Object.fromEntries(Object.entries(run.jobs).map(([id, job]) => [id, job.result]));
+const attempts = (run: WorkflowRun) => Object.fromEntries(Object.entries(run.jobs).map(([id, job]) => [id, job.attempt]));
+const artifact = (run: WorkflowRun, name: string, file = '') => join(harness.artifacts, String(run.runId), name, file);
+/** The model versions on the fork's registry branch. */
+const versions = async () =>
+  (await git(harness.remote, 'ls-tree', '--name-only', 'mlops-registry:versions/').catch(() => '')).split('\n').filter(Boolean);
+
+const PIPELINE = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'deploy'];
+
+describe('train.yml', () => {
+  it('a scheduled run on the sample data passes every job, each writing its summary, and records one version', async () => {
+    harness = await workflowHarness({ apiUrl: github.apiUrl });
+    const run = await harness.run('train.yml', { name: 'schedule' });
+
+    expect(results(run)).toEqual(Object.fromEntries(PIPELINE.map((job) => [job, 'success'])));
+    for (const job of PIPELINE) expect(run.jobs[job]!.summary, job).not.toBe('');
+    expect(run.jobs.gate!.outputs.blessed).toBe('true');
+    // Nothing to deploy to: build and deploy say so and end.
+    expect(run.jobs.deploy!.annotations).toContainEqual(
+      expect.objectContaining({ level: 'notice', message: expect.stringContaining('nothing to do') }),
+    );
+    expect(run.jobs.deploy!.environment).toBe('production');
+    expect(await versions()).toEqual(['v1']);
+  });
+
+  // needs: train.yml's save step (./.github/actions/save, `if: !cancelled()`), which uploads a failed job's run folder as run-<step>-failed-attempt-<n>
+  it.skip('a failed extract (a contract breach) saves its quarantine and summary, and the jobs after it are skipped', async () => {
+    harness = await workflowHarness({
+      apiUrl: github.apiUrl,
+      // No row may break the contract, and the heaviest Gentoos now do.
+      files: {
+        'mlops.config.yaml': configWith((c) => {
+          c.data.contract.max_quarantine_ratio = 0;
+          c.data.contract.columns.body_mass_g.range = [2000, 5500];
+        }),
+      },
+    });
+    const run = await harness.run('train.yml', { name: 'schedule' });
+
+    expect(results(run)).toEqual({ extract: 'failure', ...Object.fromEntries(PIPELINE.slice(1).map((job) => [job, 'skipped'])) });
+    expect(run.jobs.extract!.annotations).toContainEqual(expect.objectContaining({ level: 'error' }));
+    expect(existsSync(artifact(run, 'run-extract-failed-attempt-1', 'extract/quarantine.jsonl'))).toBe(true);
+    expect(existsSync(artifact(run, 'run-extract'))).toBe(false);
+  });
+
+  it('"Re-run failed jobs" after the gate rejected, with the threshold lowered: the gate and the jobs after it run again on the earlier jobs\' artifacts', async () => {
+    harness = await workflowHarness({
+      apiUrl: github.apiUrl,
+      files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
+    });
+    const rejected = await harness.run('train.yml', { name: 'schedule' });
+    expect(results(rejected)).toMatchObject({ evaluate: 'success', gate: 'failure', record: 'skipped', deploy: 'skipped' });
+    expect(rejected.jobs.gate!.annotations).toContainEqual(
+      expect.objectContaining({ level: 'error', message: expect.stringContaining('log_loss') }),
+    );
+
+    // On GitHub a re-run checks out the same commit: the fixture's change stands for what may differ
+    // between attempts (a variable, the data); here, the gate's threshold.
+    harness.files['mlops.config.yaml'] = stringify(sampleConfig);
+    const rerun = await harness.rerunFailedJobs(rejected);
+
+    expect(rerun).toMatchObject({ runId: rejected.runId, attempt: 2 });
+    expect(results(rerun)).toEqual(Object.fromEntries(PIPELINE.map((job) => [job, 'success'])));
+    expect(attempts(rerun)).toEqual({ extract: 1, train: 1, evaluate: 1, gate: 2, record: 2, build: 2, deploy: 2 });
+    expect(rerun.jobs.gate!.outputs.blessed).toBe('true');
+    expect(await versions()).toEqual(['v1']);
+  });
+
+  it("a dispatch with rekick_run_id and from_step gate runs the gate and the jobs after it on the earlier run's artifacts", async () => {
+    harness = await workflowHarness({
+      apiUrl: github.apiUrl,
+      files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
+    });
+    const rejected = await harness.run('train.yml', { name: 'schedule' });
+    expect(results(rejected)).toMatchObject({ gate: 'failure' });
+
+    harness.files['mlops.config.yaml'] = stringify(sampleConfig);
+    const rekick = await harness.run('train.yml', {
+      name: 'workflow_dispatch',
+      inputs: { rekick_run_id: String(rejected.runId), from_step: 'gate' },
+    });
+
+    expect(rekick.runId).not.toBe(rejected.runId);
+    expect(results(rekick)).toEqual({
+      extract: 'skipped',
+      train: 'skipped',
+      evaluate: 'skipped',
+      gate: 'success',
+      record: 'success',
+      build: 'success',
+      deploy: 'success',
+    });
+    // The run continues under the earlier run's id, from its artifacts.
+    expect(existsSync(artifact(rekick, 'run-gate', 'evaluate/'))).toBe(true);
+    expect(await versions()).toEqual(['v1']);
+  });
+
+  // needs: train.yml's extract job output `changed` ('true'/'false') and `needs.extract.outputs.changed != 'false'` in the `if` of the jobs after it
+  it.skip('a second scheduled run on unchanged data, config and code adds no version', async () => {
+    harness = await workflowHarness({ apiUrl: github.apiUrl });
+    const first = await harness.run('train.yml', { name: 'schedule' });
+    expect(results(first)).toMatchObject({ deploy: 'success' });
+    expect(first.jobs.extract!.outputs.changed).toBe('true');
+
+    const second = await harness.run('train.yml', { name: 'schedule' });
+
+    expect(second.jobs.extract).toMatchObject({ result: 'success', outputs: { changed: 'false' } });
+    expect(results(second)).toEqual({ extract: 'success', ...Object.fromEntries(PIPELINE.slice(1).map((job) => [job, 'skipped'])) });
+    expect(await versions()).toEqual(['v1']);
+  });
+});
