@@ -8,13 +8,15 @@ import Docker from 'dockerode';
 import { freePort } from './ports.js';
 
 /**
- * Real services for integration tests. Where a service is absent the tests skip with the reason,
- * except in CI (`CI` set), where a missing service fails them: CI must prove they pass.
+ * Real services for integration tests, named by environment variables that .ci/run sets to the
+ * services it finds (on GitHub, ci.yml's containers and the runner's engine) or starts. Where a
+ * service is absent the tests skip with the reason, except in CI (`CI` set), where a missing
+ * service fails them: CI must prove they pass.
  */
 export function postgresUrl(): string | undefined {
   const url = process.env.MLOPS_TEST_PG_URL;
   if (!url && process.env.CI) {
-    throw new Error('MLOPS_TEST_PG_URL is not set in CI: .ci/run must start PostgreSQL and export it');
+    throw new Error('MLOPS_TEST_PG_URL is not set in CI: .ci/run finds or starts PostgreSQL and sets it');
   }
   if (!url) console.warn('skipping PostgreSQL tests: set MLOPS_TEST_PG_URL (see .ci/run) to run them');
   return url;
@@ -27,18 +29,18 @@ export async function dockerEngine(): Promise<boolean> {
     return true;
   } catch (err) {
     const where = process.env.DOCKER_HOST || 'unix:///var/run/docker.sock';
-    if (process.env.CI) throw new Error(`no Docker engine answers at ${where} in CI: .ci/run must start dockerd`, { cause: err });
+    if (process.env.CI) throw new Error(`no Docker engine answers at ${where} in CI: .ci/run finds one or starts dockerd`, { cause: err });
     console.warn(`skipping Docker tests: no engine answers at ${where}`);
     return false;
   }
 }
 
-/** An image registry with htpasswd authentication, as .ci/run starts it; undefined (skip) outside CI when unset. */
+/** An image registry with htpasswd authentication, as .ci/run finds or starts it; undefined (skip) outside CI when unset. */
 export function imageRegistry(): { address: string; username: string; password: string } | undefined {
   const { MLOPS_TEST_REGISTRY: address, MLOPS_TEST_REGISTRY_USERNAME: username, MLOPS_TEST_REGISTRY_PASSWORD: password } = process.env;
   if (address && username && password) return { address, username, password };
   if (process.env.CI)
-    throw new Error('MLOPS_TEST_REGISTRY (with _USERNAME and _PASSWORD) is not set in CI: .ci/run must start the registry');
+    throw new Error('MLOPS_TEST_REGISTRY (with _USERNAME and _PASSWORD) is not set in CI: .ci/run finds or starts a registry');
   console.warn('skipping registry tests: set MLOPS_TEST_REGISTRY, _USERNAME and _PASSWORD (see .ci/run) to run them');
   return undefined;
 }
@@ -61,7 +63,7 @@ export interface SshDockerHost {
 export async function sshDockerHost(): Promise<SshDockerHost | undefined> {
   const sshd = '/usr/sbin/sshd';
   if (!existsSync(sshd)) {
-    if (process.env.CI) throw new Error(`${sshd} is missing in CI: .ci/run must install openssh-server`);
+    if (process.env.CI) throw new Error(`${sshd} is missing in CI: .ci/run installs openssh-server where it is missing`);
     console.warn('skipping ssh DOCKER_HOST tests: install openssh-server');
     return undefined;
   }
