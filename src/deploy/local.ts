@@ -91,21 +91,26 @@ export class LocalFleet implements Fleet<LocalServer> {
    * stale entry, removed with a warning, and that process is never signalled.
    */
   private async update(change?: (servers: LocalServer[]) => LocalServer[]): Promise<LocalServer[]> {
-    return withFileLock(`${this.file}.lock`, `the deploy state ${this.file}`, async () => {
-      const saved = await readJson(this.file, localState, () => []);
-      let servers = saved.flatMap((s) => {
-        const state = s.running ? processState(s) : 'gone';
-        if (state === 'reused') {
-          this.ctx.log.warn(`deploy: pid ${s.pid} of server ${s.id} belongs to another process now; its stale entry is removed`);
-          return [];
-        }
-        return [state === 'gone' ? { ...s, running: false } : s];
-      });
-      const changed = servers.length !== saved.length || servers.some((s, i) => s.running !== saved[i]!.running);
-      if (change) servers = change(servers);
-      if (change || changed) await writeJson(this.file, localState, servers);
-      return servers;
-    });
+    return withFileLock(
+      `${this.file}.lock`,
+      `the deploy state ${this.file}`,
+      async () => {
+        const saved = await readJson(this.file, localState, () => []);
+        let servers = saved.flatMap((s) => {
+          const state = s.running ? processState(s) : 'gone';
+          if (state === 'reused') {
+            this.ctx.log.warn(`deploy: pid ${s.pid} of server ${s.id} belongs to another process now; its stale entry is removed`);
+            return [];
+          }
+          return [state === 'gone' ? { ...s, running: false } : s];
+        });
+        const changed = servers.length !== saved.length || servers.some((s, i) => s.running !== saved[i]!.running);
+        if (change) servers = change(servers);
+        if (change || changed) await writeJson(this.file, localState, servers);
+        return servers;
+      },
+      { log: this.ctx.log },
+    );
   }
 
   async list(): Promise<LocalServer[]> {

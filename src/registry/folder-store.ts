@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withFileLock } from '../file-lock.js';
+import type { Logger } from '../log.js';
 import type { RegistryStore } from './store.js';
 
 /**
@@ -11,7 +12,10 @@ import type { RegistryStore } from './store.js';
 export class FolderStore implements RegistryStore {
   readonly runArchive = undefined;
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    private readonly log?: Logger,
+  ) {}
 
   read<T>(work: (root: string) => Promise<T>): Promise<T> {
     return work(this.root);
@@ -20,6 +24,6 @@ export class FolderStore implements RegistryStore {
   /** A folder keeps no history: the message is not recorded. */
   async transact<T>(work: (root: string) => Promise<T>, _message: (result: T) => string, waitMs = 10_000): Promise<T> {
     await mkdir(this.root, { recursive: true });
-    return withFileLock(join(this.root, '.lock'), `the model registry ${this.root}`, () => work(this.root), waitMs);
+    return withFileLock(join(this.root, '.lock'), `the model registry ${this.root}`, () => work(this.root), { waitMs, log: this.log });
   }
 }

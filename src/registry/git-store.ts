@@ -102,7 +102,7 @@ export class GitStore implements RegistryStore {
   /** The lock sits beside the working copy rather than in it: never committed, never cleaned away. */
   private async withLock<T>(work: () => Promise<T>, waitMs = 120_000): Promise<T> {
     await mkdir(this.root, { recursive: true });
-    return withFileLock(`${this.root}.lock`, `the model registry ${this.root}`, work, waitMs);
+    return withFileLock(`${this.root}.lock`, `the model registry ${this.root}`, work, { waitMs, log: this.log });
   }
 
   /** Resets the working copy to the remote branch, or empties it while the branch does not exist. */

@@ -200,7 +200,7 @@ export function openRegistry(ctx: RegistryContext): Registry {
   const root = resolvePath(ctx.configDir, settings.path);
   switch (settings.backend) {
     case 'folder':
-      return new Registry(new FolderStore(root));
+      return new Registry(new FolderStore(root, ctx.log));
     case 'git-branch': {
       const { branch, remote } = settings;
       return new Registry(new GitStore(root, { repo: ctx.configDir, branch, remote, env: ctx.env, log: ctx.log }));
