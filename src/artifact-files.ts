@@ -240,7 +240,7 @@ export const releaseFile = artifact<ReleaseReport>('deploy', 'release.json', z.c
 export const monitorReportFile = artifact<MonitorReport>('monitor', 'report.json', z.custom<MonitorReport>());
 export const reevaluationFile = artifact<ReevaluateOutputs>('reevaluate', 'reevaluation.json', z.custom<ReevaluateOutputs>());
 
-const errorClass = z.enum(['config', 'data', 'quality', 'transient', 'internal']);
+const errorClass = z.enum(['config', 'data', 'quality', 'transient', 'storage', 'internal']);
 
 /** `<run>/run.json`, the run's ledger. */
 export const runSchema: z.ZodType<RunRecord, unknown> = z.object({

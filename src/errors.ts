@@ -1,8 +1,9 @@
 /**
  * Every failure the pipeline reports carries a class, because the class decides what happens next:
- * `transient` errors are retried, `data` and `quality` fail at once, `config` is the user's to fix.
+ * `transient` errors are retried, `data` and `quality` fail at once, `config` is the user's to fix,
+ * `storage` (a full or read-only disk) too: a retry would fail the same way until space is freed.
  */
-export type ErrorClass = 'config' | 'data' | 'quality' | 'transient';
+export type ErrorClass = 'config' | 'data' | 'quality' | 'transient' | 'storage';
 
 /** Failures that callers react to, beyond their class. */
 export type ErrorCode = 'file_missing' | 'file_invalid' | 'checksum_mismatch' | 'no_rows';
@@ -33,10 +34,34 @@ export const exitCodes: Record<ErrorClass | 'internal', number> = {
   data: 3,
   quality: 4,
   transient: 5,
+  storage: 6,
 };
 
+/** What a full or read-only disk means, and how to fix it, by errno code. */
+const storageFaults: Record<string, { what: string; fix: string }> = {
+  ENOSPC: { what: 'no space is left on its device', fix: 'free space there, then rekick the run' },
+  EDQUOT: { what: 'the disk quota is used up', fix: 'free space or raise the quota, then rekick the run' },
+  EROFS: { what: 'its file system is read-only', fix: 'mount it writable, or point workdir or registry.path elsewhere' },
+};
+
+/** `err` as an MlopsError when its class can be told from its errno code (a full disk), else `err` as is. */
+export function classify(err: unknown): unknown {
+  if (err instanceof MlopsError || !(err instanceof Error)) return err;
+  const { code, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
+  const fault = code === undefined ? undefined : storageFaults[code];
+  if (!fault) return err;
+  return new MlopsError('storage', `cannot write ${dest ?? path ?? 'a file'}: ${fault.what} (${code})`, { hint: fault.fix, cause: err });
+}
+
+/** The exit code for a failure, by its class. */
+export function exitCode(err: unknown): number {
+  const classified = classify(err);
+  return classified instanceof MlopsError ? exitCodes[classified.errorClass] : exitCodes.internal;
+}
+
 /** One line for a user: the class, the message and the fix. Never a stack trace. */
-export function describeError(err: unknown): string {
+export function describeError(failure: unknown): string {
+  const err = classify(failure);
   if (err instanceof MlopsError) {
     return `error[${err.errorClass}]: ${err.message}${err.hint ? ` (${err.hint})` : ''}`;
   }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { describeError, exitCodes, MlopsError } from '../errors.js';
+import { describeError, exitCode, exitCodes } from '../errors.js';
 import { redact } from '../secrets.js';
 import type { GlobalOptions } from './context.js';
 import { registerData } from './data.js';
@@ -49,6 +49,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(redact(describeError(err)) + '\n');
     if (cli.opts<GlobalOptions>().debug && err instanceof Error) process.stderr.write(redact(err.stack ?? '') + '\n');
-    return err instanceof MlopsError ? exitCodes[err.errorClass] : exitCodes.internal;
+    return exitCode(err);
   }
 }

@@ -1,4 +1,4 @@
-import { MlopsError } from '../errors.js';
+import { classify, MlopsError } from '../errors.js';
 
 export interface RetryPolicy {
   attempts: number;
@@ -13,8 +13,9 @@ export function backoffMs(policy: RetryPolicy, n: number, random = Math.random):
 }
 
 /**
- * Runs `work`, retrying transient errors by the policy. Data, quality and config errors fail at
- * once: trying again cannot fix them. Bugs (errors without a class) are not retried either.
+ * Runs `work`, retrying transient errors by the policy. Data, quality, config and storage errors
+ * fail at once: trying again cannot fix them. Bugs (errors without a class) are not retried either.
+ * A failure whose class can be told (a full disk's errno) leaves with it, for the ledger and alerts.
  */
 export async function withRetry<T>(
   work: (attempt: number) => Promise<T>,
@@ -24,7 +25,8 @@ export async function withRetry<T>(
   for (let attempt = 1; ; attempt++) {
     try {
       return await work(attempt);
-    } catch (err) {
+    } catch (failure) {
+      const err = classify(failure);
       if (!(err instanceof MlopsError) || err.errorClass !== 'transient' || attempt >= policy.attempts) throw err;
       const wait = backoffMs(policy, attempt);
       await onRetry(attempt, err, wait);
