@@ -246,10 +246,10 @@ const errorClass = z.enum(['config', 'data', 'quality', 'transient', 'storage', 
 export const runSchema: z.ZodType<RunRecord, unknown> = z.object({
   runId: z.string(),
   project: z.string(),
-  status: z.enum(['running', 'succeeded', 'rejected', 'failed']),
+  status: z.enum(['running', 'succeeded', 'rejected', 'failed', 'unchanged']),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
-  options: z.object({ asOf: z.string().optional(), force: force.optional() }),
+  options: z.object({ asOf: z.string().optional(), force: force.optional(), retrain: z.boolean().optional() }),
   steps: z.array(
     z.object({
       name: z.string(),

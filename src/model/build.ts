@@ -3,6 +3,16 @@ import { tf } from './backend.js';
 
 type ModelConfig = Config['model'];
 
+/**
+ * Each task's loss: its TF.js name, compiled into the network (and saved in model.json), and the
+ * same function, which the training loop minimises; the validation's accuracy, for a classifier.
+ */
+export const taskLoss = {
+  binary: { name: 'binaryCrossentropy', loss: tf.metrics.binaryCrossentropy, accuracy: tf.metrics.binaryAccuracy },
+  multiclass: { name: 'categoricalCrossentropy', loss: tf.metrics.categoricalCrossentropy, accuracy: tf.metrics.categoricalAccuracy },
+  regression: { name: 'meanSquaredError', loss: tf.metrics.meanSquaredError, accuracy: undefined },
+} as const;
+
 /** The network the config describes: an MLP with one output head per task. */
 export function buildModel(model: ModelConfig, inputWidth: number, classes: number): tf.Sequential {
   const { seed } = model;
@@ -35,7 +45,7 @@ export function buildModel(model: ModelConfig, inputWidth: number, classes: numb
   const optimizers = { adam: tf.train.adam, sgd: tf.train.sgd, rmsprop: tf.train.rmsprop, adagrad: tf.train.adagrad };
   net.compile({
     optimizer: optimizers[model.optimizer](model.learning_rate),
-    loss: { binary: 'binaryCrossentropy', multiclass: 'categoricalCrossentropy', regression: 'meanSquaredError' }[model.task],
+    loss: taskLoss[model.task].name,
     metrics: model.task === 'regression' ? [] : ['accuracy'],
   });
   return net;

@@ -25,6 +25,7 @@ import {
   type PreprocessSpec,
 } from './preprocess.js';
 import { withSeed } from './random.js';
+import { fitLoop, predictRows, type EpochStats, type Rows } from './fit-loop.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { referenceStats } from './reference.js';
 import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun } from './stability.js';
@@ -98,10 +99,8 @@ interface Fitted {
   seconds: number;
 }
 
-interface Tensors {
-  x: tf.Tensor2D;
-  y: tf.Tensor2D;
-}
+/** A split as the network sees it, held once: standardised features and encoded targets. */
+type Encoded = Rows & SeenRows;
 
 /**
  * One training run of the configured network on `seed`, shown as the progress task `label`. The
@@ -110,15 +109,7 @@ interface Tensors {
  */
 async function fit(
   ctx: StepContext,
-  data: {
-    spec: PreprocessSpec;
-    train: Tensors;
-    valid: Tensors;
-    seen: SeenRows[];
-    outputs: number;
-    trainRows: number;
-    constant: number;
-  },
+  data: { spec: PreprocessSpec; train: Encoded; valid: Encoded; outputs: number; constant: number },
   seed: number,
   label: string,
   which: string,
@@ -128,68 +119,42 @@ async function fit(
   // The network learns a standardised regression target; its losses are reported in the target's units.
   const unit = targetScale(data.spec).std ** 2;
   const history: EpochLog[] = [];
-  let best = { valLoss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
   const task = ctx.progress.start(label, { total: model.epochs, unit: 'epochs' });
   const began = performance.now();
   try {
-    await withSeed(seed, () =>
-      net.fit(data.train.x, data.train.y, {
-        epochs: model.epochs,
-        batchSize: model.batch_size,
-        shuffle: true,
-        validationData: [data.valid.x, data.valid.y],
-        verbose: 0,
-        callbacks: {
-          onEpochEnd: async (epoch, logs = {}) => {
-            const entry = {
-              epoch: epoch + 1,
-              loss: logs.loss! * unit,
-              valLoss: logs.val_loss! * unit,
-              valMetric: model.task === 'regression' ? Math.sqrt(logs.val_loss! * unit) : logs.val_acc!,
-            };
-            history.push(entry);
-            if (!Number.isFinite(entry.loss) || !Number.isFinite(entry.valLoss)) {
-              net.stopTraining = true;
-              return;
-            }
-            if (entry.valLoss < best.valLoss) {
-              best.weights.forEach((w) => w.dispose());
-              best = { valLoss: entry.valLoss, epoch: entry.epoch, weights: net.getWeights().map((w) => w.clone()) };
-            } else if (entry.epoch - best.epoch >= model.early_stopping_patience) {
-              net.stopTraining = true;
-            }
-            const metric = model.task === 'regression' ? `val_rmse ${entry.valMetric.toFixed(4)}` : `val_acc ${entry.valMetric.toFixed(4)}`;
-            task.update(entry.epoch, `loss ${entry.loss.toFixed(4)} val_loss ${entry.valLoss.toFixed(4)} ${metric}`);
-          },
-        },
-      }),
-    );
+    const options = { epochs: model.epochs, batchSize: model.batch_size, patience: model.early_stopping_patience, seed, task: model.task };
+    const onEpoch = ({ epoch, loss, valLoss, valAccuracy }: EpochStats) => {
+      const entry = { epoch, loss: loss * unit, valLoss: valLoss * unit, valMetric: valAccuracy ?? Math.sqrt(valLoss * unit) };
+      history.push(entry);
+      const metric = model.task === 'regression' ? `val_rmse ${entry.valMetric.toFixed(4)}` : `val_acc ${entry.valMetric.toFixed(4)}`;
+      task.update(epoch, `loss ${entry.loss.toFixed(4)} val_loss ${entry.valLoss.toFixed(4)} ${metric}`);
+    };
+    // Dropout draws its masks from Math.random: seeded too, so a run repeats exactly.
+    const { best } = await withSeed(seed, () => fitLoop(net, data.train, data.valid, { ...options, onEpoch }));
     const last = history.at(-1);
-    const cause = () => divergenceCause(data.spec, data.seen, model.learning_rate);
+    const cause = () => divergenceCause(data.spec, [data.train, data.valid], model.learning_rate);
     if (!last || !Number.isFinite(last.loss) || !Number.isFinite(last.valLoss)) {
       throw new MlopsError('quality', `training diverged${which}: the loss became ${last?.loss} at epoch ${last?.epoch ?? 0}`, {
         hint: cause(),
       });
     }
+    const bestLoss = best.valLoss * unit;
     // A loss that blew up and saturated stays finite; it is caught by losing to a constant guess.
-    if (best.valLoss > data.constant) {
+    if (bestLoss > data.constant) {
       throw new MlopsError(
         'quality',
-        `training did not converge${which}: the best validation loss ${best.valLoss.toFixed(4)} is worse than a constant prediction's ${data.constant.toFixed(4)}`,
+        `training did not converge${which}: the best validation loss ${bestLoss.toFixed(4)} is worse than a constant prediction's ${data.constant.toFixed(4)}`,
         { hint: cause() },
       );
     }
-    net.setWeights(best.weights);
     const seconds = (performance.now() - began) / 1000;
     task.finish(
-      `${history.length} epochs, best ${best.epoch} (val_loss ${best.valLoss.toFixed(4)}), ${Math.round((data.trainRows * history.length) / seconds).toLocaleString('en-US')} samples/s`,
+      `${history.length} epochs, best ${best.epoch} (val_loss ${bestLoss.toFixed(4)}), ${Math.round((data.train.rows * history.length) / seconds).toLocaleString('en-US')} samples/s`,
     );
-    return { seed, net, history, best: { valLoss: best.valLoss, epoch: best.epoch }, seconds };
+    return { seed, net, history, best: { valLoss: bestLoss, epoch: best.epoch }, seconds };
   } catch (err) {
     net.dispose();
     throw err;
-  } finally {
-    best.weights.forEach((w) => w.dispose());
   }
 }
 
@@ -198,7 +163,7 @@ function judgeSeeds(
   ctx: StepContext,
   spec: PreprocessSpec,
   fitted: Fitted[],
-  scored: { split: 'validation' | 'train'; set: Dataset; x: tf.Tensor2D; trainRows: number },
+  scored: { split: 'validation' | 'train'; set: Dataset; x: Float32Array; trainRows: number },
 ) {
   const { config, log } = ctx;
   const runs: SeedRun[] = fitted.map((f) => ({
@@ -206,15 +171,7 @@ function judgeSeeds(
     epochs: f.history.length,
     bestEpoch: f.best.epoch,
     valLoss: f.best.valLoss,
-    metrics: seedMetrics(
-      config,
-      spec,
-      decodeOutputs(
-        spec,
-        tf.tidy(() => (f.net.predict(scored.x, { batchSize: 4096 }) as tf.Tensor).dataSync() as Float32Array),
-      ),
-      scored.set,
-    ),
+    metrics: seedMetrics(config, spec, decodeOutputs(spec, predictRows(f.net, scored.x, scored.set.rows)), scored.set),
   }));
   const stability = judgeStability(config, runs, { split: scored.split, rows: scored.set.rows, trainRows: scored.trainRows });
   const spreads = Object.entries(stability.spread).map(
@@ -249,24 +206,16 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     model.max_categories,
   );
   const outputs = spec.label.classes && model.task === 'multiclass' ? spec.label.classes.length : 1;
-  const encoded = (d: Dataset, split: SeenRows['split']): SeenRows => ({
+  const encoded = (d: Dataset, split: SeenRows['split']): Encoded => ({
     split,
+    rows: d.rows,
     x: transform(spec, d.columns, d.rows),
     y: encodeLabels(spec, d.label),
   });
-  const seen = [encoded(trainSet, 'train'), ...(validation.rows > 0 ? [encoded(validation, 'validation')] : [])];
-  const tensor = (s: SeenRows, rows: number) => ({ x: tf.tensor2d(s.x, [rows, spec.width]), y: tf.tensor2d(s.y, [rows, outputs]) });
-  const trainT = tensor(seen[0]!, trainSet.rows);
-  const validT = validation.rows > 0 ? tensor(seen[1]!, validation.rows) : trainT;
-  const data = {
-    spec,
-    train: trainT,
-    valid: validT,
-    seen,
-    outputs,
-    trainRows: trainSet.rows,
-    constant: constantLoss(spec, trainSet),
-  };
+  const trainRows = encoded(trainSet, 'train');
+  // Without validation rows, the train rows are early-stopped on.
+  const validRows = validation.rows > 0 ? encoded(validation, 'validation') : trainRows;
+  const data = { spec, train: trainRows, valid: validRows, outputs, constant: constantLoss(spec, trainSet) };
 
   const seeds = stabilitySeeds(model);
   const fitted: Fitted[] = [];
@@ -279,7 +228,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     }
     // Without validation rows the seeds are scored where they were early-stopped: on the train split.
     const scored = validation.rows > 0 ? { split: 'validation' as const, set: validation } : { split: 'train' as const, set: trainSet };
-    const stability = seeds.length > 1 ? judgeSeeds(ctx, spec, fitted, { ...scored, x: validT.x, trainRows: trainSet.rows }) : undefined;
+    const stability = seeds.length > 1 ? judgeSeeds(ctx, spec, fitted, { ...scored, x: validRows.x, trainRows: trainSet.rows }) : undefined;
     const { net, history, best } = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
     const seconds = fitted.reduce((t, f) => t + f.seconds, 0);
     const samplesPerSecond = Math.round((trainSet.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
@@ -327,6 +276,5 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     return result;
   } finally {
     fitted.forEach((f) => f.net.dispose());
-    tf.dispose([trainT.x, trainT.y, validT.x, validT.y]);
   }
 }
