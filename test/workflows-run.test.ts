@@ -38,6 +38,8 @@ const versions = async () =>
   (await git(harness.remote, 'ls-tree', '--name-only', 'mlops-registry:versions/').catch(() => '')).split('\n').filter(Boolean);
 
 const PIPELINE = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'deploy'];
+/** A whole train.yml run takes 25-40 s on two busy cores; a test with two of them gets more than the default minute. */
+const TWO_RUNS = { timeout: 120_000 };
 
 describe('train.yml', () => {
   it('a scheduled run on the sample data passes every job, each writing its summary, and records one version', async () => {
@@ -56,7 +58,7 @@ describe('train.yml', () => {
   });
 
   // needs: train.yml's save step (./.github/actions/save, `if: !cancelled()`), which uploads a failed job's run folder as run-<step>-failed-attempt-<n>
-  it.skip('a failed extract (a contract breach) saves its quarantine and summary, and the jobs after it are skipped', async () => {
+  it('a failed extract (a contract breach) saves its quarantine and summary, and the jobs after it are skipped', async () => {
     harness = await workflowHarness({
       apiUrl: github.apiUrl,
       // No row may break the contract, and the heaviest Gentoos now do.
@@ -75,60 +77,69 @@ describe('train.yml', () => {
     expect(existsSync(artifact(run, 'run-extract'))).toBe(false);
   });
 
-  it('"Re-run failed jobs" after the gate rejected, with the threshold lowered: the gate and the jobs after it run again on the earlier jobs\' artifacts', async () => {
-    harness = await workflowHarness({
-      apiUrl: github.apiUrl,
-      files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
-    });
-    const rejected = await harness.run('train.yml', { name: 'schedule' });
-    expect(results(rejected)).toMatchObject({ evaluate: 'success', gate: 'failure', record: 'skipped', deploy: 'skipped' });
-    expect(rejected.jobs.gate!.annotations).toContainEqual(
-      expect.objectContaining({ level: 'error', message: expect.stringContaining('log_loss') }),
-    );
+  it(
+    '"Re-run failed jobs" after the gate rejected, with the threshold lowered: the gate and the jobs after it run again on the earlier jobs\' artifacts',
+    TWO_RUNS,
+    async () => {
+      harness = await workflowHarness({
+        apiUrl: github.apiUrl,
+        files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
+      });
+      const rejected = await harness.run('train.yml', { name: 'schedule' });
+      expect(results(rejected)).toMatchObject({ evaluate: 'success', gate: 'failure', record: 'skipped', deploy: 'skipped' });
+      expect(rejected.jobs.gate!.annotations).toContainEqual(
+        expect.objectContaining({ level: 'error', message: expect.stringContaining('log_loss') }),
+      );
 
-    // On GitHub a re-run checks out the same commit: the fixture's change stands for what may differ
-    // between attempts (a variable, the data); here, the gate's threshold.
-    harness.files['mlops.config.yaml'] = stringify(sampleConfig);
-    const rerun = await harness.rerunFailedJobs(rejected);
+      // On GitHub a re-run checks out the same commit: the fixture's change stands for what may differ
+      // between attempts (a variable, the data); here, the gate's threshold.
+      harness.files['mlops.config.yaml'] = stringify(sampleConfig);
+      const rerun = await harness.rerunFailedJobs(rejected);
 
-    expect(rerun).toMatchObject({ runId: rejected.runId, attempt: 2 });
-    expect(results(rerun)).toEqual(Object.fromEntries(PIPELINE.map((job) => [job, 'success'])));
-    expect(attempts(rerun)).toEqual({ extract: 1, train: 1, evaluate: 1, gate: 2, record: 2, build: 2, deploy: 2 });
-    expect(rerun.jobs.gate!.outputs.blessed).toBe('true');
-    expect(await versions()).toEqual(['v1']);
-  });
+      expect(rerun).toMatchObject({ runId: rejected.runId, attempt: 2 });
+      expect(results(rerun)).toEqual(Object.fromEntries(PIPELINE.map((job) => [job, 'success'])));
+      expect(attempts(rerun)).toEqual({ extract: 1, train: 1, evaluate: 1, gate: 2, record: 2, build: 2, deploy: 2 });
+      expect(rerun.jobs.gate!.outputs.blessed).toBe('true');
+      expect(await versions()).toEqual(['v1']);
+    },
+  );
 
-  it("a dispatch with rekick_run_id and from_step gate runs the gate and the jobs after it on the earlier run's artifacts", async () => {
-    harness = await workflowHarness({
-      apiUrl: github.apiUrl,
-      files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
-    });
-    const rejected = await harness.run('train.yml', { name: 'schedule' });
-    expect(results(rejected)).toMatchObject({ gate: 'failure' });
+  it(
+    "a dispatch with rekick_run_id and from_step gate runs the gate and the jobs after it on the earlier run's artifacts",
+    TWO_RUNS,
+    async () => {
+      harness = await workflowHarness({
+        apiUrl: github.apiUrl,
+        files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
+      });
+      const rejected = await harness.run('train.yml', { name: 'schedule' });
+      expect(results(rejected)).toMatchObject({ gate: 'failure' });
 
-    harness.files['mlops.config.yaml'] = stringify(sampleConfig);
-    const rekick = await harness.run('train.yml', {
-      name: 'workflow_dispatch',
-      inputs: { rekick_run_id: String(rejected.runId), from_step: 'gate' },
-    });
+      harness.files['mlops.config.yaml'] = stringify(sampleConfig);
+      const rekick = await harness.run('train.yml', {
+        name: 'workflow_dispatch',
+        inputs: { rekick_run_id: String(rejected.runId), from_step: 'gate' },
+      });
 
-    expect(rekick.runId).not.toBe(rejected.runId);
-    expect(results(rekick)).toEqual({
-      extract: 'skipped',
-      train: 'skipped',
-      evaluate: 'skipped',
-      gate: 'success',
-      record: 'success',
-      build: 'success',
-      deploy: 'success',
-    });
-    // The run continues under the earlier run's id, from its artifacts.
-    expect(existsSync(artifact(rekick, 'run-gate', 'evaluate/'))).toBe(true);
-    expect(await versions()).toEqual(['v1']);
-  });
+      expect(rekick.runId).not.toBe(rejected.runId);
+      expect(results(rekick)).toEqual({
+        extract: 'skipped',
+        train: 'skipped',
+        evaluate: 'skipped',
+        gate: 'success',
+        record: 'success',
+        build: 'success',
+        deploy: 'success',
+      });
+      // The run continues under the earlier run's id, from its artifacts.
+      expect(existsSync(artifact(rekick, 'run-gate', 'evaluate/'))).toBe(true);
+      expect(await versions()).toEqual(['v1']);
+    },
+  );
 
   // needs: train.yml's extract job output `changed` ('true'/'false') and `needs.extract.outputs.changed != 'false'` in the `if` of the jobs after it
-  it.skip('a second scheduled run on unchanged data, config and code adds no version', async () => {
+  // needs: the extract action's output `changed` in the committed bundle (actions/extract/dist)
+  it.skip('a second scheduled run on unchanged data, config and code adds no version', TWO_RUNS, async () => {
     harness = await workflowHarness({ apiUrl: github.apiUrl });
     const first = await harness.run('train.yml', { name: 'schedule' });
     expect(results(first)).toMatchObject({ deploy: 'success' });
@@ -140,4 +151,73 @@ describe('train.yml', () => {
     expect(results(second)).toEqual({ extract: 'success', ...Object.fromEntries(PIPELINE.slice(1).map((job) => [job, 'skipped'])) });
     expect(await versions()).toEqual(['v1']);
   });
+});
+
+describe('monitor.yml', () => {
+  // needs: actions/monitor/dist rebuilt since 8fd9b96 (a 410 as a ::warning:: annotation, an unalerted breach failing the action)
+  it.skip('with Issues disabled, a breach is a warning naming why and fails the job', async () => {
+    // A local server's prediction log (the file name is its id) where every request failed.
+    const now = Date.now();
+    const failed = Array.from({ length: 600 }, (_, i) =>
+      JSON.stringify({
+        time: new Date(now - 60_000 + i).toISOString(),
+        request_id: `r${i}`,
+        model_version: 'v1',
+        latency_ms: 3,
+        status: 500,
+      }),
+    );
+    harness = await workflowHarness({
+      apiUrl: github.apiUrl,
+      vars: { MLOPS_DEPLOY_TARGET: 'local' },
+      files: { '.mlops/predictions/v1-8100.jsonl': `${failed.join('\n')}\n` },
+    });
+    github.state.issuesDisabled = true;
+
+    const run = await harness.run('monitor.yml', { name: 'schedule' });
+
+    expect(run.jobs.monitor!.result).toBe('failure');
+    expect(run.jobs.monitor!.annotations).toContainEqual(
+      expect.objectContaining({ level: 'warning', message: expect.stringContaining('Issues are disabled') }),
+    );
+    expect(run.jobs.monitor!.annotations).toContainEqual(expect.objectContaining({ level: 'error', title: 'monitor: model v1 breached' }));
+    expect(github.state.calls.length).toBeGreaterThan(0);
+  });
+});
+
+describe('reevaluate.yml', () => {
+  it(
+    'retires the champion that fails on the rows after its training window, fails the run and dispatches train.yml',
+    TWO_RUNS,
+    async () => {
+      harness = await workflowHarness({
+        apiUrl: github.apiUrl,
+        // From 2009 on, each species' measurements carry another species' name (test/retirement).
+        files: {
+          'mlops.config.yaml': configWith((c) => {
+            c.data.source.query = c.data.source.query.replace(
+              `split_part("Species", ' ', 1) AS species`,
+              `CASE WHEN "Date Egg" < DATE '2009-01-01' THEN split_part("Species", ' ', 1)
+                  ELSE CASE split_part("Species", ' ', 1) WHEN 'Adelie' THEN 'Gentoo' WHEN 'Gentoo' THEN 'Chinstrap' ELSE 'Adelie' END
+             END AS species`,
+            );
+            c.data.window.days = 800;
+            c.gates = { min_slice_rows: 10, thresholds: { accuracy: { lower: 0.8 } } };
+          }),
+        },
+      });
+      // The champion learns 2007-2008.
+      const trained = await harness.run('train.yml', { name: 'workflow_dispatch', inputs: { as_of: '2009-01-01' } });
+      expect(results(trained)).toMatchObject({ record: 'success', deploy: 'success' });
+
+      const run = await harness.run('reevaluate.yml', { name: 'workflow_dispatch', inputs: { as_of: '2010-01-01' } });
+
+      expect(run.jobs.reevaluate!.result).toBe('failure');
+      expect(run.jobs.reevaluate!.summary).toMatch(/### Re-evaluation[\s\S]*retired/);
+      expect(github.state.dispatches).toEqual([expect.objectContaining({ workflow: 'train.yml', ref: 'main' })]);
+      const tags = JSON.parse(await git(harness.remote, 'show', 'mlops-registry:versions/v1/tags.json')) as Record<string, unknown>;
+      expect(tags.retired_reason).toMatch(/accuracy/);
+      expect(existsSync(artifact(run, 'reevaluation-attempt-1'))).toBe(true);
+    },
+  );
 });

@@ -67,6 +67,18 @@ export async function workflowHarness(options: HarnessOptions) {
   const repository = join(root, 'repository');
   await snapshot(SOURCE, repository);
   const files = { ...options.files };
+  // The process group of every step of the running job: what the runner's orphan cleanup kills.
+  const processGroups = new Set<number>();
+  const killProcesses = () => {
+    for (const pid of processGroups) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // the whole group has exited
+      }
+    }
+    processGroups.clear();
+  };
   let lastRunId = 41_000;
 
   async function runJobs(workflow: string, runId: number, attempt: number, event: Event, earlier: Record<string, JobRun>) {
@@ -166,7 +178,8 @@ export async function workflowHarness(options: HarnessOptions) {
         RUNNER_OS: 'Linux',
         RUNNER_TEMP: temp,
       },
-      status: 'success',
+      processGroups,
+      scope: { steps: {}, status: 'success' },
       summary: '',
       annotations: [],
       log: '',
@@ -176,11 +189,11 @@ export async function workflowHarness(options: HarnessOptions) {
         return standIn(inputs, job, machine);
       },
     };
-    const scope = { steps: {} };
-    const ok = await runSteps(runtime, stepSpecs(job.steps, raw.find('steps')), scope);
-    const outputs = strings(job.outputs, { ...runtime.contexts, env: runtime.env, steps: scope.steps, job: { status: runtime.status } });
+    await runSteps(runtime, stepSpecs(job.steps, raw.find('steps'))).finally(killProcesses);
+    const { steps, status } = runtime.scope;
+    const outputs = strings(job.outputs, { ...runtime.contexts, env: runtime.env, steps, job: { status } });
     return {
-      result: ok ? 'success' : 'failure',
+      result: status === 'success' ? 'success' : 'failure',
       outputs,
       summary: runtime.summary,
       annotations: runtime.annotations,
@@ -206,7 +219,11 @@ export async function workflowHarness(options: HarnessOptions) {
       const attempt = run.attempt + 1;
       return { ...run, attempt, jobs: await runJobs(run.workflow, run.runId, attempt, run.event, run.jobs) };
     },
-    close: () => rm(root, { recursive: true, force: true }),
+    /** Kills what a job left running (a test that timed out), and removes every file. */
+    async close() {
+      killProcesses();
+      await rm(root, { recursive: true, force: true });
+    },
   };
 }
 

@@ -7,12 +7,16 @@ import { git } from '../git-remote.js';
 const exec = promisify(execFile);
 
 /**
- * The repository the runs check out, in `dir`: this one's tracked files as they are in its working
- * tree (uncommitted edits included), copied once, so that edits made while the tests run do not
- * reach them.
+ * The repository the runs check out, in `dir`: the files of this one's working tree that a commit
+ * would take (tracked ones with their uncommitted edits, and new ones .gitignore admits), copied
+ * once, so that edits made while the tests run do not reach them.
  */
 export async function snapshot(source: string, dir: string): Promise<void> {
-  const tracked = (await exec('git', ['ls-files', '-z'], { cwd: source, maxBuffer: 1 << 24 })).stdout.split('\0').filter(Boolean);
+  const tracked = (
+    await exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: source, maxBuffer: 1 << 24 })
+  ).stdout
+    .split('\0')
+    .filter(Boolean);
   for (const file of tracked) {
     const exists = await stat(join(source, file)).then(
       () => true,

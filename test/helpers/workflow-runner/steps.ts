@@ -25,7 +25,10 @@ export interface JobRuntime {
   env: Record<string, string>;
   /** What the runner sets for every process: GITHUB_*, RUNNER_*, CI, PATH. */
   runnerEnv: Record<string, string>;
-  status: Status;
+  /** Each step's process group, killed when the job ends. */
+  processGroups: Set<number>;
+  /** The job's own steps; its status is `job.status`. */
+  scope: Scope;
   summary: string;
   annotations: Annotation[];
   log: string;
@@ -44,9 +47,14 @@ export interface StepSpec {
   raw: MappingToken;
 }
 
-/** The steps of a job or of a composite action: their own `steps` context and, in an action, `inputs`. */
-interface Scope {
+/**
+ * The steps of a job or of a composite action: their own `steps` context, `inputs` in an action,
+ * and the status their `success()` and `failure()` read: inside a composite action, the action's
+ * own (the runner's `action_status`), so its steps run after a failure of the job's.
+ */
+export interface Scope {
   steps: Record<string, { outputs: Record<string, string>; outcome: string; conclusion: string }>;
+  status: Status;
   inputs?: Record<string, string>;
 }
 
@@ -104,7 +112,13 @@ async function execute(job: JobRuntime, argv: string[], cwd: string, env: Record
   const files = { GITHUB_OUTPUT: `output_${id}`, GITHUB_ENV: `env_${id}`, GITHUB_STEP_SUMMARY: `summary_${id}` };
   const paths = Object.fromEntries(Object.entries(files).map(([k, f]) => [k, join(job.temp, f)]));
   for (const path of Object.values(paths)) await writeFile(path, '');
-  const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...job.runnerEnv, ...env, ...paths }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd,
+    env: { ...job.runnerEnv, ...env, ...paths },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  job.processGroups.add(child.pid!);
   child.stdout.setEncoding('utf8').on('data', (text: string) => report(job, text));
   child.stderr.setEncoding('utf8').on('data', (text: string) => (job.log += text));
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
@@ -153,13 +167,13 @@ async function runLocalAction(
   Object.assign(inputs, given);
   if (action.runs.using === 'composite') {
     const raw = (parsed.value as MappingToken).find('runs');
-    const scope: Scope = { steps: {}, inputs };
-    const ok = await runSteps(job, stepSpecs(action.runs.steps, raw && isMapping(raw) ? raw.find('steps') : undefined), scope);
+    const scope: Scope = { steps: {}, status: 'success', inputs };
+    await runSteps(job, stepSpecs(action.runs.steps, raw && isMapping(raw) ? raw.find('steps') : undefined), scope);
     const outputContexts = { ...contexts, steps: scope.steps, inputs };
     const outputs = Object.fromEntries(
       (action.outputs ?? []).map((o) => [o.id, o.value ? asString(evaluate(o.value, outputContexts)) : '']),
     );
-    return { ok, outputs };
+    return { ok: scope.status === 'success', outputs };
   }
   if (!('main' in action.runs)) throw new Error(`${path}: only node and composite actions run here`);
   // The runner's input variables: upper case, spaces to underscores, dashes kept (INPUT_RUN-ID).
@@ -167,17 +181,16 @@ async function runLocalAction(
   return execute(job, [process.execPath, join(dir, action.runs.main)], job.workspace, { ...env, ...inputEnv, GITHUB_ACTION_PATH: dir });
 }
 
-/** Runs steps in order: each `if:` against the job's status so far, a failure failing the job; returns whether all passed. */
-export async function runSteps(job: JobRuntime, specs: StepSpec[], scope: Scope = { steps: {} }): Promise<boolean> {
-  let ok = true;
+/** Runs steps in order, each `if:` against the scope's status so far; a step that fails fails the scope. */
+export async function runSteps(job: JobRuntime, specs: StepSpec[], scope = job.scope): Promise<void> {
   for (const spec of specs) {
     const { step } = spec;
-    const base = { ...job.contexts, steps: scope.steps, job: { status: job.status }, ...(scope.inputs && { inputs: scope.inputs }) };
+    const base = { ...job.contexts, steps: scope.steps, job: { status: job.scope.status }, ...(scope.inputs && { inputs: scope.inputs }) };
     const record = (outcome: string, conclusion = outcome, outputs: Record<string, string> = {}) => {
       if (step.id && !step.id.startsWith('__')) scope.steps[step.id] = { outputs, outcome, conclusion };
     };
     if (!('run' in step || 'uses' in step)) throw new Error(`step ${step.id}: only run and uses steps run here`);
-    if (!condition(step.if, { ...base, env: job.env }, job.status)) {
+    if (!condition(step.if, { ...base, env: job.env }, scope.status)) {
       record('skipped');
       continue;
     }
@@ -185,18 +198,16 @@ export async function runSteps(job: JobRuntime, specs: StepSpec[], scope: Scope 
     const contexts = { ...base, env };
     const uses = 'uses' in step ? asString(evaluate(step.uses, contexts)) : '';
     const given = strings(spec.raw.find('with'), contexts);
+    const script = 'run' in step ? asString(evaluate(step.run, contexts)) : '';
+    job.log += `Run ${uses || script.split('\n')[0]}\n`;
     const outcome = await ('run' in step
-      ? runScript(job, spec, asString(evaluate(step.run, contexts)), env, contexts)
+      ? runScript(job, spec, script, env, contexts)
       : uses.startsWith('./')
         ? runLocalAction(job, uses, given, env, contexts)
         : job.standIn(uses, given, job));
-    const continueOnError =
-      step['continue-on-error'] !== undefined && Boolean(evaluate(step['continue-on-error'] as TemplateToken, contexts));
+    const allowed = step['continue-on-error'];
+    const continueOnError = typeof allowed === 'boolean' ? allowed : allowed !== undefined && Boolean(evaluate(allowed, contexts));
     record(outcome.ok ? 'success' : 'failure', outcome.ok || continueOnError ? 'success' : 'failure', outcome.outputs);
-    if (!outcome.ok && !continueOnError) {
-      ok = false;
-      job.status = 'failure';
-    }
+    if (!outcome.ok && !continueOnError) scope.status = 'failure';
   }
-  return ok;
 }
