@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MlopsError } from '../../src/errors.js';
+import { memoryLogger } from '../../src/log.js';
 import { FolderStore } from '../../src/registry/folder-store.js';
 import { Registry } from '../../src/registry/registry.js';
 
@@ -78,5 +79,27 @@ describe('the folder registry', () => {
     await writeFile(join(root, 'registry/.lock'), String(process.pid));
     const err = await failure(registry.withLock(async () => undefined, 200));
     expect(err!.message).toContain('is locked by another run');
+  });
+
+  it('cleans what killed runs left, once it holds the lock, and says so', async () => {
+    await registry.register(files, { runId: 'r1', summary: {} });
+    const dir = join(root, 'registry');
+    await mkdir(join(dir, 'versions/.staging-0badf00d'));
+    await writeFile(join(dir, 'versions/.staging-0badf00d/model.json'), '{');
+    await writeFile(join(dir, 'aliases.json.0badf00d.tmp'), '{');
+    await writeFile(join(dir, 'versions/v1/tags.json.0badf00d.tmp'), '{');
+    const log = memoryLogger();
+    await new Registry(new FolderStore(dir, log)).register(files, { runId: 'r2', summary: {} });
+    expect((await readdir(dir, { recursive: true })).sort()).toEqual(
+      [
+        'versions',
+        'versions/v1',
+        'versions/v2',
+        ...['v1', 'v2'].flatMap((v) => ['manifest.json', 'model.json', 'weights.bin'].map((f) => `versions/${v}/${f}`)),
+      ].sort(),
+    );
+    expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
+      `warn: the model registry ${dir}: removed what killed runs left: aliases.json.0badf00d.tmp, versions/.staging-0badf00d, versions/v1/tags.json.0badf00d.tmp`,
+    ]);
   });
 });
