@@ -5,6 +5,7 @@ import type { Artifact } from './artifact-files.js';
 import { stepDir, type StepContext } from './context.js';
 import { configError, MlopsError } from './errors.js';
 import { readJson, writeJson } from './json-file.js';
+import { rekickHint } from './runs/rekick-hint.js';
 
 /**
  * Steps talk only through these files, so any step can rerun alone from the one before's output.
@@ -22,7 +23,7 @@ export async function readArtifact<T>(ctx: StepContext, artifact: Artifact<T>): 
     if (!(err instanceof MlopsError && err.code === 'file_missing')) throw err;
     throw configError(
       `run ${ctx.runId} has no ${artifact.step} output (${path})`,
-      `run the ${artifact.step} step for this run first, e.g. \`mlops rekick ${ctx.runId} --from ${artifact.step}\``,
+      `run the ${artifact.step} step for this run first: ${rekickHint(ctx, artifact.step)}`,
     );
   });
 }

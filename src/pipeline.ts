@@ -11,7 +11,7 @@ import {
   type Artifact,
 } from './artifact-files.js';
 import type { StepContext } from './context.js';
-import { extract } from './data/extract.js';
+import { extract, type ExtractOutputs } from './data/extract.js';
 import { configError } from './errors.js';
 import { evaluate } from './evaluate/evaluate.js';
 import { gate } from './gate/gate.js';
@@ -21,9 +21,9 @@ import { buildStep } from './image/build.js';
 import { pushStep } from './image/push.js';
 import { record } from './registry/record.js';
 import { Ledger } from './runs/ledger.js';
-import { conclude, definedOnly, runStep, type RunOptions, type Step } from './runs/step.js';
+import { conclude, definedOnly, endIfUnchanged, runStep, type RunOptions, type Step } from './runs/step.js';
 import { stepNames, type StepName } from './step-names.js';
-import type { PipelineResult } from './step-outputs.js';
+import type { PipelineResult, UnchangedRun } from './step-outputs.js';
 
 export type { RunOptions, Step };
 
@@ -43,12 +43,17 @@ export interface PipelineOptions extends RunOptions {
  * are retried by the `slo` policy; a final failure is sent to every alert sink, with the command
  * that resumes the run.
  */
-export async function runPipeline(ctx: StepContext, options: PipelineOptions = {}): Promise<PipelineResult> {
-  const ledger = await Ledger.open(ctx, { asOf: options.asOf, force: options.force });
-  const run = { ...ledger.run.options, ...definedOnly({ asOf: options.asOf, force: options.force }) };
+export async function runPipeline(ctx: StepContext, options: PipelineOptions = {}): Promise<PipelineResult | UnchangedRun> {
+  const asked = { asOf: options.asOf, force: options.force, retrain: options.retrain };
+  const ledger = await Ledger.open(ctx, asked);
+  const run = { ...ledger.run.options, ...definedOnly(asked) };
   const first = stepNames.indexOf(options.from ?? 'extract');
   if (first < 0) throw configError(`--from: expected one of ${stepNames.join(', ')}, got "${options.from}"`);
-  for (const name of stepNames.slice(first)) await runStep(ctx, ledger, name, (options.steps ?? steps)[name], run);
+  for (const name of stepNames.slice(first)) {
+    const out = await runStep(ctx, ledger, name, (options.steps ?? steps)[name], run);
+    const unchanged = name === 'extract' && (await endIfUnchanged(ctx, ledger, out as ExtractOutputs, run));
+    if (unchanged) return { extract: out as ExtractOutputs, unchanged };
+  }
   const ifSucceeded = async <T>(artifact: Artifact<T>) =>
     ledger.run.steps.find((s) => s.name === artifact.step)?.status === 'succeeded' ? readArtifact(ctx, artifact) : undefined;
   const result: PipelineResult = {
@@ -66,7 +71,7 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
 }
 
 /** Resumes a run at `from`, or at the first step that did not succeed, reusing the artifacts before it. */
-export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult> {
+export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult | UnchangedRun> {
   const run = await Ledger.existing(ctx);
   const start =
     from ?? (run.steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped')?.name as StepName | undefined) ?? 'extract';

@@ -1,7 +1,7 @@
 import { count, measure } from './format.js';
 import type { Metrics } from './evaluate/metrics.js';
 import type { ExtractOutputs } from './data/extract.js';
-import type { Decision, PipelineResult, RuleResult, RunRecord, TrainOutputs } from './step-outputs.js';
+import type { Decision, PipelineResult, RuleResult, RunRecord, TrainOutputs, UnchangedRun } from './step-outputs.js';
 
 /** The metrics table: candidate against the champion, scored on the same test rows. */
 export function metricsTable(candidate: Metrics, champion?: Metrics): string[] {
@@ -69,11 +69,20 @@ export function decisionLines(decision: Decision): string[] {
 }
 
 /** The closing summary of `mlops run`. */
-export function runSummary(runId: string, runDir: string, result: PipelineResult): string {
-  const { extract: e, train: t, evaluate: ev } = result;
+export function runSummary(runId: string, runDir: string, result: PipelineResult | UnchangedRun): string {
+  const e = result.extract;
+  const data = `data      ${count(e.rows.read)} rows read, ${count(e.rows.quarantined)} quarantined; train ${count(e.split.train)}, validation ${count(e.split.validation)}, test ${count(e.split.test)} (as_of ${e.window.asOf})`;
+  if ('unchanged' in result)
+    return [
+      `run ${runId}`,
+      data,
+      `trained   nothing new: the data, config and code are those of the champion ${result.unchanged} (--retrain to train anyway)`,
+      `artifacts ${runDir}`,
+    ].join('\n');
+  const { train: t, evaluate: ev } = result;
   return [
     `run ${runId}`,
-    `data      ${count(e.rows.read)} rows read, ${count(e.rows.quarantined)} quarantined; train ${count(e.split.train)}, validation ${count(e.split.validation)}, test ${count(e.split.test)} (as_of ${e.window.asOf})`,
+    data,
     `training  ${t.epochs} epochs on ${t.backend}, best epoch ${t.bestEpoch}, ${count(t.samplesPerSecond)} samples/s`,
     '',
     ...metricsTable(ev.metrics, ev.champion?.metrics),

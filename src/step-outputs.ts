@@ -252,7 +252,8 @@ export interface RecordOutputs {
   manifest: VersionManifest;
 }
 
-export type RunStatus = 'running' | 'succeeded' | 'rejected' | 'failed';
+/** `unchanged`: extract found the champion's own data, config and code, so nothing was trained. */
+export type RunStatus = 'running' | 'succeeded' | 'rejected' | 'failed' | 'unchanged';
 
 export type StepStatus = 'running' | 'succeeded' | 'failed' | 'skipped';
 
@@ -276,8 +277,15 @@ export interface RunRecord {
   startedAt: string;
   finishedAt?: string;
   /** What the run was asked to do, so a rekick does the same. */
-  options: { asOf?: string; force?: { reason: string } };
+  options: { asOf?: string; force?: { reason: string }; retrain?: boolean };
   steps: StepRecord[];
+}
+
+/** A run that ended after extract: the champion was trained on this very data, config and code. */
+export interface UnchangedRun {
+  extract: ExtractOutputs;
+  /** The champion's version. */
+  unchanged: string;
 }
 
 export interface PipelineResult {

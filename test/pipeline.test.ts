@@ -8,7 +8,7 @@ import { memoryLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
 import { openRegistry } from '../src/registry/registry.js';
-import { isolatedConfig } from './helpers/model.js';
+import { isolatedConfig, trained } from './helpers/model.js';
 
 let root: string;
 let config: Config;
@@ -18,6 +18,8 @@ beforeAll(async () => {
   config = await isolatedConfig(root);
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
+
+const readJson = async (file: string): Promise<unknown> => JSON.parse(await readFile(file, 'utf8'));
 
 const context = (runId: string, change: (c: Config) => void = () => {}) => {
   const c = structuredClone(config);
@@ -32,12 +34,13 @@ const context = (runId: string, change: (c: Config) => void = () => {}) => {
 
 describe('the whole pipeline on the sample data', () => {
   it('releases the first model on value thresholds alone, then judges the second against it', async () => {
-    const first = await runPipeline(context('first'));
+    const first = trained(await runPipeline(context('first')));
     expect(first.decision).toMatchObject({ passed: true, blessed: true });
     expect(first.decision.note).toContain('value thresholds only');
     expect(first.record?.version).toBe('v1');
 
-    const second = await runPipeline(context('second'));
+    // The same data, config and code as v1: only retrain makes it train again.
+    const second = trained(await runPipeline(context('second'), { retrain: true }));
     expect(second.decision.championVersion).toBe('v1');
     expect(second.evaluate.champion?.version).toBe('v1');
     expect(second.decision.rules.some((r) => r.rule === 'change.absolute')).toBe(true);
@@ -53,15 +56,30 @@ describe('the whole pipeline on the sample data', () => {
 
   it('keeps the champion when the gate rejects, and releases a rejected model only when forced', async () => {
     const strict = (c: Config) => (c.gates!.thresholds.accuracy = { lower: 1.01 });
-    const rejected = await runPipeline(context('rejected', strict));
+    const rejected = trained(await runPipeline(context('rejected', strict)));
     expect(rejected.decision.passed).toBe(false);
     expect(rejected.record).toBeUndefined();
     expect((await openRegistry({ config, configDir: process.cwd(), env: process.env }).aliases()).champion).toBe('v2');
 
-    const forced = await runPipeline(context('forced', strict), { force: { reason: 'ship the fix' } });
+    const forced = trained(await runPipeline(context('forced', strict), { force: { reason: 'ship the fix' } }));
     expect(forced.record?.version).toBe('v3');
     const decision = JSON.parse(await readFile(join(root, 'forced/gate/decision.json'), 'utf8'));
     expect(decision.forced).toEqual({ reason: 'ship the fix' });
+  });
+
+  it("trains nothing on the champion's own data, config and code, and adds no version; retrain trains anyway", async () => {
+    // v3, the champion, was trained by the forced run above, on the strict gate's config.
+    const strict = (c: Config) => (c.gates!.thresholds.accuracy = { lower: 1.01 });
+    const again = await runPipeline(context('again', strict));
+    expect(again).toMatchObject({ unchanged: 'v3' });
+    expect(await readJson(join(root, 'again', 'run.json'))).toMatchObject({
+      status: 'unchanged',
+      steps: [{ name: 'extract', status: 'succeeded' }],
+    });
+    expect(await openRegistry({ config, configDir: process.cwd(), env: process.env }).versions()).toEqual(['v1', 'v2', 'v3']);
+    // Another config is new; retrain trains on the same again.
+    expect(await runPipeline(context('other-config'))).toHaveProperty('record.version', 'v4');
+    expect(await runPipeline(context('retrained'), { retrain: true })).toHaveProperty('record.version', 'v5');
   });
 
   it('stores model, preprocessing, card, evaluation and decision in the version, checksummed', async () => {

@@ -176,3 +176,72 @@ describe('a step that pipes a command through tee fails when the command fails',
     }
   });
 });
+
+interface FullJob {
+  environment?: string;
+  env?: Record<string, string>;
+  steps?: (Step & { env?: Record<string, string>; if?: string })[];
+}
+const workflowFile = async (name: string) =>
+  parse(await readFile(`.github/workflows/${name}`, 'utf8')) as {
+    env?: Record<string, string>;
+    concurrency: { group: string };
+    jobs: Record<string, FullJob>;
+  };
+
+describe('what a fork meets', () => {
+  it("documents every secret and variable the workflows read in the README's table, with its kind, and no other", async () => {
+    const read = new Map<string, string>();
+    for (const file of [...workflows, ...actionDirs.map((d) => join(d, 'action.yml'))])
+      for (const [, kind, name] of (await readFile(file, 'utf8')).matchAll(/\b(secrets|vars)\.([A-Z_]+)/g))
+        read.set(name!, kind === 'secrets' ? 'secret' : 'variable');
+    const readme = await readFile('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('Every secret and variable the workflows read'));
+    const rows = [...table.matchAll(/^\| `([A-Z_]+)`\s*\| (secret|variable)\s*\|/gm)].map(([, name, kind]) => [name!, kind!] as const);
+    expect(new Map(rows)).toEqual(read);
+  });
+
+  it('sets secrets on the steps that need them, never for a whole workflow or job', async () => {
+    for (const file of workflows) {
+      const workflow = await workflowFile(file.replace('.github/workflows/', ''));
+      expect(JSON.stringify(workflow.env ?? {}), file).not.toMatch(/secrets\./);
+      for (const [name, job] of Object.entries(workflow.jobs))
+        expect(JSON.stringify(job.env ?? {}), `${file} ${name}`).not.toMatch(/secrets\./);
+    }
+  });
+
+  it('runs every job that changes what serves in the production environment', async () => {
+    const train = await workflowFile('train.yml');
+    const reevaluate = await workflowFile('reevaluate.yml');
+    expect([train.jobs.build!.environment, train.jobs.deploy!.environment, reevaluate.jobs.reevaluate!.environment]).toEqual([
+      'production',
+      'production',
+      'production',
+    ]);
+  });
+
+  it('gives each dispatched run a concurrency group of its own, since GitHub cancels a pending run when another joins', async () => {
+    for (const name of ['train.yml', 'monitor.yml', 'reevaluate.yml']) {
+      const { group } = (await workflowFile(name)).concurrency;
+      expect(group, name).toContain("github.event_name == 'schedule' && 'schedule' || github.run_id");
+    }
+  });
+
+  it('uploads the run of every train job whether it passed or failed, under names no attempt reuses', async () => {
+    const train = await workflowFile('train.yml');
+    for (const [name, job] of Object.entries(train.jobs)) {
+      const save = job.steps!.find((s) => s.uses === './.github/actions/save');
+      expect(save, name).toMatchObject({ if: '${{ !cancelled() }}', with: { job: name, failed: "${{ job.status == 'failure' }}" } });
+    }
+    const action = await readFile('.github/actions/save/action.yml', 'utf8');
+    expect(action).toContain("format('run-{0}-failed-attempt-{1}', inputs.job, github.run_attempt)");
+  });
+
+  it("judges a window longer than the monitor's hourly schedule, so a late run leaves no gap", async () => {
+    const monitorYml = await readFile('.github/workflows/monitor.yml', 'utf8');
+    expect(monitorYml).toMatch(/cron: '\d+ \* \* \* \*'/);
+    const config = parse(await readFile('mlops.config.yaml', 'utf8')) as { monitoring: { window: string } };
+    const [, n, unit] = /^(\d+)([mhd])$/.exec(config.monitoring.window)!;
+    expect(Number(n) * { m: 1, h: 60, d: 1440 }[unit as 'm' | 'h' | 'd']).toBeGreaterThan(60);
+  });
+});

@@ -7,6 +7,7 @@ import { createLogger, logFormat, onRunner } from '../log.js';
 import { runStepAlone, type RunOptions, type Step } from '../runs/step.js';
 import type { StepName } from '../step-names.js';
 import { redact } from '../secrets.js';
+import { rekickHint, workflowJob } from '../runs/rekick-hint.js';
 
 /** What one action adds to the shared adapter: its steps, how inputs shape them, what it reports. */
 export interface ActionSpec<T> {
@@ -18,7 +19,7 @@ export interface ActionSpec<T> {
   config?: (loaded: LoadedConfig) => Config;
   /** Reads the action's own inputs into the run's options. */
   prepare?: (ctx: StepContext) => RunOptions | Promise<RunOptions>;
-  outputs: (out: T, ctx: StepContext) => Record<string, string | number | boolean>;
+  outputs: (out: T, ctx: StepContext) => Record<string, string | number | boolean> | Promise<Record<string, string | number | boolean>>;
   /** The job summary, in markdown. */
   summary: (out: T, ctx: StepContext) => string | Promise<string>;
   /** The job summary of a failed step, from what it wrote before failing (a failed canary's numbers); none by default. */
@@ -59,13 +60,19 @@ export async function runAction<T>(spec: ActionSpec<T>): Promise<void> {
       return;
     }
     const out = spec.task ? await spec.task(ctx) : (outs as T);
-    for (const [name, value] of Object.entries(spec.outputs(out, ctx))) core.setOutput(name, value);
+    for (const [name, value] of Object.entries(await spec.outputs(out, ctx))) core.setOutput(name, value);
     await spec.annotate?.(out, ctx);
     await core.summary.addRaw(await spec.summary(out, ctx)).write();
     const failed = spec.failure?.(out);
     if (failed) core.setFailed(redact(describeError(failed)));
   } catch (err) {
     core.setFailed(redact(describeError(err)));
+    // The paths in the error are on this runner, gone once the job ends: say where the files went.
+    const [step] = Object.keys(spec.steps);
+    if (ctx && step && onRunner(ctx.env))
+      core.notice(
+        `The run's files are in this workflow run's artifact run-${workflowJob(step)}-failed-attempt-${ctx.env.GITHUB_RUN_ATTEMPT || 1}. To resume: ${rekickHint(ctx, step)}.`,
+      );
     const summary = ctx && spec.failureSummary && (await spec.failureSummary(ctx).catch(() => undefined));
     if (summary) await core.summary.addRaw(summary).write();
   }

@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { readArtifact } from '../artifacts.js';
 import { contractFile } from '../artifact-files.js';
 import { extract, type ExtractOutputs } from '../data/extract.js';
+import { readRun } from '../runs/ledger.js';
 import { runAction } from './action.js';
 import { extractSummary } from './summary.js';
 
@@ -9,8 +10,10 @@ import { extractSummary } from './summary.js';
 export const run = () =>
   runAction<{ extract: ExtractOutputs }>({
     steps: { extract },
-    prepare: () => ({ asOf: core.getInput('as-of') || undefined }),
-    outputs: ({ extract: out }) => ({
+    prepare: () => ({ asOf: core.getInput('as-of') || undefined, retrain: core.getBooleanInput('retrain') }),
+    outputs: async ({ extract: out }, ctx) => ({
+      // False when the run ended here: the champion was trained on this very data, config and code.
+      changed: (await readRun(ctx.runDir))?.status !== 'unchanged',
       'rows-read': out.rows.read,
       'rows-quarantined': out.rows.quarantined,
       'data-hash': out.dataHash,
@@ -25,5 +28,9 @@ export const run = () =>
           file: ctx.configFile,
         });
     },
-    summary: async ({ extract: out }, ctx) => extractSummary(out, await readArtifact(ctx, contractFile)),
+    summary: async ({ extract: out }, ctx) =>
+      extractSummary(out, await readArtifact(ctx, contractFile)) +
+      ((await readRun(ctx.runDir))?.status === 'unchanged'
+        ? "\n\n**Nothing new to train**: the data, config and code are the champion's own, so this run adds no version, image or rollout. To train anyway, run the workflow with `retrain`.\n"
+        : ''),
   });

@@ -10,12 +10,12 @@ import { stepNames, type StepName } from '../step-names.js';
 import { decisionLines, extractSummary, metricsTable, runSummary, statusTable, trainSummary } from '../report.js';
 import { listRuns } from '../runs/ledger.js';
 import { contextFrom, type GlobalOptions } from './context.js';
-import type { PipelineResult } from '../step-outputs.js';
+import type { PipelineResult, UnchangedRun } from '../step-outputs.js';
 
 /** Prints the closing summary; a rejected model ends the command with a quality error (exit 4). */
-function finish(ctx: StepContext, result: PipelineResult): void {
+function finish(ctx: StepContext, result: PipelineResult | UnchangedRun): void {
   process.stdout.write(`\n${runSummary(ctx.runId, ctx.runDir, result)}\n`);
-  if (!result.decision.blessed) throw rejection(result.decision);
+  if (!('unchanged' in result) && !result.decision.blessed) throw rejection(result.decision);
 }
 
 const print = (json: boolean | undefined, value: unknown, text: () => string) =>
@@ -28,10 +28,12 @@ export function registerPipeline(cli: Command): void {
     .option('--as-of <date>', 'the batch day (YYYY-MM-DD); reruns with the same day reproduce a run')
     .option('--run-id <id>', 'name the run instead of generating an id')
     .option('--force <reason>', 'release even if the gate rejects the model; the reason is recorded')
-    .action(async (opts: { asOf?: string; runId?: string; force?: string }, cmd: Command) => {
+    .option('--retrain', "train even when the data, config and code are the champion's own (by default such a run ends after extract)")
+    .action(async (opts: { asOf?: string; runId?: string; force?: string; retrain?: boolean }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       ctx.log.info(`run ${ctx.runId}: ${ctx.config.project}`);
-      finish(ctx, await runPipeline(ctx, { asOf: opts.asOf, force: opts.force === undefined ? undefined : { reason: opts.force } }));
+      const force = opts.force === undefined ? undefined : { reason: opts.force };
+      finish(ctx, await runPipeline(ctx, { asOf: opts.asOf, force, retrain: opts.retrain }));
     });
 
   cli

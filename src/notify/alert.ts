@@ -4,7 +4,7 @@ export interface Alert {
   step: string;
   errorClass: string;
   message: string;
-  /** The command that resumes the run (or, for a monitoring breach, that checks again). */
+  /** How to resume the run: a command, or on a runner the workflow's dispatch inputs (for a monitoring breach: how to check again). */
   rekick: string;
   /** The title; by default "<workflow> failed at <step>". */
   title?: string;

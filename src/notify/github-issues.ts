@@ -1,6 +1,7 @@
 import { getOctokit } from '@actions/github';
 import type { StepContext } from '../context.js';
 import { redact, registerSecret } from '../secrets.js';
+import { workflowJob } from '../runs/rekick-hint.js';
 import type { Alert } from './alert.js';
 
 /**
@@ -21,6 +22,9 @@ interface Target {
   label: string;
   /** The workflow run's page and attempt, in a workflow. */
   run?: string;
+  /** The workflow run's id (what rekick_run_id takes) and attempt. */
+  runNumber?: string;
+  attempt: string;
 }
 
 /** The repository to alert in: only in a workflow (a token and a repository) and with issue alerts on. */
@@ -36,6 +40,8 @@ function target(ctx: StepContext): Target | undefined {
     workflow: env.GITHUB_WORKFLOW || ctx.config.project,
     label: ctx.config.notify.github.label,
     run: env.GITHUB_RUN_ID && `${url} (attempt ${env.GITHUB_RUN_ATTEMPT || 1})`,
+    runNumber: env.GITHUB_RUN_ID,
+    attempt: env.GITHUB_RUN_ATTEMPT || '1',
   };
 }
 
@@ -90,9 +96,10 @@ function failureText(t: Target, alert: Alert): string {
     '```',
     '',
     'To rerun it:',
-    '- on GitHub, open the workflow run and choose **Re-run failed jobs**;',
-    `- or run the workflow (\`workflow_dispatch\`) with \`rekick_run_id=${alert.runId}\` and \`from_step=${alert.step}\`;`,
-    `- or locally: \`${alert.rekick}\`.`,
+    '- open the workflow run and choose **Re-run failed jobs**;',
+    `- or run the workflow (\`workflow_dispatch\`) with \`rekick_run_id=${t.runNumber}\` and \`from_step=${workflowJob(alert.step)}\`.`,
+    '',
+    `The run's files (the quarantine, the gate's decision, the ledger) are in this workflow run's artifact \`run-${workflowJob(alert.step)}-failed-attempt-${t.attempt}\`.`,
   ].join('\n');
 }
 

@@ -1,6 +1,7 @@
 import type { StepContext } from '../context.js';
 import { MlopsError } from '../errors.js';
 import { redact } from '../secrets.js';
+import { rekickHint } from '../runs/rekick-hint.js';
 import type { Alert } from './alert.js';
 import { closeIssueAlerts, issueAlert } from './github-issues.js';
 
@@ -10,7 +11,7 @@ export function alertFor(ctx: StepContext, step: string, error: unknown): Alert 
     step,
     errorClass: error instanceof MlopsError ? error.errorClass : 'internal',
     message: redact(error instanceof Error ? error.message : String(error)),
-    rekick: `mlops rekick ${ctx.runId} --from ${step}`,
+    rekick: rekickHint(ctx, step),
   };
 }
 
@@ -18,7 +19,7 @@ export function alertFor(ctx: StepContext, step: string, error: unknown): Alert 
 export function webhookPayload(project: string, alert: Alert): Record<string, unknown> {
   const text = alert.advice
     ? `:rotating_light: ${project}: ${alert.message}\n${alert.advice.map((a) => `• ${a}`).join('\n')}`
-    : `:rotating_light: ${project}: step *${alert.step}* of run \`${alert.runId}\` failed (${alert.errorClass}): ${alert.message}\nTo resume: \`${alert.rekick}\``;
+    : `:rotating_light: ${project}: step *${alert.step}* of run \`${alert.runId}\` failed (${alert.errorClass}): ${alert.message}\nTo resume: ${alert.rekick}`;
   return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }], mlops: alert };
 }
 

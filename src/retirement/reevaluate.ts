@@ -134,8 +134,14 @@ async function retrainNow(ctx: StepContext): Promise<string> {
     { config: ctx.config, dir: ctx.configDir, file: ctx.configFile, env: ctx.env },
     { runId: newRunId(), log: ctx.log, progress: ctx.progress },
   );
-  const outcome = await runPipeline(run).then(
-    (r) => (r.decision.blessed ? `blessed${r.deploy ? `, ${r.deploy.version} deployed` : ''}` : 'rejected by the gate'),
+  // A retirement asks for a new model, whatever the champion was trained on.
+  const outcome = await runPipeline(run, { retrain: true }).then(
+    (r) =>
+      'unchanged' in r
+        ? `trained nothing (${r.unchanged})`
+        : r.decision.blessed
+          ? `blessed${r.deploy ? `, ${r.deploy.version} deployed` : ''}`
+          : 'rejected by the gate',
     (err: unknown) => `failed: ${(err as Error).message}`,
   );
   return `run ${run.runId} ${outcome}`;

@@ -6,7 +6,9 @@ import { alertFor, notifyFailure, notifyRecovered } from '../notify/notify.js';
 import { Ledger } from './ledger.js';
 import { withRetry } from './retry.js';
 import { stepNames, type StepName } from '../step-names.js';
+import type { ExtractOutputs } from '../data/extract.js';
 import type { Decision, RunRecord } from '../step-outputs.js';
+import { unchangedChampion } from './unchanged.js';
 
 /**
  * Running one step of a run with the pattern's error handling. Kept apart from the table of steps
@@ -48,13 +50,33 @@ export async function conclude(ctx: StepContext, ledger: Ledger, decision: Decis
 }
 
 /**
+ * Ends a run whose extract found the champion's own data, config and code, unless it was asked to
+ * retrain: nothing new to train, and no identical version, image or rollout. Returns that champion.
+ */
+export async function endIfUnchanged(
+  ctx: StepContext,
+  ledger: Ledger,
+  extract: ExtractOutputs,
+  run: RunOptions,
+): Promise<string | undefined> {
+  if (run.retrain) return undefined;
+  const champion = await unchangedChampion(ctx, extract.dataHash);
+  if (!champion) return undefined;
+  ctx.log.info(`nothing new to train: the data, config and code are those of the champion ${champion} (retrain to train anyway)`);
+  await ledger.finish('unchanged');
+  return champion;
+}
+
+/**
  * One step of a run on its own, as a workflow job runs it, with the same ledger, retries and
  * alerts. A rejection at the gate ends the run (the caller decides whether that fails a job); the
  * last step ends a blessed run.
  */
 export async function runStepAlone(ctx: StepContext, name: StepName, work: Step, options: RunOptions = {}): Promise<unknown> {
   const ledger = await Ledger.open(ctx, options);
-  const out = await runStep(ctx, ledger, name, work, { ...ledger.run.options, ...definedOnly(options) });
+  const run = { ...ledger.run.options, ...definedOnly(options) };
+  const out = await runStep(ctx, ledger, name, work, run);
+  if (name === 'extract') await endIfUnchanged(ctx, ledger, out as ExtractOutputs, run);
   const decision = name === 'gate' ? (out as Decision) : undefined;
   if (decision && !decision.blessed) await conclude(ctx, ledger, decision);
   if (name === stepNames.at(-1)) await conclude(ctx, ledger, await readArtifact(ctx, decisionFile));

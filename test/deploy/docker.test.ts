@@ -13,7 +13,7 @@ import { pushImage } from '../../src/image/push.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { predict, rolloutUnderLoad, underLoad } from '../helpers/load.js';
-import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
+import { contextFor, deployTo, isolatedConfig, registerBrokenVersion, trained, trainedRun } from '../helpers/model.js';
 import { dockerEngine, imageRegistry } from '../helpers/services.js';
 import type { PipelineResult } from '../../src/step-outputs.js';
 
@@ -58,7 +58,7 @@ describe.skipIf(!engine || !registry)('deploy.target docker: containers behind t
     proxy = await deployTo(config, 'docker');
     await buildHostBase(docker, BASE, () => {});
     ctx = await contextFor(config, 'one');
-    first = await withCredentials(registry!.password, () => runPipeline(ctx));
+    first = await withCredentials(registry!.password, async () => trained(await runPipeline(ctx)));
   }, 180_000);
   afterAll(async () => {
     if (ctx) await undeploy(ctx).catch(() => {});

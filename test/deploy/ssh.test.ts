@@ -11,7 +11,7 @@ import { buildHostBase } from '../../src/image/base.js';
 import { openDocker } from '../../src/image/docker.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { predict } from '../helpers/load.js';
-import { contextFor, deployTo, isolatedConfig } from '../helpers/model.js';
+import { contextFor, deployTo, isolatedConfig, trained } from '../helpers/model.js';
 import { dockerEngine, sshDockerHost, type SshDockerHost } from '../helpers/services.js';
 import type { PipelineResult } from '../../src/step-outputs.js';
 
@@ -45,7 +45,7 @@ describe.skipIf(!ssh)('deploy.target docker on a remote DOCKER_HOST over ssh (re
     await buildHostBase(new Docker(), BASE, () => {});
     ctx = await contextFor(config, 'one');
     remoteEnv(ssh!);
-    first = await runPipeline(ctx);
+    first = trained(await runPipeline(ctx));
   }, 240_000);
   afterAll(async () => {
     remoteEnv(ssh!);

@@ -15,7 +15,7 @@ import { pushImage } from '../../src/image/push.js';
 import { runPipeline } from '../../src/pipeline.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { predict, rolloutUnderLoad, underLoad } from '../helpers/load.js';
-import { contextFor, isolatedConfig, registerBrokenVersion, trainedRun } from '../helpers/model.js';
+import { contextFor, isolatedConfig, registerBrokenVersion, trained, trainedRun } from '../helpers/model.js';
 import { freePort } from '../helpers/ports.js';
 import { imageRegistry } from '../helpers/services.js';
 import { cutNode, restoreNode, swarmHosts } from '../helpers/swarm.js';
@@ -69,7 +69,7 @@ describe.skipIf(!hosts || !registry)('deploy.target swarm: a service per version
     proxy = `http://${hosts!.nodes[0]!.address}:${config.deploy.proxy.port}`;
     await buildHostBase(manager, BASE, () => {});
     ctx = await contextFor(config, 'one');
-    first = await runPipeline(ctx);
+    first = trained(await runPipeline(ctx));
   }, 240_000);
   afterAll(async () => {
     for (const node of hosts?.nodes ?? []) restoreNode(node);

@@ -11,7 +11,7 @@ import { silentProgress } from '../../src/progress.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { startServer, type RunningServer } from '../../serving/server.js';
 import { freePort } from './ports.js';
-import type { PipelineResult } from '../../src/step-outputs.js';
+import type { PipelineResult, UnchangedRun } from '../../src/step-outputs.js';
 
 /** The shipped config with its registry, work folder and prediction log moved under `root`, and no deploy target. */
 export async function isolatedConfig(root: string): Promise<Config> {
@@ -31,7 +31,14 @@ export async function trainedRun(config: Config, runId: string, seed?: number): 
   const c = structuredClone(config);
   if (seed !== undefined) c.model.seed = seed;
   const ctx = await contextFor(c, runId);
-  return { ctx, result: await runPipeline(ctx) };
+  return { ctx, result: trained(await runPipeline(ctx)) };
+}
+
+/** A run that trained; one that ended after extract (the champion's own data, config and code) fails the test, saying so. */
+export function trained(result: PipelineResult | UnchangedRun): PipelineResult {
+  if ('unchanged' in result)
+    throw new Error(`the run trained nothing: its data, config and code are those of the champion ${result.unchanged}`);
+  return result;
 }
 
 /** Sets a deploy target on ports no other test uses; returns the proxy's URL. */

@@ -10,7 +10,7 @@ import { alertFor, notifyFailure, notifyRecovered } from '../../src/notify/notif
 import { runPipeline, steps, type Step } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
 import { fakeGitHub } from '../helpers/fake-github.js';
-import { isolatedConfig } from '../helpers/model.js';
+import { isolatedConfig, trained } from '../helpers/model.js';
 import { freePort } from '../helpers/ports.js';
 
 const token = 'ghs_fakeTokenNeverLogged0123456789';
@@ -78,8 +78,9 @@ describe('GitHub issue alerts', () => {
     expect(issue!.body).toContain('failed (data)');
     expect(issue!.body).toContain('train broke');
     expect(issue!.body).toContain('Re-run failed jobs');
-    expect(issue!.body).toContain('`rekick_run_id=run-1` and `from_step=train`');
-    expect(issue!.body).toContain('`mlops rekick run-1 --from train`');
+    // The workflow run's id, as the dispatch input takes it, and where the failed run's files are.
+    expect(issue!.body).toContain('`rekick_run_id=42` and `from_step=train`');
+    expect(issue!.body).toContain('artifact `run-train-failed-attempt-2`');
     expect(github.auth).toEqual(new Set([`token ${token}`]));
   });
 
@@ -179,7 +180,7 @@ describe('GitHub issue alerts through runPipeline', () => {
 
     github.status = 0;
     const good = context('pipe-3');
-    expect((await runPipeline(good.ctx)).decision.blessed).toBe(true);
+    expect(trained(await runPipeline(good.ctx)).decision.blessed).toBe(true);
     expect(open()).toEqual([]);
     expect(github.comments.get(1)).toEqual([{ body: expect.stringContaining('run `pipe-3` succeeded') }]);
   });

@@ -13,7 +13,7 @@ import { runPipeline, steps, type Step } from '../../src/pipeline.js';
 import { silentProgress } from '../../src/progress.js';
 import { readRun } from '../../src/runs/ledger.js';
 import { backoffMs } from '../../src/runs/retry.js';
-import { isolatedConfig } from '../helpers/model.js';
+import { isolatedConfig, trained } from '../helpers/model.js';
 
 let root: string;
 let config: Config;
@@ -65,7 +65,7 @@ const transient = () => new MlopsError('transient', 'connection reset by the war
 describe('retries, alerts and rekick', () => {
   it('retries an injected transient failure, which then succeeds', async () => {
     const { ctx, log } = context('flaky');
-    const result = await runPipeline(ctx, { steps: failing('extract', transient, 2) });
+    const result = trained(await runPipeline(ctx, { steps: failing('extract', transient, 2) }));
     expect(result.decision.blessed).toBe(true);
     const run = await readRun(ctx.runDir);
     expect(run!.status).toBe('succeeded');
@@ -89,7 +89,7 @@ describe('retries, alerts and rekick', () => {
     alerts.length = 0;
     const { ctx } = context('broken');
     const bad = () => dataError('the test split has a label the model never saw');
-    await expect(runPipeline(ctx, { steps: failing('evaluate', bad) })).rejects.toThrow('never saw');
+    await expect(runPipeline(ctx, { steps: failing('evaluate', bad), retrain: true })).rejects.toThrow('never saw');
 
     let run = await readRun(ctx.runDir);
     expect(run!.status).toBe('failed');
@@ -108,7 +108,7 @@ describe('retries, alerts and rekick', () => {
     ]);
 
     const trainedAt = (await stat(join(ctx.runDir, 'train/model/weights.bin'))).mtimeMs;
-    const result = await runPipeline(ctx, { from: 'evaluate' });
+    const result = trained(await runPipeline(ctx, { from: 'evaluate' }));
     expect(result.decision.blessed).toBe(true);
     run = await readRun(ctx.runDir);
     expect(run!.status).toBe('succeeded');
@@ -128,7 +128,7 @@ describe('retries, alerts and rekick', () => {
 
   it('resumes from the failed step with the CLI, and status shows the runs', async () => {
     const { ctx } = context('cli-rekick');
-    await expect(runPipeline(ctx, { steps: failing('gate', () => dataError('injected')) })).rejects.toThrow('injected');
+    await expect(runPipeline(ctx, { steps: failing('gate', () => dataError('injected')), retrain: true })).rejects.toThrow('injected');
     const file = join(root, 'mlops.config.yaml');
     const text = (await readFile('mlops.config.yaml', 'utf8')).replace(
       "'data/penguins_raw.csv'",
