@@ -41,6 +41,78 @@ const PIPELINE = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'de
 /** A whole train.yml run takes 25-40 s on two busy cores; a test with two of them gets more than the default minute. */
 const TWO_RUNS = { timeout: 120_000 };
 
+/** A workflow of run steps only, with GitHub's rules to show: it runs in seconds. */
+const RULES = `
+name: rules
+on: workflow_dispatch
+env:
+  WHO: the workflow
+jobs:
+  first:
+    runs-on: ubuntu-latest
+    outputs:
+      greeting: \${{ steps.say.outputs.greeting }}
+    steps:
+      - id: say
+        run: echo "greeting=hello from $WHO" >> "$GITHUB_OUTPUT"
+      - run: exit 3
+      - run: echo never
+      - if: failure()
+        run: echo "::warning title=after a failure::job.status \${{ job.status }}, say \${{ steps.say.outcome }}"
+  second:
+    needs: first
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo never
+  third:
+    needs: second
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "::notice::second \${{ needs.second.result }}"
+  artifacts:
+    runs-on: ubuntu-latest
+    steps:
+      - run: mkdir -p out/.hidden && echo a > out/a.txt && echo h > out/.hidden/h.txt
+      - uses: actions/upload-artifact@v6
+        with: { name: out, path: out/ }
+      - uses: actions/upload-artifact@v6
+        continue-on-error: true
+        with: { name: out, path: out/ }
+      - uses: actions/upload-artifact@v6
+        with: { name: none, path: missing/ }
+      - uses: actions/download-artifact@v7
+        with: { name: out, path: back }
+      - run: test -f back/a.txt && test ! -e back/.hidden
+`;
+
+describe('the harness keeps GitHub’s rules', () => {
+  it('status functions, needs, outputs, and artifact names unique in a run', async () => {
+    harness = await workflowHarness({ apiUrl: github.apiUrl, files: { '.github/workflows/rules.yml': RULES } });
+    const run = await harness.run('rules.yml', { name: 'workflow_dispatch' });
+
+    // A failed step skips the steps after it but those asking for failure(), and fails the job.
+    expect(run.jobs.first).toMatchObject({ result: 'failure', outputs: { greeting: 'hello from the workflow' } });
+    expect(run.jobs.first!.log).not.toContain('never');
+    expect(run.jobs.first!.annotations).toEqual([
+      { level: 'warning', title: 'after a failure', message: 'job.status failure, say success' },
+    ]);
+    // A job whose needs failed is skipped; always() runs after it, and sees its needs only.
+    expect(results(run)).toMatchObject({ second: 'skipped', third: 'success' });
+    expect(run.jobs.third!.annotations).toEqual([{ level: 'notice', message: 'second skipped' }]);
+    // A second upload of a name fails with GitHub's 409; no files warns; hidden files stay out.
+    expect(run.jobs.artifacts!.result).toBe('success');
+    expect(run.jobs.artifacts!.annotations.map((a) => `${a.level}: ${a.message}`)).toEqual([
+      expect.stringMatching(/^error: .*\(409\) Conflict: an artifact with this name already exists on the workflow run$/),
+      'warning: No files were found with the provided path: missing/. No artifacts will be uploaded.',
+    ]);
+
+    // "Re-run failed jobs" runs the failed job and those after it; the others keep their attempt.
+    const rerun = await harness.rerunFailedJobs(run);
+    expect(attempts(rerun)).toEqual({ first: 2, second: 2, third: 2, artifacts: 1 });
+  });
+});
+
 describe('train.yml', () => {
   it('a scheduled run on the sample data passes every job, each writing its summary, and records one version', async () => {
     harness = await workflowHarness({ apiUrl: github.apiUrl });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
-import type { Job } from '@actions/workflow-parser/model/workflow-template';
+import type { Job, WorkflowJob } from '@actions/workflow-parser/model/workflow-template';
 import type { MappingToken } from '@actions/workflow-parser/templates/tokens/mapping-token';
 import { git } from './git-remote.js';
 import { asString, condition, evaluate, strings, type Contexts, type Status } from './workflow-runner/expressions.js';
@@ -31,11 +31,11 @@ export interface WorkflowRun {
   workflow: string;
   runId: number;
   attempt: number;
-  event: Event;
+  event: WorkflowEvent;
   jobs: Record<string, JobRun>;
 }
 
-export interface Event {
+export interface WorkflowEvent {
   name: 'schedule' | 'workflow_dispatch';
   /** Dispatch inputs; the workflow's defaults fill the rest. */
   inputs?: Record<string, string | boolean>;
@@ -81,15 +81,15 @@ export async function workflowHarness(options: HarnessOptions) {
   };
   let lastRunId = 41_000;
 
-  async function runJobs(workflow: string, runId: number, attempt: number, event: Event, earlier: Record<string, JobRun>) {
-    const content = await readFile(join(SOURCE, '.github/workflows', workflow), 'utf8');
+  async function runJobs(workflow: string, runId: number, attempt: number, event: WorkflowEvent, earlier: Record<string, JobRun>) {
+    const sha = await commit(repository, files);
+    const content = await readFile(join(repository, '.github/workflows', workflow), 'utf8');
     const parsed = parseWorkflow({ name: workflow, content }, new NoOperationTraceWriter());
     const template = await convertWorkflowTemplate(parsed.context, parsed.value!);
     if (template.errors?.length) throw new Error(template.errors.map((e) => e.Message).join('\n'));
     const raw = parsed.value as MappingToken;
     const rawJobs = raw.find('jobs') as MappingToken;
     const declared = template.events.workflow_dispatch?.inputs ?? {};
-    const sha = await commit(repository, files);
     const inputs = Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, event.inputs?.[k] ?? v.default ?? '']));
     const github = {
       token: 'ghs_workflow-token',
@@ -108,14 +108,15 @@ export async function workflowHarness(options: HarnessOptions) {
       server_url: 'https://github.com',
       actor: 'github-actions[bot]',
     };
-    const base: Contexts = { github, inputs, vars: options.vars ?? {}, secrets: options.secrets ?? {}, runner: { os: 'Linux', temp: '' } };
+    const secrets = { GITHUB_TOKEN: github.token, ...options.secrets };
+    const base: Contexts = { github, inputs, vars: options.vars ?? {}, secrets };
     const workflowEnv = strings(template.env, base);
     const jobs: Record<string, JobRun> = {};
     const ancestors = (id: string): string[] => {
       const needs = template.jobs.find((j) => j.id.value === id)?.needs?.map((n) => n.value) ?? [];
       return [...new Set([...needs, ...needs.flatMap(ancestors)])];
     };
-    for (const job of ordered(template.jobs as Job[])) {
+    for (const job of ordered(template.jobs)) {
       const id = job.id.value;
       const rerun =
         !earlier[id] || ['failure', 'cancelled'].includes(earlier[id].result) || ancestors(id).some((a) => jobs[a]!.attempt === attempt);
@@ -210,7 +211,7 @@ export async function workflowHarness(options: HarnessOptions) {
     /** The files written over every checkout; change them between runs. */
     files,
     /** A new workflow run, e.g. `run('train.yml', { name: 'schedule' })`. */
-    async run(workflow: string, event: Event): Promise<WorkflowRun> {
+    async run(workflow: string, event: WorkflowEvent): Promise<WorkflowRun> {
       const runId = ++lastRunId;
       return { workflow, runId, attempt: 1, event, jobs: await runJobs(workflow, runId, 1, event, {}) };
     },
@@ -228,14 +229,16 @@ export async function workflowHarness(options: HarnessOptions) {
 }
 
 /** Jobs in an order where each comes after its needs, otherwise as written. */
-function ordered(jobs: Job[]): Job[] {
+function ordered(jobs: WorkflowJob[]): Job[] {
+  const unsupported = jobs.find((j) => j.type !== 'job' || j.strategy);
+  if (unsupported) throw new Error(`job ${unsupported.id.value}: reusable workflows and matrices do not run here`);
   const done = new Set<string>();
   const out: Job[] = [];
   while (out.length < jobs.length) {
     const next = jobs.find((j) => !done.has(j.id.value) && (j.needs ?? []).every((n) => done.has(n.value)));
     if (!next) throw new Error('the jobs need each other in a cycle');
     done.add(next.id.value);
-    out.push(next);
+    out.push(next as Job);
   }
   return out;
 }

@@ -40,15 +40,16 @@ async function filesUnder(path: string, root: string, hidden: boolean): Promise<
 }
 
 /**
- * The third-party actions the workflows use, each replaced by what it does on GitHub, on this
- * machine. Anything else a workflow `uses:` fails the step.
+ * The third-party actions the workflows use, each doing on this machine what it does on GitHub, as
+ * far as the workflows depend on it; a `uses:` of any other stops the run. One program stands in
+ * too: `npm`, first on PATH, for which `npm ci` installs nothing (npmShim below).
  */
 export const standIns: Record<string, StandIn> = {
   /**
-   * A fresh workspace, as on a fresh runner: a clone of the run's commit (the repository's tracked
-   * files and the fixture's), whose `origin` is the test's bare repository, so that the registry's
-   * git-branch backend pushes there. node_modules is linked, not installed. Not kept: fetch-depth,
-   * `ref`, the token in git's config.
+   * A fresh workspace, as on a fresh runner: a clone of the run's commit (GITHUB_SHA: this
+   * repository's working tree and the fixture's files), whose `origin` is the test's bare
+   * repository, so that the registry's git-branch backend pushes there. node_modules is linked, not
+   * installed. Not kept: `ref`, fetch-depth, the token in git's config.
    */
   'actions/checkout': async (_inputs, job, machine) => {
     await git(job.workspace, 'clone', '--quiet', machine.repository, '.');

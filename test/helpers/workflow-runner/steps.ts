@@ -128,7 +128,7 @@ async function execute(job: JobRuntime, argv: string[], cwd: string, env: Record
   return { ok: code === 0, outputs: fileCommands(await read('GITHUB_OUTPUT')) };
 }
 
-/** The runner's shells: no `shell:` is `bash -e {0}`; `shell: bash` adds pipefail and no profile. */
+/** The runner's shells: no `shell:` is `bash -e {0}`; `shell: bash` adds pipefail and no profile; any other names its `{0}`. */
 const SHELLS: Record<string, string> = {
   default: 'bash -e {0}',
   bash: 'bash --noprofile --norc -eo pipefail {0}',
@@ -139,7 +139,8 @@ async function runScript(job: JobRuntime, spec: StepSpec, script: string, env: R
   const file = join(job.temp, `${randomUUID()}.sh`);
   await writeFile(file, script);
   const shell = spec.raw.find('shell');
-  const template = SHELLS[shell ? asString(evaluate(shell, contexts)) : 'default'] ?? `${asString(evaluate(shell!, contexts))} {0}`;
+  const name = shell ? asString(evaluate(shell, contexts)) : 'default';
+  const template = SHELLS[name] ?? name;
   const dir = spec.raw.find('working-directory');
   const cwd = dir ? join(job.workspace, asString(evaluate(dir, contexts))) : job.workspace;
   return execute(
