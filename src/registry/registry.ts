@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { runSchema } from '../artifact-files.js';
 import type { Config } from '../config/schema.js';
 import type { StepContext } from '../context.js';
@@ -239,13 +240,27 @@ async function addVersion(
       await copyFile(file, join(staging, name));
       manifest.files[name] = sha256(await readFile(join(staging, name)));
     }
+    const earlier = await registeredBefore(root, versions, manifest);
+    if (earlier) return earlier;
     await writeJson(join(staging, 'manifest.json'), manifestSchema, manifest);
     await rename(staging, versionDir(root, version));
     return manifest;
-  } catch (err) {
+  } finally {
     await rm(staging, { recursive: true, force: true });
-    throw err;
   }
+}
+
+/**
+ * The version that holds these very files from this very run, if any: a rekick of a run killed
+ * after its version was renamed into place, but before its ledger said so, goes on with that one.
+ * Other files from the same run (a rekick from train) are a new version.
+ */
+async function registeredBefore(root: string, versions: string[], wanted: VersionManifest): Promise<VersionManifest | undefined> {
+  for (const version of versions.toReversed()) {
+    const manifest = await readJson(join(versionDir(root, version), 'manifest.json'), manifestSchema).catch(() => undefined);
+    if (manifest?.runId === wanted.runId && isDeepStrictEqual(manifest.files, wanted.files)) return manifest;
+  }
+  return undefined;
 }
 
 function readAliases(root: string): Promise<Aliases> {

@@ -81,6 +81,16 @@ describe('the folder registry', () => {
     expect(err!.message).toContain('is locked by another run');
   });
 
+  it('registers a run once: its very files again give back its version, as a rekick after a crash at record does', async () => {
+    const v1 = await registry.register(files, { runId: 'r1', summary: {} });
+    expect(await registry.register(files, { runId: 'r1', summary: {} })).toEqual(v1);
+    expect((await registry.register(files, { runId: 'r2', summary: {} })).version).toBe('v2');
+    await writeFile(files[1]!, Buffer.from([5, 6, 7, 8])); // retrained: a rekick from train
+    expect((await registry.register(files, { runId: 'r1', summary: {} })).version).toBe('v3');
+    expect(await readdir(join(root, 'registry/versions'))).toEqual(expect.arrayContaining(['v1', 'v2', 'v3']));
+    expect(await readdir(join(root, 'registry/versions'))).toHaveLength(3);
+  });
+
   it('cleans what killed runs left, once it holds the lock, and says so', async () => {
     await registry.register(files, { runId: 'r1', summary: {} });
     const dir = join(root, 'registry');
