@@ -226,6 +226,16 @@ describe('train.yml', () => {
 });
 
 describe('monitor.yml', () => {
+  it('with nothing deployed (no MLOPS_DEPLOY_TARGET variable), says so in a notice instead of monitoring', async () => {
+    harness = await workflowHarness({ apiUrl: github.apiUrl });
+    const run = await harness.run('monitor.yml', { name: 'schedule' });
+
+    expect(results(run)).toEqual({ 'nothing-deployed': 'success', monitor: 'skipped' });
+    expect(run.jobs['nothing-deployed']!.annotations).toEqual([
+      expect.objectContaining({ level: 'notice', message: expect.stringContaining('nothing is deployed') }),
+    ]);
+  });
+
   // needs: actions/monitor/dist rebuilt since 8fd9b96 (a 410 as a ::warning:: annotation, an unalerted breach failing the action)
   it.skip('with Issues disabled, a breach is a warning naming why and fails the job', async () => {
     // A local server's prediction log (the file name is its id) where every request failed.

@@ -89,8 +89,14 @@ export async function workflowHarness(options: HarnessOptions) {
     if (template.errors?.length) throw new Error(template.errors.map((e) => e.Message).join('\n'));
     const raw = parsed.value as MappingToken;
     const rawJobs = raw.find('jobs') as MappingToken;
+    // A dispatch has every declared input, its default where not given, and no other (GitHub refuses it); a schedule has none.
     const declared = template.events.workflow_dispatch?.inputs ?? {};
-    const inputs = Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, event.inputs?.[k] ?? v.default ?? '']));
+    const unknown = Object.keys(event.inputs ?? {}).filter((k) => !(k in declared));
+    if (unknown.length) throw new Error(`${workflow} declares no input ${unknown.join(', ')}`);
+    const inputs =
+      event.name === 'workflow_dispatch'
+        ? Object.fromEntries(Object.entries(declared).map(([k, v]) => [k, event.inputs?.[k] ?? v.default ?? '']))
+        : {};
     const github = {
       token: 'ghs_workflow-token',
       run_id: String(runId),
@@ -215,7 +221,12 @@ export async function workflowHarness(options: HarnessOptions) {
       const runId = ++lastRunId;
       return { workflow, runId, attempt: 1, event, jobs: await runJobs(workflow, runId, 1, event, {}) };
     },
-    /** "Re-run failed jobs": a new attempt of the run for its failed jobs and those after them; the others keep their results and outputs. */
+    /**
+     * "Re-run failed jobs": a new attempt of the run for its failed jobs and those after them; the
+     * others keep their results and outputs. It checks out `files` as they are now, where GitHub
+     * would check out the run's commit again: a changed file stands for what may change between
+     * attempts on GitHub (a variable, the warehouse's data).
+     */
     async rerunFailedJobs(run: WorkflowRun): Promise<WorkflowRun> {
       const attempt = run.attempt + 1;
       return { ...run, attempt, jobs: await runJobs(run.workflow, run.runId, attempt, run.event, run.jobs) };
