@@ -70,11 +70,19 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
   return result;
 }
 
-/** Resumes a run at `from`, or at the first step that did not succeed, reusing the artifacts before it. */
-export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult | UnchangedRun> {
+/**
+ * Resumes a run at `from`, or at the first step that did not end (the one after the last that
+ * succeeded, for a run killed between two steps), reusing the artifacts before it. A run that
+ * ended (blessed, rejected or unchanged) has nothing left to do without `from`: undefined.
+ */
+export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult | UnchangedRun | undefined> {
   const run = await Ledger.existing(ctx);
-  const start =
-    from ?? (run.steps.find((s) => s.status !== 'succeeded' && s.status !== 'skipped')?.name as StepName | undefined) ?? 'extract';
+  const ended = (name: StepName) => ['succeeded', 'skipped'].includes(run.steps.find((s) => s.name === name)?.status ?? '');
+  const start = from ?? (['failed', 'running'].includes(run.status) ? stepNames.find((name) => !ended(name)) : undefined);
+  if (!start) {
+    ctx.log.info(`rekick ${ctx.runId}: nothing to do (run status: ${run.status}); rekick --from <step> runs steps again`);
+    return undefined;
+  }
   ctx.log.info(`rekick ${ctx.runId} from ${start}`);
   return runPipeline(ctx, { from: start });
 }

@@ -43,7 +43,8 @@ export function registerPipeline(cli: Command): void {
     .addOption(new Option('--from <step>', 'resume at this step instead of the first that did not succeed').choices([...stepNames]))
     .action(async (runId: string, opts: { from?: StepName }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), runId);
-      finish(ctx, await rekick(ctx, opts.from));
+      const result = await rekick(ctx, opts.from);
+      if (result) finish(ctx, result);
     });
 
   cli

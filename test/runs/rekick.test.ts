@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import type { StepContext } from '../../src/context.js';
-import { rekick } from '../../src/pipeline.js';
+import type { memoryLogger } from '../../src/log.js';
+import { rekick, runPipeline, steps } from '../../src/pipeline.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { readRun } from '../../src/runs/ledger.js';
 import type { RunRecord } from '../../src/step-outputs.js';
-import { isolatedConfig, trainedRun } from '../helpers/model.js';
+import { mlops } from '../helpers/cli.js';
+import { contextFor, isolatedConfig, trainedRun } from '../helpers/model.js';
 
 let root: string;
 let config: Config;
@@ -31,6 +33,8 @@ async function killedAt(ctx: StepContext, step: string, begun = true): Promise<v
   await writeFile(file, JSON.stringify(run));
 }
 
+const info = (ctx: StepContext) =>
+  (ctx.log as ReturnType<typeof memoryLogger>).lines.filter((l) => l.level === 'info').map((l) => l.message);
 const versions = () => openRegistry({ config, configDir: process.cwd(), env: process.env }).versions();
 
 describe('rekick after a kill', () => {
@@ -41,5 +45,33 @@ describe('rekick after a kill', () => {
     expect(result && 'record' in result && result.record?.version).toBe('v1');
     expect(await versions()).toEqual(['v1']);
     expect((await readRun(ctx.runDir))?.status).toBe('succeeded');
+  });
+
+  it('of a run killed between two steps starts at the step after the last that succeeded', async () => {
+    const ctx = await contextFor(config, 'killed-between');
+    const killed = { ...steps, evaluate: () => Promise.reject(new Error('killed')) };
+    await expect(runPipeline(ctx, { steps: killed, retrain: true })).rejects.toThrow('killed');
+    await killedAt(ctx, 'evaluate', false);
+    const before = (await readRun(ctx.runDir))!.steps;
+
+    const result = await rekick(ctx);
+    expect(info(ctx)).toContain('rekick killed-between from evaluate');
+    expect(result && 'record' in result && result.record?.version).toBe('v2');
+    const after = (await readRun(ctx.runDir))!;
+    expect(after.status).toBe('succeeded');
+    expect(after.steps.slice(0, 2)).toEqual(before); // extract and train were not run again
+  });
+
+  it('of a finished run has nothing to do, exit 0, unless told where to start', async () => {
+    const ctx = await contextFor(config, 'crashed-at-record');
+    expect(await rekick(ctx)).toBeUndefined();
+    expect(info(ctx)).toEqual(['rekick crashed-at-record: nothing to do (run status: succeeded); rekick --from <step> runs steps again']);
+    const cli = mlops('rekick', 'crashed-at-record', '--config', ctx.configFile);
+    expect(cli.code).toBe(0);
+    expect(cli.stderr).toContain('nothing to do (run status: succeeded)');
+
+    const again = await rekick(ctx, 'record');
+    expect(again && 'record' in again && again.record?.version).toBe('v1'); // its version, registered once
+    expect(await versions()).toEqual(['v1', 'v2']);
   });
 });
