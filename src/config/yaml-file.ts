@@ -12,9 +12,9 @@ const unprintable = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{1
 const wrongFile = 'check that --config names your mlops.config.yaml';
 
 /**
- * The plain value of a YAML config file, or one short config error that quotes nothing of the file
- * but a position: the file is read from a fork or a dispatch input, and a hostile one must neither
- * hang the run nor flood the log.
+ * The plain value of a YAML config file, or one short config error that names a position and
+ * quotes at most a short excerpt: the file may come from a fork or a dispatch input, and a hostile
+ * one must neither hang the run nor flood the log.
  */
 export async function readYamlFile(path: string): Promise<unknown> {
   const bytes = await readBounded(path);
