@@ -210,7 +210,7 @@ describe('train.yml', () => {
   );
 
   // needs: train.yml's extract job output `changed` ('true'/'false') and `needs.extract.outputs.changed != 'false'` in the `if` of the jobs after it
-  // needs: the extract action's output `changed` in the committed bundle (actions/extract/dist)
+  // needs: actions/extract/dist rebuilt (npm run bundle) since 18ba8d0, with the output `changed`; passes on a rebuilt copy
   it.skip('a second scheduled run on unchanged data, config and code adds no version', TWO_RUNS, async () => {
     harness = await workflowHarness({ apiUrl: github.apiUrl });
     const first = await harness.run('train.yml', { name: 'schedule' });
@@ -236,7 +236,7 @@ describe('monitor.yml', () => {
     ]);
   });
 
-  // needs: actions/monitor/dist rebuilt since 8fd9b96 (a 410 as a ::warning:: annotation, an unalerted breach failing the action)
+  // needs: actions/monitor/dist rebuilt (npm run bundle) since 8fd9b96: the 410 a warning, an unalerted breach failing the action; passes on a rebuilt copy
   it.skip('with Issues disabled, a breach is a warning naming why and fails the job', async () => {
     // A local server's prediction log (the file name is its id) where every request failed.
     const now = Date.now();

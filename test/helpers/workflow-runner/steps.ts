@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { isMapping, isSequence, NoOperationTraceWriter } from '@actions/workflow-parser';
 import { convertActionTemplate, parseAction, type Step } from '@actions/workflow-parser/actions/index';
 import type { MappingToken } from '@actions/workflow-parser/templates/tokens/mapping-token';
@@ -119,8 +120,8 @@ async function execute(job: JobRuntime, argv: string[], cwd: string, env: Record
     detached: true,
   });
   job.processGroups.add(child.pid!);
-  child.stdout.setEncoding('utf8').on('data', (text: string) => report(job, text));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (job.log += text));
+  // The runner reads workflow commands from both streams, a line at a time.
+  for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (line) => report(job, `${line}\n`));
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
   const read = (name: string) => readFile(paths[name]!, 'utf8');
   Object.assign(job.env, fileCommands(await read('GITHUB_ENV')));
