@@ -129,7 +129,6 @@ describe('train.yml', () => {
     expect(await versions()).toEqual(['v1']);
   });
 
-  // needs: train.yml's save step (./.github/actions/save, `if: !cancelled()`), which uploads a failed job's run folder as run-<step>-failed-attempt-<n>
   it('a failed extract (a contract breach) saves its quarantine and summary, and the jobs after it are skipped', async () => {
     harness = await workflowHarness({
       apiUrl: github.apiUrl,
@@ -209,7 +208,6 @@ describe('train.yml', () => {
     },
   );
 
-  // needs: train.yml's extract job output `changed` ('true'/'false') and `needs.extract.outputs.changed != 'false'` in the `if` of the jobs after it
   // needs: actions/extract/dist rebuilt (npm run bundle) since 18ba8d0, with the output `changed`; passes on a rebuilt copy
   it.skip('a second scheduled run on unchanged data, config and code adds no version', TWO_RUNS, async () => {
     harness = await workflowHarness({ apiUrl: github.apiUrl });
