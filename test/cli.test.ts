@@ -188,7 +188,11 @@ describe('mlops run', () => {
 
   it('releases the next blessed model beside the running one, retires the old, and rolls back to it', async () => {
     const config = join(dir, 'mlops.config.yaml');
-    expect(mlops('run', '--config', config, '--run-id', 'three').stdout).toContain('released  v2 is the champion');
+    // The champion's own data, config and code: nothing new to train, and the run says how to train anyway.
+    const again = mlops('run', '--config', config, '--run-id', 'again');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('trained   nothing new: the data, config and code are those of the champion v1 (--retrain to train anyway)');
+    expect(mlops('run', '--config', config, '--run-id', 'three', '--retrain').stdout).toContain('released  v2 is the champion');
     expect((await predict(proxy)).headers.get('x-mlops-backend')).toMatch(/^v2-/);
     const backends = (await (await fetch(`${proxy}/backends`)).json()) as { version: string }[];
     expect(backends.map((b) => b.version)).toEqual(['v2']);
