@@ -191,7 +191,9 @@ describe('mlops run', () => {
     // The champion's own data, config and code: nothing new to train, and the run says how to train anyway.
     const again = mlops('run', '--config', config, '--run-id', 'again');
     expect(again.code).toBe(0);
-    expect(again.stdout).toContain('trained   nothing new: the data, config and code are those of the champion v1 (--retrain to train anyway)');
+    expect(again.stdout).toContain(
+      'trained   nothing new: the data, config and code are those of the champion v1 (--retrain to train anyway)',
+    );
     expect(mlops('run', '--config', config, '--run-id', 'three', '--retrain').stdout).toContain('released  v2 is the champion');
     expect((await predict(proxy)).headers.get('x-mlops-backend')).toMatch(/^v2-/);
     const backends = (await (await fetch(`${proxy}/backends`)).json()) as { version: string }[];
