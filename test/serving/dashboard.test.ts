@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedAssets, target } from '../../scripts/build-dashboard.js';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
+import { pollUntil } from '../../src/poll.js';
 import { recentRuns } from '../../src/runs/recent.js';
 import { parseDrift } from '../../serving/dashboard/drift.js';
 import { MAX_EVENT_STREAMS, type DashboardSnapshot } from '../../serving/dashboard/routes.js';
@@ -168,7 +169,10 @@ describe("the dashboard's routes", () => {
     const data = async () => ((await (await fetch(`${p.url}/dashboard/data`)).json()) as DashboardSnapshot).release;
     expect(await data()).toBeNull();
     const shadow = await shadowStage(p.url);
-    await traffic(p.url, 700);
+    // Until the shadow has more than 20 mirrored requests, not for a fixed time: a loaded machine may send few in 700 ms.
+    const load = underLoad(p.url, 4);
+    const mirrored = async () => ((await data())?.candidate.requests ?? 0) > 20;
+    await pollUntil(10_000, mirrored, () => {}).finally(async () => expect((await load.stop()).failures).toEqual([]));
     expect(await data()).toMatchObject({
       mode: 'shadow',
       candidate_url: shadow.url,
