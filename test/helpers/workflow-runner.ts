@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
@@ -155,7 +155,9 @@ export async function workflowHarness(options: HarnessOptions) {
     const workspace = join(dir, 'workspace');
     const temp = join(dir, 'temp');
     await Promise.all([mkdir(workspace), mkdir(temp)]);
-    const github = contexts.github as Record<string, string>;
+    const github = contexts.github as Record<string, string> & { event: object };
+    const eventPath = join(temp, 'event.json');
+    await writeFile(eventPath, JSON.stringify(github.event));
     const machine: Machine = { source: SOURCE, repository, remote, artifacts: join(root, 'artifacts'), runId: github.run_id! };
     const runtime: JobRuntime = {
       workspace,
@@ -178,6 +180,7 @@ export async function workflowHarness(options: HarnessOptions) {
         GITHUB_WORKFLOW: github.workflow!,
         GITHUB_JOB: job.id.value,
         GITHUB_EVENT_NAME: github.event_name!,
+        GITHUB_EVENT_PATH: eventPath,
         GITHUB_REF: github.ref!,
         GITHUB_REF_NAME: github.ref_name!,
         GITHUB_SHA: github.sha!,

@@ -2,6 +2,7 @@ import { data, Evaluator, Lexer, Parser } from '@actions/expressions';
 import type { FunctionDefinition } from '@actions/expressions/funcs/info';
 import { truthy } from '@actions/expressions/result';
 import { isBasicExpression, isBoolean, isMapping, isNumber, isSequence, isString } from '@actions/workflow-parser';
+import type { BasicExpressionToken } from '@actions/workflow-parser/templates/tokens/basic-expression-token';
 import type { TemplateToken } from '@actions/workflow-parser/templates/tokens/template-token';
 
 /** What the status functions see: the job so far for a step; for a job, its ancestors ('skipped': some skipped, none failed). */
@@ -28,27 +29,26 @@ function statusFunctions(status: Status): Map<string, FunctionDefinition> {
   ]);
 }
 
-function evaluateExpression(expression: string, contexts: Contexts, status: Status): data.ExpressionData {
-  const functions = statusFunctions(status);
+/** Status functions exist in `if:` conditions only, as on GitHub. */
+function evaluateExpression(expression: string, contexts: Contexts, status?: Status): data.ExpressionData {
+  const functions = status ? statusFunctions(status) : new Map<string, FunctionDefinition>();
   const tree = new Parser(new Lexer(expression).lex().tokens, Object.keys(contexts), [...functions.values()]).parse();
   const context = JSON.parse(JSON.stringify(contexts), data.reviver) as data.Dictionary;
   return new Evaluator(tree, context, functions).evaluate();
 }
 
 /** A template token (a literal, an expression, a mapping or sequence of them) evaluated to JSON. */
-export function evaluate(token: TemplateToken, contexts: Contexts, status: Status = 'success'): unknown {
-  if (isBasicExpression(token))
-    return JSON.parse(JSON.stringify(evaluateExpression(token.expression, contexts, status), data.replacer)) as unknown;
+export function evaluate(token: TemplateToken, contexts: Contexts): unknown {
+  if (isBasicExpression(token)) return JSON.parse(JSON.stringify(evaluateExpression(token.expression, contexts), data.replacer)) as unknown;
   if (isString(token) || isBoolean(token) || isNumber(token)) return token.value;
-  if (isMapping(token))
-    return Object.fromEntries([...token].map((p) => [String(evaluate(p.key, contexts)), evaluate(p.value, contexts, status)]));
-  if (isSequence(token)) return Array.from({ length: token.count }, (_, i) => evaluate(token.get(i), contexts, status));
+  if (isMapping(token)) return Object.fromEntries([...token].map((p) => [String(evaluate(p.key, contexts)), evaluate(p.value, contexts)]));
+  if (isSequence(token)) return Array.from({ length: token.count }, (_, i) => evaluate(token.get(i), contexts));
   return null;
 }
 
-/** An `if:` condition, already wrapped in `success() && (...)` by the parser when it names no status function. */
-export const condition = (token: TemplateToken, contexts: Contexts, status: Status) =>
-  isBasicExpression(token) ? truthy(evaluateExpression(token.expression, contexts, status)) : Boolean(evaluate(token, contexts));
+/** An `if:` condition, which the parser has already wrapped in `success() && (...)` when it names no status function. */
+export const condition = (token: BasicExpressionToken, contexts: Contexts, status: Status) =>
+  truthy(evaluateExpression(token.expression, contexts, status));
 
 /** A value as the runner turns it into an input or an env var: booleans and numbers as text, null as empty. */
 export const asString = (value: unknown) =>
