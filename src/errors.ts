@@ -37,20 +37,34 @@ export const exitCodes: Record<ErrorClass | 'internal', number> = {
   storage: 6,
 };
 
-/** What a full or read-only disk means, and how to fix it, by errno code. */
-const storageFaults: Record<string, { what: string; fix: string }> = {
-  ENOSPC: { what: 'no space is left on its device', fix: 'free space there, then rekick the run' },
-  EDQUOT: { what: 'the disk quota is used up', fix: 'free space or raise the quota, then rekick the run' },
-  EROFS: { what: 'its file system is read-only', fix: 'mount it writable, or point workdir or registry.path elsewhere' },
-};
+/**
+ * What a full or read-only disk means, and how to fix it: by errno code, or by the C library's
+ * text for errors that carry no code (DuckDB's, which name the file in their message).
+ */
+const storageFaults = [
+  { code: 'ENOSPC', text: 'No space left on device', what: 'no space is left on its device', fix: 'free space there, then rekick the run' },
+  {
+    code: 'EDQUOT',
+    text: 'Disk quota exceeded',
+    what: 'the disk quota is used up',
+    fix: 'free space or raise the quota, then rekick the run',
+  },
+  {
+    code: 'EROFS',
+    text: 'Read-only file system',
+    what: 'its file system is read-only',
+    fix: 'mount it writable, or point workdir or registry.path elsewhere',
+  },
+];
 
-/** `err` as an MlopsError when its class can be told from its errno code (a full disk), else `err` as is. */
+/** `err` as an MlopsError when its class can be told from it (a full disk), else `err` as is. */
 export function classify(err: unknown): unknown {
   if (err instanceof MlopsError || !(err instanceof Error)) return err;
   const { code, path, dest } = err as NodeJS.ErrnoException & { dest?: string };
-  const fault = code === undefined ? undefined : storageFaults[code];
+  const fault = storageFaults.find((f) => code === f.code || err.message.includes(f.text));
   if (!fault) return err;
-  return new MlopsError('storage', `cannot write ${dest ?? path ?? 'a file'}: ${fault.what} (${code})`, { hint: fault.fix, cause: err });
+  const message = code === fault.code ? `cannot write ${dest ?? path ?? 'a file'}: ${fault.what} (${code})` : err.message;
+  return new MlopsError('storage', message, { hint: fault.fix, cause: err });
 }
 
 /** The exit code for a failure, by its class. */

@@ -52,7 +52,8 @@ export async function writeAtomic(file: string, data: string | Buffer, mode?: nu
     await rename(temp, file);
   } catch (err) {
     await rm(temp, { force: true });
-    throw err;
+    // A write through a file handle fails without a path (ENOSPC): the file's, for the message.
+    throw Object.assign(err as NodeJS.ErrnoException, { path: (err as NodeJS.ErrnoException).path ?? file });
   }
 }
 

@@ -19,6 +19,13 @@ describe('a full or read-only disk', () => {
     expect(exitCode(fsError('ENOSPC', '/x'))).toBe(6);
   });
 
+  it('is told by its text where a library gives no code (DuckDB), keeping its message, which names the file', () => {
+    const duckdb = new Error('IO Error: Could not write file "/w/runs/r1/extract/train.parquet": No space left on device');
+    expect(describeError(duckdb)).toBe(
+      'error[storage]: IO Error: Could not write file "/w/runs/r1/extract/train.parquet": No space left on device (free space there, then rekick the run)',
+    );
+  });
+
   it('is not retried, and leaves the step with its class', async () => {
     let attempts = 0;
     const err = await withRetry(

@@ -3,8 +3,10 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { describeError, exitCode } from '../../src/errors.js';
 import { runPipeline } from '../../src/pipeline.js';
+import { writeJson } from '../../src/json-file.js';
 import { readRun } from '../../src/runs/ledger.js';
 import { contextFor, isolatedConfig } from '../helpers/model.js';
 
@@ -56,5 +58,15 @@ describe('a full disk', () => {
     expect(run?.status).toBe('failed');
     expect(run?.steps.at(-1)).toMatchObject({ name: 'record', status: 'failed', errorClass: 'storage' });
     expect(await readdir(config.registry.path)).not.toContain('.lock');
+  });
+
+  it('names the file a JSON write could not finish', async (t) => {
+    if (!mounted) return t.skip();
+    const file = join(disk, 'big.json');
+    const err = await writeJson(file, z.string(), 'x'.repeat(10_000)).catch((e: unknown) => e);
+    expect(describeError(err)).toBe(
+      `error[storage]: cannot write ${file}: no space is left on its device (ENOSPC) (free space there, then rekick the run)`,
+    );
+    expect(await readdir(disk)).not.toContain('big.json');
   });
 });
