@@ -1,3 +1,4 @@
+import { JSDuckDBValueConverter } from '@duckdb/node-api';
 import { join } from 'node:path';
 import type { ExtractOutputs } from '../data/extract.js';
 import { ident, literal, openDuck } from '../data/duckdb.js';
@@ -18,6 +19,16 @@ export interface Dataset {
 
 const numeric = new Set(['DOUBLE', 'BIGINT']);
 
+/** A column as JavaScript reads it: numbers arrive as JS numbers (BIGINT would arrive as bigint). */
+const columnSql = (extract: ExtractOutputs, name: string) =>
+  numeric.has(extract.schema[name]!) ? `CAST(${ident(name)} AS DOUBLE)` : ident(name);
+
+const filesOf = (extractDir: string, extract: ExtractOutputs, split: SplitName | readonly SplitName[]) =>
+  `read_parquet([${[split]
+    .flat()
+    .map((name) => literal(join(extractDir, extract.files[name])))
+    .join(', ')}])`;
+
 /**
  * Reads a split (or several, as one data set) in source order, so training sees the same rows in
  * the same order on every rerun.
@@ -30,19 +41,43 @@ export async function readSplit(
 ): Promise<Dataset> {
   const db = await openDuck();
   try {
-    // Numbers arrive as JS numbers (BIGINT would arrive as bigint).
-    const column = (name: string) => (numeric.has(extract.schema[name]!) ? `CAST(${ident(name)} AS DOUBLE)` : ident(name));
-    const files = [split].flat().map((name) => literal(join(extractDir, extract.files[name])));
     const select = [
       'CAST(source_row AS DOUBLE) AS __source_row',
-      `${column(extract.label)} AS __label`,
-      ...features.map((f) => `${column(f)} AS ${ident(f)}`),
+      `${columnSql(extract, extract.label)} AS __label`,
+      ...features.map((f) => `${columnSql(extract, f)} AS ${ident(f)}`),
     ];
-    const reader = await db.runAndReadAll(`SELECT ${select.join(', ')} FROM read_parquet([${files.join(', ')}]) ORDER BY source_row`);
+    const reader = await db.runAndReadAll(`SELECT ${select.join(', ')} FROM ${filesOf(extractDir, extract, split)} ORDER BY source_row`);
     const all = reader.getColumnsObjectJS() as Record<string, Value[]>;
     const { __source_row, __label, ...columns } = all;
     return { rows: reader.currentRowCount, columns, label: __label ?? [], sourceRows: (__source_row ?? []) as number[] };
   } finally {
     db.closeSync();
   }
+}
+
+/** One split read a column at a time, in the source order readSplit gives: memory for a column, not the table. */
+export interface SplitColumns {
+  rows: number;
+  /** A feature, the label or `source_row`, whole. */
+  column(name: string): Promise<Value[]>;
+  /** The same column in consecutive pieces, `each` given a piece and the row it starts at: memory for a piece. */
+  pieces(name: string, each: (values: Value[], start: number) => void): Promise<void>;
+  close(): void;
+}
+
+export async function openSplit(extractDir: string, extract: ExtractOutputs, split: SplitName): Promise<SplitColumns> {
+  const db = await openDuck();
+  const sql = (name: string) => `SELECT ${columnSql(extract, name)} FROM ${filesOf(extractDir, extract, split)} ORDER BY source_row`;
+  return {
+    rows: extract.split[split],
+    column: async (name) => ((await db.runAndReadAll(sql(name))).getColumnsJS()[0] ?? []) as Value[],
+    pieces: async (name, each) => {
+      const result = await db.stream(sql(name));
+      for (let start = 0, chunk = await result.fetchChunk(); chunk?.rowCount; chunk = await result.fetchChunk()) {
+        each(chunk.convertColumnValues(0, JSDuckDBValueConverter) as Value[], start);
+        start += chunk.rowCount;
+      }
+    },
+    close: () => db.closeSync(),
+  };
 }

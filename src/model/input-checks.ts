@@ -1,4 +1,3 @@
-import type { Config } from '../config/schema.js';
 import { dataError } from '../errors.js';
 import type { Dataset, Value } from './dataset.js';
 
@@ -20,33 +19,28 @@ function distinct(values: Value[]): Value[] {
   return seen;
 }
 
-/** A regression target must be finite on every row a network sees, and vary on the train split. */
-export function checkTarget(task: Config['model']['task'], label: string, splits: Record<'train' | 'validation', Dataset>): void {
-  if (task !== 'regression') return; // a class label is text: its single class is refused where the classes are listed
-  for (const [split, set] of Object.entries(splits)) {
-    const at = set.label.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
-    if (at >= 0)
-      throw dataError(
-        `the target "${label}" is ${set.label[at]} at source row ${set.sourceRows[at]} of the ${split} split`,
-        'a regression target must be a finite number: filter or fix such rows in the query, or give the label a range in the contract so extract quarantines them',
-      );
-  }
-  const values = distinct(splits.train.label);
-  if (values.length < 2)
+/** A regression target must be finite on every row a network sees (`split`), and vary on the train split. */
+export function checkTarget(label: string, split: 'train' | 'validation', set: Pick<Dataset, 'label' | 'sourceRows'>): void {
+  const at = set.label.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+  if (at >= 0)
+    throw dataError(
+      `the target "${label}" is ${set.label[at]} at source row ${set.sourceRows[at]} of the ${split} split`,
+      'a regression target must be a finite number: filter or fix such rows in the query, or give the label a range in the contract so extract quarantines them',
+    );
+  const values = distinct(set.label);
+  if (split === 'train' && values.length < 2)
     throw dataError(
       `the target "${label}" has a single value (${values[0] ?? 'none'}) in the train split`,
       'a regression needs a target that varies; check the query and data.window',
     );
 }
 
-/** A feature that is constant, or missing on every row, of the train split carries nothing to learn. */
-export function checkFeatures(train: Dataset, features: string[]): void {
-  for (const name of features) {
-    const values = distinct(train.columns[name] ?? []);
-    if (values.length < 2)
-      throw dataError(
-        `the feature "${name}" is ${values.length ? `constant (${values[0]})` : 'missing on every row'} in the train split (${train.rows} rows)`,
-        'drop it from data.features, or widen data.window so it varies',
-      );
-  }
+/** A feature that is constant, or missing on every row, of the train split (`values`) carries nothing to learn. */
+export function checkFeature(name: string, values: Value[]): void {
+  const seen = distinct(values);
+  if (seen.length < 2)
+    throw dataError(
+      `the feature "${name}" is ${seen.length ? `constant (${seen[0]})` : 'missing on every row'} in the train split (${values.length} rows)`,
+      'drop it from data.features, or widen data.window so it varies',
+    );
 }

@@ -103,6 +103,16 @@ export function fitFeature(name: string, kind: FeatureKind, values: Value[], max
   return { name, kind, vocabulary, fill: top ?? '' };
 }
 
+/** The spec of fitted features; a regression target's scale is fitted on the train labels. */
+export function specOf(features: FeatureTransform[], label: PreprocessSpec['label'], trainLabels: Value[]): PreprocessSpec {
+  return {
+    format: 'mlops-preprocess/1',
+    features,
+    width: features.reduce((w, t) => w + slots(t), 0),
+    label: label.task === 'regression' ? { ...label, scale: standardise(trainLabels) } : label,
+  };
+}
+
 export function fitPreprocess(
   train: Dataset,
   kinds: Record<string, FeatureKind>,
@@ -110,38 +120,34 @@ export function fitPreprocess(
   maxCategories: number,
 ): PreprocessSpec {
   const features = Object.entries(kinds).map(([name, kind]) => fitFeature(name, kind, train.columns[name] ?? [], maxCategories));
-  return {
-    format: 'mlops-preprocess/1',
-    features,
-    width: features.reduce((w, t) => w + slots(t), 0),
-    label: label.task === 'regression' ? { ...label, scale: standardise(train.label) } : label,
-  };
+  return specOf(features, label, train.label);
+}
+
+/** Writes one feature's raw values (`rows` long) into its slots, from column `offset`, of row-major `out` (`width` a row). */
+export function writeFeature(out: Float32Array, width: number, offset: number, t: FeatureTransform, values: Value[], rows: number): void {
+  if (t.kind === 'numeric') {
+    for (let r = 0; r < rows; r++) {
+      const v = values[r];
+      out[r * width + offset] = isNumber(v ?? null) ? ((v as number) - t.mean) / t.std : 0;
+    }
+  } else if (t.kind === 'boolean') {
+    for (let r = 0; r < rows; r++) out[r * width + offset] = (isBoolean(values[r] ?? null) ? values[r] : t.fill) ? 1 : 0;
+  } else {
+    const index = new Map(t.vocabulary.map((v, i) => [v, i]));
+    const fill = index.get(t.fill) ?? t.vocabulary.length;
+    for (let r = 0; r < rows; r++) {
+      const v = values[r];
+      const i = isString(v ?? null) ? (index.get(v as string) ?? t.vocabulary.length) : fill;
+      out[r * width + offset + i] = 1;
+    }
+  }
 }
 
 /** Raw columns (each `rows` long) to a row-major Float32Array of `rows * spec.width`. */
 export function transform(spec: PreprocessSpec, columns: Record<string, Value[]>, rows: number): Float32Array {
   const out = new Float32Array(rows * spec.width);
-  let offset = 0;
-  for (const t of spec.features) {
-    const values = columns[t.name] ?? [];
-    if (t.kind === 'numeric') {
-      for (let r = 0; r < rows; r++) {
-        const v = values[r];
-        out[r * spec.width + offset] = isNumber(v ?? null) ? ((v as number) - t.mean) / t.std : 0;
-      }
-    } else if (t.kind === 'boolean') {
-      for (let r = 0; r < rows; r++) out[r * spec.width + offset] = (isBoolean(values[r] ?? null) ? values[r] : t.fill) ? 1 : 0;
-    } else {
-      const index = new Map(t.vocabulary.map((v, i) => [v, i]));
-      const fill = index.get(t.fill) ?? t.vocabulary.length;
-      for (let r = 0; r < rows; r++) {
-        const v = values[r];
-        const i = isString(v ?? null) ? (index.get(v as string) ?? t.vocabulary.length) : fill;
-        out[r * spec.width + offset + i] = 1;
-      }
-    }
-    offset += slots(t);
-  }
+  const offsets = featureOffsets(spec);
+  spec.features.forEach((t, k) => writeFeature(out, spec.width, offsets[k]!, t, columns[t.name] ?? [], rows));
   return out;
 }
 

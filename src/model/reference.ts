@@ -1,5 +1,5 @@
-import type { Dataset, Value } from './dataset.js';
-import type { PreprocessSpec } from './preprocess.js';
+import type { Value } from './dataset.js';
+import type { FeatureTransform } from './preprocess.js';
 
 /**
  * Reference statistics of every input feature on the train split, saved in the model card, so
@@ -12,34 +12,30 @@ export type FeatureReference =
   | { kind: 'category'; values: string[]; shares: number[]; missing: number }
   | { kind: 'boolean'; shareTrue: number; missing: number };
 
-export function referenceStats(spec: PreprocessSpec, train: Dataset): Record<string, FeatureReference> {
-  const out: Record<string, FeatureReference> = {};
-  for (const t of spec.features) {
-    const values: Value[] = train.columns[t.name] ?? [];
-    const n = values.length || 1;
-    const missing = values.filter((v) => v === null).length / n;
-    if (t.kind === 'numeric') {
-      const sorted = Float64Array.from(values.filter((v): v is number => typeof v === 'number')).sort();
-      const edges = sorted.length ? Array.from({ length: 9 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / 10)]!) : [];
-      const counts = new Array<number>(10).fill(0);
-      for (const v of sorted) counts[binOf(edges, v)]!++;
-      out[t.name] = { kind: 'numeric', edges, shares: counts.map((c) => c / (sorted.length || 1)), missing };
-    } else if (t.kind === 'category') {
-      const index = new Map(t.vocabulary.map((v, i) => [v, i]));
-      const counts = new Array<number>(t.vocabulary.length + 1).fill(0);
-      let present = 0;
-      for (const v of values) {
-        if (typeof v !== 'string') continue;
-        present++;
-        counts[index.get(v) ?? t.vocabulary.length]!++;
-      }
-      out[t.name] = { kind: 'category', values: t.vocabulary, shares: counts.map((c) => c / (present || 1)), missing };
-    } else {
-      const flags = values.filter((v): v is boolean => typeof v === 'boolean');
-      out[t.name] = { kind: 'boolean', shareTrue: flags.filter(Boolean).length / (flags.length || 1), missing };
-    }
+/** A feature's reference statistics, from its values on the train split. */
+export function referenceOf(t: FeatureTransform, values: Value[]): FeatureReference {
+  const n = values.length || 1;
+  const missing = values.filter((v) => v === null).length / n;
+  if (t.kind === 'numeric') {
+    const sorted = Float64Array.from(values.filter((v): v is number => typeof v === 'number')).sort();
+    const edges = sorted.length ? Array.from({ length: 9 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / 10)]!) : [];
+    const counts = new Array<number>(10).fill(0);
+    for (const v of sorted) counts[binOf(edges, v)]!++;
+    return { kind: 'numeric', edges, shares: counts.map((c) => c / (sorted.length || 1)), missing };
   }
-  return out;
+  if (t.kind === 'category') {
+    const index = new Map(t.vocabulary.map((v, i) => [v, i]));
+    const counts = new Array<number>(t.vocabulary.length + 1).fill(0);
+    let present = 0;
+    for (const v of values) {
+      if (typeof v !== 'string') continue;
+      present++;
+      counts[index.get(v) ?? t.vocabulary.length]!++;
+    }
+    return { kind: 'category', values: t.vocabulary, shares: counts.map((c) => c / (present || 1)), missing };
+  }
+  const flags = values.filter((v): v is boolean => typeof v === 'boolean');
+  return { kind: 'boolean', shareTrue: flags.filter(Boolean).length / (flags.length || 1), missing };
 }
 
 /** The bin of a value given inner edges: values equal to an edge go to the upper bin. */

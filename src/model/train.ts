@@ -3,32 +3,22 @@ import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { extractFile, trainFile } from '../artifact-files.js';
 import { configHash } from '../config/load.js';
-import type { Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
 import type { ExtractOutputs } from '../data/extract.js';
-import { configError, dataError, MlopsError } from '../errors.js';
+import { MlopsError } from '../errors.js';
 import { gitSha } from '../lineage.js';
 import { preferredBackend, selectBackend, tf } from './backend.js';
 import { buildModel } from './build.js';
-import { readSplit, type Dataset } from './dataset.js';
-import { decodeOutputs } from './predictor.js';
-import { divergenceCause, type SeenRows } from './divergence.js';
-import { checkFeatures, checkTarget } from './input-checks.js';
+import type { Dataset } from './dataset.js';
+import { divergenceCause } from './divergence.js';
+import { fitLoop, predictRows, type EpochStats } from './fit-loop.js';
 import { saveModel, sha256File } from './io.js';
-import {
-  encodeLabels,
-  fitPreprocess,
-  targetScale,
-  transform,
-  writePreprocess,
-  type FeatureKind,
-  type PreprocessSpec,
-} from './preprocess.js';
-import { withSeed } from './random.js';
-import { fitLoop, predictRows, type EpochStats, type Rows } from './fit-loop.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
-import { referenceStats } from './reference.js';
+import { decodeOutputs } from './predictor.js';
+import { targetScale, writePreprocess } from './preprocess.js';
+import { withSeed } from './random.js';
 import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun } from './stability.js';
+import { trainingData, type TrainingData } from './training-data.js';
 import type { TrainOutputs } from '../step-outputs.js';
 
 /** One epoch's losses, in the target's own units (regression: MSE of the un-scaled target). */
@@ -43,52 +33,9 @@ export interface EpochLog {
 /** The model card, `metadata.json`: its schema and reader live in model-card.ts. */
 export type { ModelCard } from './model-card.js';
 
-const kindOf = { float: 'numeric', integer: 'numeric', boolean: 'boolean', category: 'category' } as const;
-
 /** The extract step's outputs, read back from its folder: steps talk only through artifacts. */
 export async function readExtract(ctx: StepContext): Promise<{ dir: string; outputs: ExtractOutputs }> {
   return { dir: stepDir(ctx, 'extract'), outputs: await readArtifact(ctx, extractFile) };
-}
-
-/** Feature kinds from the contract; a timestamp cannot be a model input. */
-function featureKinds(config: Config, features: string[]): Record<string, FeatureKind> {
-  return Object.fromEntries(
-    features.map((f) => {
-      const type = config.data.contract.columns[f]!.type;
-      if (!(type in kindOf))
-        throw configError(
-          `data.features: "${f}" is a ${type} column`,
-          'use float, integer, category or boolean columns as features; derive numbers in the query',
-        );
-      return [f, kindOf[type as keyof typeof kindOf]];
-    }),
-  );
-}
-
-function labelSpec(config: Config, train: Dataset, label: string): PreprocessSpec['label'] {
-  const task = config.model.task;
-  if (task === 'regression') return { name: label, task };
-  const classes = [...new Set(train.label.map(String))].sort();
-  if (classes.length < 2)
-    throw dataError(
-      `the label "${label}" has a single class (${classes[0] ?? 'none'}) in the train split`,
-      'a classifier needs at least two classes; check the window and the contract',
-    );
-  if (task === 'binary' && classes.length > 2) {
-    throw configError(
-      `model.task is binary but the label "${label}" has ${classes.length} classes (${classes.join(', ')})`,
-      'set model.task: multiclass',
-    );
-  }
-  return { name: label, task, classes };
-}
-
-/** The loss of always predicting the train split's class shares (or mean): the bar any model must clear. */
-function constantLoss(spec: PreprocessSpec, train: Dataset): number {
-  if (spec.label.task === 'regression') return targetScale(spec).std ** 2; // the variance: MSE of predicting the mean
-  const counts = new Map<string, number>();
-  for (const v of train.label) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
-  return [...counts.values()].reduce((h, c) => h - (c / train.rows) * Math.log(c / train.rows), 0);
 }
 
 interface Fitted {
@@ -99,9 +46,6 @@ interface Fitted {
   seconds: number;
 }
 
-/** A split as the network sees it, held once: standardised features and encoded targets. */
-type Encoded = Rows & SeenRows;
-
 /**
  * One training run of the configured network on `seed`, shown as the progress task `label`. The
  * network comes back with its best epoch's weights; a run that diverges, or ends worse than the
@@ -109,7 +53,7 @@ type Encoded = Rows & SeenRows;
  */
 async function fit(
   ctx: StepContext,
-  data: { spec: PreprocessSpec; train: Encoded; valid: Encoded; outputs: number; constant: number },
+  data: Pick<TrainingData, 'spec' | 'train' | 'valid' | 'constant'> & { outputs: number },
   seed: number,
   label: string,
   which: string,
@@ -159,21 +103,18 @@ async function fit(
 }
 
 /** model.stability: every seed scored on the validation split, the spread judged, and the seed to release. */
-function judgeSeeds(
-  ctx: StepContext,
-  spec: PreprocessSpec,
-  fitted: Fitted[],
-  scored: { split: 'validation' | 'train'; set: Dataset; x: Float32Array; trainRows: number },
-) {
+function judgeSeeds(ctx: StepContext, fitted: Fitted[], data: TrainingData) {
   const { config, log } = ctx;
+  const { spec, valid } = data;
+  const labelled: Dataset = { rows: valid.rows, columns: {}, label: data.validLabels, sourceRows: [] };
   const runs: SeedRun[] = fitted.map((f) => ({
     seed: f.seed,
     epochs: f.history.length,
     bestEpoch: f.best.epoch,
     valLoss: f.best.valLoss,
-    metrics: seedMetrics(config, spec, decodeOutputs(spec, predictRows(f.net, scored.x, scored.set.rows)), scored.set),
+    metrics: seedMetrics(config, spec, decodeOutputs(spec, predictRows(f.net, valid.x, valid.rows)), labelled),
   }));
-  const stability = judgeStability(config, runs, { split: scored.split, rows: scored.set.rows, trainRows: scored.trainRows });
+  const stability = judgeStability(config, runs, { split: valid.split, rows: valid.rows, trainRows: data.train.rows });
   const spreads = Object.entries(stability.spread).map(
     ([m, s]) => `${m} mean ${s.mean.toFixed(4)} std ${s.std.toFixed(4)} [${s.min.toFixed(4)}, ${s.max.toFixed(4)}]`,
   );
@@ -193,29 +134,9 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
   const backend = await selectBackend(preferredBackend(ctx.env));
   log.info(`train: TensorFlow.js backend ${backend}`);
 
-  const [trainSet, validation] = await Promise.all([
-    readSplit(extractDir, extract, 'train', extract.features),
-    readSplit(extractDir, extract, 'validation', extract.features),
-  ]);
-  checkTarget(model.task, extract.label, { train: trainSet, validation });
-  checkFeatures(trainSet, extract.features);
-  const spec = fitPreprocess(
-    trainSet,
-    featureKinds(config, extract.features),
-    labelSpec(config, trainSet, extract.label),
-    model.max_categories,
-  );
+  const data = await trainingData(config, extractDir, extract);
+  const { spec } = data;
   const outputs = spec.label.classes && model.task === 'multiclass' ? spec.label.classes.length : 1;
-  const encoded = (d: Dataset, split: SeenRows['split']): Encoded => ({
-    split,
-    rows: d.rows,
-    x: transform(spec, d.columns, d.rows),
-    y: encodeLabels(spec, d.label),
-  });
-  const trainRows = encoded(trainSet, 'train');
-  // Without validation rows, the train rows are early-stopped on.
-  const validRows = validation.rows > 0 ? encoded(validation, 'validation') : trainRows;
-  const data = { spec, train: trainRows, valid: validRows, outputs, constant: constantLoss(spec, trainSet) };
 
   const seeds = stabilitySeeds(model);
   const fitted: Fitted[] = [];
@@ -223,15 +144,20 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     for (const [i, seed] of seeds.entries()) {
       const several = seeds.length > 1;
       fitted.push(
-        await fit(ctx, data, seed, several ? `train seed ${seed} (${i + 1}/${seeds.length})` : 'train', several ? ` (seed ${seed})` : ''),
+        await fit(
+          ctx,
+          { ...data, outputs },
+          seed,
+          several ? `train seed ${seed} (${i + 1}/${seeds.length})` : 'train',
+          several ? ` (seed ${seed})` : '',
+        ),
       );
     }
     // Without validation rows the seeds are scored where they were early-stopped: on the train split.
-    const scored = validation.rows > 0 ? { split: 'validation' as const, set: validation } : { split: 'train' as const, set: trainSet };
-    const stability = seeds.length > 1 ? judgeSeeds(ctx, spec, fitted, { ...scored, x: validRows.x, trainRows: trainSet.rows }) : undefined;
+    const stability = seeds.length > 1 ? judgeSeeds(ctx, fitted, data) : undefined;
     const { net, history, best } = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
     const seconds = fitted.reduce((t, f) => t + f.seconds, 0);
-    const samplesPerSecond = Math.round((trainSet.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
+    const samplesPerSecond = Math.round((data.train.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
 
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
@@ -257,7 +183,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       backend,
       timings: { trainSeconds: seconds, samplesPerSecond },
       training: { epochs: history.length, bestEpoch: best.epoch, stoppedEarly: history.length < model.epochs, history },
-      reference: referenceStats(spec, trainSet),
+      reference: data.reference,
       ...(stability ? { stability } : {}),
       checksums,
       createdAt: new Date().toISOString(),
