@@ -57,6 +57,8 @@ export interface Scope {
   steps: Record<string, { outputs: Record<string, string>; outcome: string; conclusion: string }>;
   status: Status;
   inputs?: Record<string, string>;
+  /** In a composite action, the `env:` of the steps that called it, over the job's env. */
+  env?: Record<string, string>;
 }
 
 /** The step specs of a `steps:` sequence: the model's steps paired with their raw mappings. */
@@ -157,7 +159,7 @@ async function runLocalAction(
   job: JobRuntime,
   path: string,
   given: Record<string, string>,
-  env: Record<string, string>,
+  stepEnv: Record<string, string>,
   contexts: Contexts,
 ) {
   const dir = join(job.workspace, path);
@@ -169,7 +171,7 @@ async function runLocalAction(
   Object.assign(inputs, given);
   if (action.runs.using === 'composite') {
     const raw = (parsed.value as MappingToken).find('runs');
-    const scope: Scope = { steps: {}, status: 'success', inputs };
+    const scope: Scope = { steps: {}, status: 'success', inputs, env: stepEnv };
     await runSteps(job, stepSpecs(action.runs.steps, raw && isMapping(raw) ? raw.find('steps') : undefined), scope);
     const outputContexts = { ...contexts, steps: scope.steps, inputs };
     const outputs = Object.fromEntries(
@@ -180,7 +182,8 @@ async function runLocalAction(
   if (!('main' in action.runs)) throw new Error(`${path}: only node and composite actions run here`);
   // The runner's input variables: upper case, spaces to underscores, dashes kept (INPUT_RUN-ID).
   const inputEnv = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v]));
-  return execute(job, [process.execPath, join(dir, action.runs.main)], job.workspace, { ...env, ...inputEnv, GITHUB_ACTION_PATH: dir });
+  const env = { ...job.env, ...stepEnv, ...inputEnv, GITHUB_ACTION_PATH: dir };
+  return execute(job, [process.execPath, join(dir, action.runs.main)], job.workspace, env);
 }
 
 /** Runs steps in order, each `if:` against the scope's status so far; a step that fails fails the scope. */
@@ -192,11 +195,13 @@ export async function runSteps(job: JobRuntime, specs: StepSpec[], scope = job.s
       if (step.id && !step.id.startsWith('__')) scope.steps[step.id] = { outputs, outcome, conclusion };
     };
     if (!('run' in step || 'uses' in step)) throw new Error(`step ${step.id}: only run and uses steps run here`);
-    if (!condition(step.if, { ...base, env: job.env }, scope.status)) {
+    const inherited = { ...job.env, ...scope.env };
+    if (!condition(step.if, { ...base, env: inherited }, scope.status)) {
       record('skipped');
       continue;
     }
-    const env = { ...job.env, ...strings(step.env, { ...base, env: job.env }) };
+    const stepEnv = { ...scope.env, ...strings(step.env, { ...base, env: inherited }) };
+    const env = { ...job.env, ...stepEnv };
     const contexts = { ...base, env };
     const uses = 'uses' in step ? asString(evaluate(step.uses, contexts)) : '';
     const given = strings(spec.raw.find('with'), contexts);
@@ -205,7 +210,7 @@ export async function runSteps(job: JobRuntime, specs: StepSpec[], scope = job.s
     const outcome = await ('run' in step
       ? runScript(job, spec, script, env, contexts)
       : uses.startsWith('./')
-        ? runLocalAction(job, uses, given, env, contexts)
+        ? runLocalAction(job, uses, given, stepEnv, contexts)
         : job.standIn(uses, given, job));
     const allowed = step['continue-on-error'];
     const continueOnError = typeof allowed === 'boolean' ? allowed : allowed !== undefined && Boolean(evaluate(allowed, contexts));
