@@ -57,6 +57,9 @@ const SOURCE = process.cwd();
  * Runs this repository's workflows as GitHub's runner would, on this machine: jobs in the order of
  * their `needs`, one at a time, each on a fresh workspace; `if:`, `env`, `with` and outputs on
  * GitHub's own parser and expression evaluator; local actions from their committed bundles.
+ * Left to GitHub: permissions and the token's scopes, environments' rules and secrets, concurrency,
+ * timeouts, matrices, reusable workflows, services, caches, GITHUB_PATH, secret masking, the runner
+ * image and its Node 24 (steps run on this machine's Node), jobs in parallel.
  */
 export async function workflowHarness(options: HarnessOptions) {
   const root = await mkdtemp(join(tmpdir(), 'mlops-workflow-'));
