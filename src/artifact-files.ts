@@ -262,4 +262,5 @@ export const runSchema: z.ZodType<RunRecord, unknown> = z.object({
       artifacts: z.string(),
     }),
   ),
+  process: z.object({ pid: z.number(), started: z.string().optional(), host: z.string() }).optional(),
 });

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { MlopsError } from './errors.js';
 import type { Logger } from './log.js';
-import { identify, processState, type ProcessIdentity } from './processes.js';
+import { isGone, thisProcess, type HostProcess } from './processes.js';
 import { pollUntil } from './poll.js';
 
 /**
@@ -14,14 +14,10 @@ import { pollUntil } from './poll.js';
  */
 const staleAfterMs = 5_000;
 
-interface Holder extends ProcessIdentity {
-  host: string;
-}
-
 /** The lock file names its holder: `<pid>@<host> <start time>`; without a host (older locks), this one. */
-const holderText = ({ pid, started }: ProcessIdentity) => `${pid}@${hostname()}${started === undefined ? '' : ` ${started}`}`;
+const holderText = ({ pid, host, started }: HostProcess) => `${pid}@${host}${started === undefined ? '' : ` ${started}`}`;
 
-function parseHolder(text: string): Holder | undefined {
+function parseHolder(text: string): HostProcess | undefined {
   const [, pid, host, started] = /^(\d+)(?:@(\S+))?(?: (.+))?$/s.exec(text) ?? [];
   return pid ? { pid: Number(pid), host: host ?? hostname(), started } : undefined;
 }
@@ -42,8 +38,8 @@ export interface LockOptions {
  */
 export async function withFileLock<T>(lock: string, what: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   await mkdir(dirname(lock), { recursive: true });
-  const me = holderText(identify(process.pid));
-  let holder: Holder | undefined;
+  const me = holderText(thisProcess());
+  let holder: HostProcess | undefined;
   const taken = async () => {
     if (await create(lock, me)) return true;
     const text = await readFile(lock, 'utf8').catch(() => undefined);
@@ -81,11 +77,10 @@ async function create(lock: string, text: string): Promise<boolean> {
 }
 
 /** Why the lock is stale, or undefined while its holder may be at work. */
-async function staleness(lock: string, holder: Holder | undefined): Promise<string | undefined> {
+async function staleness(lock: string, holder: HostProcess | undefined): Promise<string | undefined> {
   if (holder) {
     // Another host's pid says nothing here: that lock is waited for.
-    if (holder.host !== hostname() || processState(holder) === 'running') return undefined;
-    return `its holder, pid ${holder.pid}, is gone`;
+    return isGone(holder) ? `its holder, pid ${holder.pid}, is gone` : undefined;
   }
   const written = (await stat(lock).catch(() => undefined))?.mtimeMs;
   if (written === undefined) return undefined; // gone meanwhile

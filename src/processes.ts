@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from './package-root.js';
 import { pollUntil } from './poll.js';
@@ -69,6 +70,20 @@ export function processState(recorded: ProcessIdentity): 'running' | 'gone' | 'r
   // No start time for a pid in use: it exited just now, or it is another user's, hidden from us.
   return now === undefined && !pidInUse(recorded.pid) ? 'gone' : 'reused';
 }
+
+/** A process and its host, as a file that other processes (and other hosts) read records it. */
+export interface HostProcess extends ProcessIdentity {
+  host: string;
+}
+
+/** This process, to record as the holder of a lock or the runner of a run. */
+export const thisProcess = (): HostProcess => ({ ...identify(process.pid), host: hostname() });
+
+/**
+ * True when a recorded process is known to have ended: a pid of this host that no process has, or
+ * that another process holds now. Another host's process cannot be checked from here: it may live.
+ */
+export const isGone = (recorded: HostProcess): boolean => recorded.host === hostname() && processState(recorded) !== 'running';
 
 /**
  * Starts `mlops <args>` in the background, outliving this process, with its output appended to

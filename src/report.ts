@@ -1,7 +1,8 @@
 import { count, measure } from './format.js';
 import type { Metrics } from './evaluate/metrics.js';
 import type { ExtractOutputs } from './data/extract.js';
-import type { Decision, PipelineResult, RuleResult, RunRecord, TrainOutputs, UnchangedRun } from './step-outputs.js';
+import { interruption, type RunView } from './runs/interrupted.js';
+import type { Decision, PipelineResult, RuleResult, TrainOutputs, UnchangedRun } from './step-outputs.js';
 
 /** The metrics table: candidate against the champion, scored on the same test rows. */
 export function metricsTable(candidate: Metrics, champion?: Metrics): string[] {
@@ -125,15 +126,17 @@ export function trainSummary(out: TrainOutputs): string {
   ].join('\n');
 }
 
-/** `mlops status`: the recent runs as a table. */
-export function statusTable(runs: RunRecord[]): string {
+/** `mlops status`: the recent runs as a table; an interrupted run says where it stopped and how to resume it. */
+export function statusTable(runs: RunView[]): string {
   if (runs.length === 0) return 'no runs yet: start one with `mlops run`';
   const rows = runs.map((r) => {
     const failed = r.steps.find((s) => s.status === 'failed');
     const seconds = r.finishedAt ? ((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1) + 's' : '-';
     const detail = failed
       ? `${failed.name}: ${failed.errorClass}: ${failed.message}`
-      : r.steps.map((s) => `${s.name}${s.attempts > 1 ? `(x${s.attempts})` : ''}`).join(' ');
+      : r.status === 'interrupted'
+        ? interruption(r)
+        : r.steps.map((s) => `${s.name}${s.attempts > 1 ? `(x${s.attempts})` : ''}`).join(' ');
     return [r.runId, r.startedAt.slice(0, 19).replace('T', ' '), r.status, seconds, detail];
   });
   const header = ['run', 'started (UTC)', 'status', 'took', 'steps'];

@@ -4,6 +4,7 @@ import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
 import type { Metrics } from './evaluate/metrics.js';
 import type { BackendName } from './model/backend.js';
+import type { HostProcess } from './processes.js';
 import type { VersionManifest } from './registry/schemas.js';
 
 /**
@@ -279,6 +280,8 @@ export interface RunRecord {
   /** What the run was asked to do, so a rekick does the same. */
   options: { asOf?: string; force?: { reason: string }; retrain?: boolean };
   steps: StepRecord[];
+  /** The process at work on the run, from when it opened the ledger: one gone while `running` was killed. */
+  process?: HostProcess;
 }
 
 /** A run that ended after extract: the champion was trained on this very data, config and code. */

@@ -8,6 +8,7 @@ import { train } from '../model/train.js';
 import { rekick, runPipeline } from '../pipeline.js';
 import { stepNames, type StepName } from '../step-names.js';
 import { decisionLines, extractSummary, metricsTable, runSummary, statusTable, trainSummary } from '../report.js';
+import { asItStands } from '../runs/interrupted.js';
 import { listRuns } from '../runs/ledger.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 import type { PipelineResult, UnchangedRun } from '../step-outputs.js';
@@ -54,7 +55,7 @@ export function registerPipeline(cli: Command): void {
     .option('--json', 'print the runs as JSON')
     .action(async (opts: { limit: number; json?: boolean }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
-      const runs = await listRuns(dirname(ctx.runDir), opts.limit);
+      const runs = (await listRuns(dirname(ctx.runDir), opts.limit)).map(asItStands);
       print(opts.json, runs, () => statusTable(runs));
     });
 

@@ -5,6 +5,7 @@ import { runSchema } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, describeError, MlopsError } from '../errors.js';
 import { readJson, writeJson } from '../json-file.js';
+import { thisProcess } from '../processes.js';
 import { openRegistry } from '../registry/registry.js';
 import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../step-outputs.js';
 
@@ -22,11 +23,20 @@ export class Ledger {
     readonly run: RunRecord,
   ) {}
 
+  /** Opens the run for this process, which it records: on a runner, each step's job opens it anew. */
   static async open(ctx: StepContext, options: RunRecord['options']): Promise<Ledger> {
     const existing = await readRun(ctx.runDir);
     const run: RunRecord = existing
-      ? { ...existing, status: 'running', finishedAt: undefined }
-      : { runId: ctx.runId, project: ctx.config.project, status: 'running', startedAt: new Date().toISOString(), options, steps: [] };
+      ? { ...existing, status: 'running', finishedAt: undefined, process: thisProcess() }
+      : {
+          runId: ctx.runId,
+          project: ctx.config.project,
+          status: 'running',
+          startedAt: new Date().toISOString(),
+          options,
+          steps: [],
+          process: thisProcess(),
+        };
     const ledger = new Ledger(ctx, run);
     await ledger.save();
     return ledger;

@@ -3,13 +3,14 @@ import { decisionFile, recordFile, type Artifact } from '../artifact-files.js';
 import { readJson } from '../json-file.js';
 import { decisionLines, verdict } from '../report.js';
 import { redact } from '../secrets.js';
+import { asItStands, type RunView } from './interrupted.js';
 import { listRuns } from './ledger.js';
 import type { RunRecord } from '../step-outputs.js';
 
 /** A run as the dashboard lists it: how it ended, what the gate decided and which version it recorded. */
 export interface RunDigest {
   runId: string;
-  status: RunRecord['status'];
+  status: RunView['status'];
   startedAt: string;
   finishedAt?: string;
   gate?: {
@@ -41,7 +42,7 @@ export async function recentRuns(runsDir: string, limit = 10): Promise<RunDigest
       const failed = run.steps.find((s) => s.status === 'failed');
       return {
         runId: run.runId,
-        status: run.status,
+        status: asItStands(run).status,
         startedAt: run.startedAt,
         finishedAt: run.finishedAt,
         gate: decision && { blessed: decision.blessed, verdict: verdict(decision), details: decisionLines(decision).slice(1) },
