@@ -117,10 +117,11 @@ export const standIns: Record<string, StandIn> = {
   },
 };
 
+/** The folder the paths' files are named from in an artifact: their longest common parent. */
 function commonFolder(paths: string[]): string {
-  const parts = paths.map((p) => dirname(p).split('/'));
-  const common = parts[0]?.filter((part, i) => parts.every((p) => p[i] === part)) ?? [];
-  return common.join('/') || '/';
+  const [first = [], ...rest] = paths.map((p) => dirname(p).split('/'));
+  const end = first.findIndex((part, i) => rest.some((p) => p[i] !== part));
+  return first.slice(0, end < 0 ? undefined : end).join('/') || '/';
 }
 
 /**
