@@ -209,8 +209,7 @@ describe('train.yml', () => {
     },
   );
 
-  // needs: actions/extract/dist rebuilt (npm run bundle) since 18ba8d0, with the output `changed`; passes on a rebuilt copy
-  it.skip('a second scheduled run on unchanged data, config and code adds no version', TWO_RUNS, async () => {
+  it('a second scheduled run on unchanged data, config and code adds no version', TWO_RUNS, async () => {
     harness = await workflowHarness({ apiUrl: github.apiUrl });
     const first = await harness.run('train.yml', { name: 'schedule' });
     expect(results(first)).toMatchObject({ deploy: 'success' });
@@ -235,8 +234,7 @@ describe('monitor.yml', () => {
     ]);
   });
 
-  // needs: actions/monitor/dist rebuilt (npm run bundle) since 8fd9b96: the 410 a warning, an unalerted breach failing the action; passes on a rebuilt copy
-  it.skip('with Issues disabled, a breach is a warning naming why and fails the job', async () => {
+  it('with Issues disabled, a breach is a warning naming why and fails the job', async () => {
     // A local server's prediction log (the file name is its id) where every request failed.
     const now = Date.now();
     const failed = Array.from({ length: 600 }, (_, i) =>
