@@ -1,4 +1,5 @@
 import { dataError } from '../errors.js';
+import { distinctOf, type ColumnSummary } from './column-summary.js';
 import type { Dataset, Value } from './dataset.js';
 
 /**
@@ -35,12 +36,12 @@ export function checkTarget(label: string, split: 'train' | 'validation', set: P
     );
 }
 
-/** A feature that is constant, or missing on every row, of the train split (`values`) carries nothing to learn. */
-export function checkFeature(name: string, values: Value[]): void {
-  const seen = distinct(values);
+/** A feature that is constant, or missing on every row, of the train split carries nothing to learn. */
+export function checkFeature(name: string, train: ColumnSummary): void {
+  const seen = distinctOf(train);
   if (seen.length < 2)
     throw dataError(
-      `the feature "${name}" is ${seen.length ? `constant (${seen[0]})` : 'missing on every row'} in the train split (${values.length} rows)`,
+      `the feature "${name}" is ${seen.length ? `constant (${seen[0]})` : 'missing on every row'} in the train split (${train.rows} rows)`,
       'drop it from data.features, or widen data.window so it varies',
     );
 }

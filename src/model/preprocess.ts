@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readJson, writeJson } from '../json-file.js';
+import { modeOf, summarise, type ColumnSummary } from './column-summary.js';
 import type { Dataset, Value } from './dataset.js';
 
 /**
@@ -59,48 +60,30 @@ export function featureOffsets(spec: PreprocessSpec): number[] {
   return offsets;
 }
 
-function mode<T>(values: Iterable<T>): { counts: Map<T, number>; top: T | undefined } {
-  const counts = new Map<T, number>();
-  let top: T | undefined;
-  for (const v of values) {
-    const c = (counts.get(v) ?? 0) + 1;
-    counts.set(v, c);
-    if (top === undefined || c > counts.get(top)! || (c === counts.get(top)! && String(v) < String(top))) top = v;
-  }
-  return { counts, top };
-}
-
-function* present<T>(values: Value[], is: (v: Value) => v is T & Value): Generator<T> {
-  for (const v of values) if (is(v)) yield v;
-}
 const isNumber = (v: Value): v is number => typeof v === 'number' && Number.isFinite(v);
 const isBoolean = (v: Value): v is boolean => typeof v === 'boolean';
 const isString = (v: Value): v is string => typeof v === 'string';
 
-/** Mean and (population) standard deviation of the finite numbers; a constant or empty column gets std 1, so it stays finite. */
-export function standardise(values: Value[]): { mean: number; std: number } {
-  let n = 0;
+/** Mean and (population) standard deviation; a constant or empty column gets std 1, so it stays finite. */
+export function standardise(numbers: ArrayLike<number>): { mean: number; std: number } {
+  const n = numbers.length;
   let sum = 0;
-  for (const v of present(values, isNumber)) {
-    n++;
-    sum += v;
-  }
+  for (let i = 0; i < n; i++) sum += numbers[i]!;
   const mean = n ? sum / n : 0;
   let squares = 0;
-  for (const v of present(values, isNumber)) squares += (v - mean) ** 2;
+  for (let i = 0; i < n; i++) squares += (numbers[i]! - mean) ** 2;
   const std = n ? Math.sqrt(squares / n) : 0;
   return { mean, std: std > 0 ? std : 1 };
 }
 
-export function fitFeature(name: string, kind: FeatureKind, values: Value[], maxCategories: number): FeatureTransform {
-  if (kind === 'numeric') return { name, kind, ...standardise(values) };
-  if (kind === 'boolean') return { name, kind, fill: mode(present(values, isBoolean)).top ?? false };
-  const { counts, top } = mode(present(values, isString));
-  const vocabulary = [...counts.entries()]
+export function fitFeature(name: string, kind: FeatureKind, train: ColumnSummary, maxCategories: number): FeatureTransform {
+  if (kind === 'numeric') return { name, kind, ...standardise(train.numbers) };
+  if (kind === 'boolean') return { name, kind, fill: (modeOf(train.counts) as boolean | undefined) ?? false };
+  const vocabulary = [...(train.counts as Map<string, number>).entries()]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, maxCategories)
     .map(([v]) => v);
-  return { name, kind, vocabulary, fill: top ?? '' };
+  return { name, kind, vocabulary, fill: (modeOf(train.counts) as string | undefined) ?? '' };
 }
 
 /** The spec of fitted features; a regression target's scale is fitted on the train labels. */
@@ -109,7 +92,7 @@ export function specOf(features: FeatureTransform[], label: PreprocessSpec['labe
     format: 'mlops-preprocess/1',
     features,
     width: features.reduce((w, t) => w + slots(t), 0),
-    label: label.task === 'regression' ? { ...label, scale: standardise(trainLabels) } : label,
+    label: label.task === 'regression' ? { ...label, scale: standardise(trainLabels.filter(isNumber)) } : label,
   };
 }
 
@@ -119,7 +102,9 @@ export function fitPreprocess(
   label: PreprocessSpec['label'],
   maxCategories: number,
 ): PreprocessSpec {
-  const features = Object.entries(kinds).map(([name, kind]) => fitFeature(name, kind, train.columns[name] ?? [], maxCategories));
+  const features = Object.entries(kinds).map(([name, kind]) =>
+    fitFeature(name, kind, summarise(kind, train.columns[name] ?? []), maxCategories),
+  );
   return specOf(features, label, train.label);
 }
 

@@ -1,4 +1,4 @@
-import type { Value } from './dataset.js';
+import type { ColumnSummary } from './column-summary.js';
 import type { FeatureTransform } from './preprocess.js';
 
 /**
@@ -12,30 +12,25 @@ export type FeatureReference =
   | { kind: 'category'; values: string[]; shares: number[]; missing: number }
   | { kind: 'boolean'; shareTrue: number; missing: number };
 
-/** A feature's reference statistics, from its values on the train split. */
-export function referenceOf(t: FeatureTransform, values: Value[]): FeatureReference {
-  const n = values.length || 1;
-  const missing = values.filter((v) => v === null).length / n;
+/** A feature's reference statistics, from the summary of its train values. */
+export function referenceOf(t: FeatureTransform, train: ColumnSummary): FeatureReference {
+  const missing = train.missing / (train.rows || 1);
   if (t.kind === 'numeric') {
-    const sorted = Float64Array.from(values.filter((v): v is number => typeof v === 'number')).sort();
+    const sorted = Float64Array.from(train.numbers).sort();
     const edges = sorted.length ? Array.from({ length: 9 }, (_, i) => sorted[Math.floor(((i + 1) * sorted.length) / 10)]!) : [];
     const counts = new Array<number>(10).fill(0);
     for (const v of sorted) counts[binOf(edges, v)]!++;
     return { kind: 'numeric', edges, shares: counts.map((c) => c / (sorted.length || 1)), missing };
   }
+  let present = 0;
+  for (const c of train.counts.values()) present += c;
   if (t.kind === 'category') {
     const index = new Map(t.vocabulary.map((v, i) => [v, i]));
     const counts = new Array<number>(t.vocabulary.length + 1).fill(0);
-    let present = 0;
-    for (const v of values) {
-      if (typeof v !== 'string') continue;
-      present++;
-      counts[index.get(v) ?? t.vocabulary.length]!++;
-    }
+    for (const [v, c] of train.counts) counts[index.get(v as string) ?? t.vocabulary.length]! += c;
     return { kind: 'category', values: t.vocabulary, shares: counts.map((c) => c / (present || 1)), missing };
   }
-  const flags = values.filter((v): v is boolean => typeof v === 'boolean');
-  return { kind: 'boolean', shareTrue: flags.filter(Boolean).length / (flags.length || 1), missing };
+  return { kind: 'boolean', shareTrue: (train.counts.get(true) ?? 0) / (present || 1), missing };
 }
 
 /** The bin of a value given inner edges: values equal to an edge go to the upper bin. */

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { ExtractOutputs } from '../data/extract.js';
 import { configError, dataError } from '../errors.js';
+import { summariser } from './column-summary.js';
 import { openSplit, type SplitColumns, type Value } from './dataset.js';
 import type { SeenRows } from './divergence.js';
 import type { Rows } from './fit-loop.js';
@@ -92,7 +93,9 @@ export async function trainingData(config: Config, extractDir: string, extract: 
     const features = [];
     const reference: Record<string, FeatureReference> = {};
     for (const [name, kind] of Object.entries(kinds)) {
-      const values = await train.column(name);
+      const summary = summariser(kind, train.rows);
+      await train.pieces(name, summary.add);
+      const values = summary.summary();
       checkFeature(name, values);
       const t = fitFeature(name, kind, values, config.model.max_categories);
       features.push(t);

@@ -6,29 +6,34 @@ import { loadConfig } from '../../src/config/load.js';
 import { createContext, stepDir } from '../../src/context.js';
 import { extract, type ExtractOutputs } from '../../src/data/extract.js';
 import { memoryLogger } from '../../src/log.js';
-import { readSplit, type Dataset } from '../../src/model/dataset.js';
-import { fitFeature, fitPreprocess, transform, type PreprocessSpec } from '../../src/model/preprocess.js';
+import { readSplit, type Dataset, type Value } from '../../src/model/dataset.js';
+import { summarise } from '../../src/model/column-summary.js';
+import { fitFeature, fitPreprocess, transform, type FeatureKind, type PreprocessSpec } from '../../src/model/preprocess.js';
 import { silentProgress } from '../../src/progress.js';
 
 const label = { name: 'y', task: 'multiclass' as const, classes: ['a', 'b'] };
 
+/** A feature fitted on whole train values, as the train step fits it on their summary. */
+const fit = (name: string, kind: FeatureKind, values: Value[], maxCategories: number) =>
+  fitFeature(name, kind, summarise(kind, values), maxCategories);
+
 describe('fitting the transforms', () => {
   it('standardises numbers with the train mean and standard deviation, and fills a missing one with the mean', () => {
-    const t = fitFeature('x', 'numeric', [1, 2, 3, null], 10);
+    const t = fit('x', 'numeric', [1, 2, 3, null], 10);
     expect(t).toEqual({ name: 'x', kind: 'numeric', mean: 2, std: Math.sqrt(2 / 3) });
   });
 
   it('keeps a constant column finite', () => {
-    expect(fitFeature('x', 'numeric', [5, 5, 5], 10)).toMatchObject({ mean: 5, std: 1 });
+    expect(fit('x', 'numeric', [5, 5, 5], 10)).toMatchObject({ mean: 5, std: 1 });
   });
 
   it('builds a vocabulary of the most frequent categories, and fills a missing one with the mode', () => {
-    const t = fitFeature('c', 'category', ['b', 'a', 'b', 'c', null, 'a', 'b'], 2);
+    const t = fit('c', 'category', ['b', 'a', 'b', 'c', null, 'a', 'b'], 2);
     expect(t).toEqual({ name: 'c', kind: 'category', vocabulary: ['b', 'a'], fill: 'b' });
   });
 
   it('fills a missing boolean with the mode', () => {
-    expect(fitFeature('f', 'boolean', [true, false, true, null], 10)).toEqual({ name: 'f', kind: 'boolean', fill: true });
+    expect(fit('f', 'boolean', [true, false, true, null], 10)).toEqual({ name: 'f', kind: 'boolean', fill: true });
   });
 });
 
