@@ -1,11 +1,13 @@
 import type { Value } from './dataset.js';
-import type { FeatureKind } from './preprocess.js';
 
 /**
  * What fitting a feature, checking it and taking its reference statistics need of its train
  * values, gathered a piece at a time: the present numbers of a numeric feature (8 bytes a row),
  * the counts of a category or boolean one. A column is never needed whole.
  */
+/** A feature's kind (preprocess.ts's FeatureKind, which is passed here and so must fit). */
+type Kind = 'numeric' | 'category' | 'boolean';
+
 export interface ColumnSummary {
   rows: number;
   /** Rows without a value. */
@@ -17,7 +19,7 @@ export interface ColumnSummary {
 }
 
 /** A summary of `rows` values of a `kind` feature, given in pieces to `add`. */
-export function summariser(kind: FeatureKind, rows: number): { add(values: Value[]): void; summary(): ColumnSummary } {
+export function summariser(kind: Kind, rows: number): { add(values: Value[]): void; summary(): ColumnSummary } {
   const numbers = new Float64Array(kind === 'numeric' ? rows : 0);
   const counts = new Map<string | boolean, number>();
   let [n, missing] = [0, 0];
@@ -39,7 +41,7 @@ export function summariser(kind: FeatureKind, rows: number): { add(values: Value
 }
 
 /** The summary of a whole column. */
-export function summarise(kind: FeatureKind, values: Value[]): ColumnSummary {
+export function summarise(kind: Kind, values: Value[]): ColumnSummary {
   const s = summariser(kind, values.length);
   s.add(values);
   return s.summary();
