@@ -1,12 +1,9 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { z } from 'zod';
 import { dataError, MlopsError } from '../src/errors.js';
 import { readJson } from '../src/json-file.js';
 import type { Logger } from '../src/log.js';
-import { modelCardSchema } from '../src/model/model-card.js';
 import { loadPredictor, type Predictor } from '../src/model/predictor.js';
+import { verifyModelFolder } from '../src/registry/model-files.js';
 import type { Registry } from '../src/registry/registry.js';
 import { manifestSchema, type VersionManifest } from '../src/registry/schemas.js';
 import { DriftMonitor } from './monitor.js';
@@ -23,23 +20,20 @@ export interface ServedModel {
   loadedAt: string;
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
-/** A JSON file checked against its schema; undefined when it does not exist, a `file_invalid` data error when it does not match. */
-const readIfAny = <S extends z.ZodType>(file: string, schema: S): Promise<z.output<S> | undefined> =>
-  readJson(file, schema).catch((err: unknown) => {
-    if (err instanceof MlopsError && err.code === 'file_missing') return undefined;
-    throw err;
+/**
+ * A fixed folder's model (model-in-image): a registry version's folder, manifest and all. Without a
+ * valid manifest it is refused: the model card's own checksums are the model's word for itself.
+ */
+async function openDir(dir: string): Promise<VersionManifest> {
+  const manifest = await readJson(join(dir, 'manifest.json'), manifestSchema).catch((err: unknown) => {
+    if (!(err instanceof MlopsError && err.code === 'file_missing')) throw err;
+    throw dataError(
+      `${dir} has no manifest.json: only a registry version's folder is served, its files checked against the manifest`,
+      'serve a version from the registry (`mlops models show` names its folder), or record the model with `mlops run`',
+    );
   });
-
-/** A folder's model: its registry manifest if it has one (an image carries a registry version), else its model card. */
-async function describeDir(dir: string): Promise<{ version: string; checksums: Record<string, string>; manifest?: VersionManifest }> {
-  const manifest = await readIfAny(join(dir, 'manifest.json'), manifestSchema);
-  if (manifest) return { version: manifest.version, checksums: manifest.files, manifest };
-  const card = await readIfAny(join(dir, 'metadata.json'), modelCardSchema);
-  if (!card)
-    throw dataError(`${dir} has no manifest.json or metadata.json`, 'point the server at a trained model folder or a registry version');
-  return { version: card.lineage.runId, checksums: card.checksums };
+  await verifyModelFolder(dir, manifest, dir, 'the folder was changed or damaged; build the image again from the registry');
+  return manifest;
 }
 
 /**
@@ -71,7 +65,7 @@ export class ModelStore {
     try {
       let dir: string;
       let version: string;
-      let manifest: VersionManifest | undefined;
+      let manifest: VersionManifest;
       if (this.source.kind === 'registry') {
         const resolved = await this.source.registry.resolve(this.source.alias);
         if (!resolved) throw dataError(`the registry has no "${this.source.alias}" yet`, 'run the pipeline to record a champion');
@@ -80,17 +74,9 @@ export class ModelStore {
         version = resolved;
       } else {
         dir = this.source.dir;
-        const described = await describeDir(dir);
-        if (described.version === this.current?.version) return { version: described.version, changed: false };
-        for (const [file, expected] of Object.entries(described.checksums)) {
-          const actual = await readFile(join(dir, file)).then(sha256, () => 'missing');
-          if (actual !== expected)
-            throw new MlopsError('data', `checksum mismatch in ${dir}: ${file} is ${actual === 'missing' ? 'missing' : 'corrupted'}`, {
-              code: 'checksum_mismatch',
-            });
-        }
-        version = described.version;
-        manifest = described.manifest;
+        manifest = await openDir(dir);
+        version = manifest.version;
+        if (version === this.current?.version) return { version, changed: false };
       }
       const predictor = await loadPredictor(dir);
       // Warm up, and prove the model and its preprocessing fit: one all-missing record must give finite outputs.
@@ -99,7 +85,7 @@ export class ModelStore {
         throw dataError(`model ${version} gives no finite prediction on a warm-up record`);
       const served = {
         version,
-        metrics: manifest?.summary.metrics as Record<string, unknown> | undefined,
+        metrics: manifest.summary.metrics as Record<string, unknown> | undefined,
         predictor,
         monitor: new DriftMonitor(predictor.spec, predictor.card.reference ?? {}, this.options.driftWindow),
         loadedAt: new Date().toISOString(),

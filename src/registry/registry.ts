@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join, resolve as resolvePath } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -11,6 +11,7 @@ import type { HistoryEntry } from '../monitor/report.js';
 import { redact } from '../secrets.js';
 import type { RunRecord } from '../step-outputs.js';
 import { FolderStore } from './folder-store.js';
+import { sha256, verifyModelFolder } from './model-files.js';
 import { GitStore } from './git-store.js';
 import {
   aliasesSchema,
@@ -209,8 +210,6 @@ export function openRegistry(ctx: RegistryContext): Registry {
   }
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
 const versionDir = (root: string, version: string) => join(root, 'versions', version);
 
 async function listVersions(root: string): Promise<string[]> {
@@ -295,16 +294,12 @@ async function openVersion(root: string, ref: string): Promise<{ manifest: Versi
         hint: 'a version folder was copied or renamed by hand; restore it from a backup',
       },
     );
-  for (const [name, expected] of Object.entries(manifest.files)) {
-    const actual = await readFile(join(dir, name)).then(sha256, () => 'missing');
-    if (actual !== expected) {
-      throw new MlopsError(
-        'data',
-        `checksum mismatch in registry version ${version}: ${name} is ${actual === 'missing' ? 'missing' : 'corrupted'}`,
-        { code: 'checksum_mismatch', hint: 'the file was changed or damaged; restore it, or roll back to another version' },
-      );
-    }
-  }
+  await verifyModelFolder(
+    dir,
+    manifest,
+    `registry version ${version}`,
+    'the file was changed or damaged; restore it, or roll back to another version',
+  );
   return { manifest, dir };
 }
 

@@ -9,6 +9,9 @@ import { memoryLogger } from '../../src/log.js';
 import { decodeOutputs, loadPredictor } from '../../src/model/predictor.js';
 import { preprocessSchema, readPreprocess } from '../../src/model/preprocess.js';
 import { train } from '../../src/model/train.js';
+import { FolderStore } from '../../src/registry/folder-store.js';
+import { modelFiles } from '../../src/registry/model-files.js';
+import { Registry } from '../../src/registry/registry.js';
 import { startServer } from '../../serving/server.js';
 import { bodyMassRun } from './body-mass.js';
 
@@ -63,12 +66,18 @@ describe('a regression target of any scale', () => {
     const scaled = runs.get(1000) ?? (await bodyMass(1000));
     const config = parseConfig(parse(await readFile('mlops.config.yaml', 'utf8')), {});
     config.serving.log.path = join(root, 'predictions.jsonl');
+    // The server serves a registry version's folder, whose manifest it checks.
+    const registry = new Registry(new FolderStore(join(root, 'registry')));
+    const { version } = await registry.register(
+      modelFiles.map((f) => join(scaled.trained.modelDir, f)),
+      { runId: 'mass-1000', summary: {} },
+    );
     const server = await startServer({
       serving: config.serving,
       configDir: process.cwd(),
       logger: memoryLogger(),
       port: 0,
-      source: { kind: 'dir', dir: scaled.trained.modelDir },
+      source: { kind: 'dir', dir: (await registry.open(version)).dir },
     });
     try {
       const res = await fetch(`${server.url}/predict`, {

@@ -5,7 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MlopsError } from '../../src/errors.js';
 import { memoryLogger } from '../../src/log.js';
 import { FolderStore } from '../../src/registry/folder-store.js';
+import { modelFiles } from '../../src/registry/model-files.js';
 import { Registry } from '../../src/registry/registry.js';
+import { modelFileStandIns } from '../helpers/model-files.js';
 
 let root: string;
 let registry: Registry;
@@ -14,9 +16,7 @@ let files: string[];
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-registry-'));
   registry = new Registry(new FolderStore(join(root, 'registry')));
-  files = [join(root, 'model.json'), join(root, 'weights.bin')];
-  await writeFile(files[0]!, '{"format":"layers-model"}');
-  await writeFile(files[1]!, Buffer.from([1, 2, 3, 4]));
+  files = await modelFileStandIns(root);
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
@@ -31,10 +31,10 @@ describe('the folder registry', () => {
     const v1 = await registry.register(files, { runId: 'r1', summary: { accuracy: 0.9 } });
     const v2 = await registry.register(files, { runId: 'r2', summary: {} });
     expect([v1.version, v2.version]).toEqual(['v1', 'v2']);
-    expect(Object.keys(v1.files)).toEqual(['model.json', 'weights.bin']);
+    expect(Object.keys(v1.files)).toEqual(modelFiles);
     const { manifest, dir } = await registry.open('v1');
     expect(manifest.summary).toEqual({ accuracy: 0.9 });
-    expect(await readFile(join(dir, 'model.json'), 'utf8')).toBe('{"format":"layers-model"}');
+    expect(await readFile(join(dir, 'weights.bin'))).toEqual(Buffer.from([1, 2, 3, 4]));
   });
 
   it('refuses a corrupted file on read, naming it', async () => {
@@ -105,7 +105,7 @@ describe('the folder registry', () => {
         'versions',
         'versions/v1',
         'versions/v2',
-        ...['v1', 'v2'].flatMap((v) => ['manifest.json', 'model.json', 'weights.bin'].map((f) => `versions/${v}/${f}`)),
+        ...['v1', 'v2'].flatMap((v) => ['manifest.json', ...modelFiles].map((f) => `versions/${v}/${f}`)),
       ].sort(),
     );
     expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([

@@ -10,6 +10,7 @@ import { memoryLogger } from '../../src/log.js';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import { Ledger } from '../../src/runs/ledger.js';
 import { forkRemote, git } from '../helpers/git-remote.js';
+import { modelFileStandIns } from '../helpers/model-files.js';
 
 let root: string;
 let remote: string;
@@ -26,9 +27,7 @@ afterAll(() => {
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'mlops-git-registry-'));
   remote = await forkRemote(root);
-  files = [join(root, 'model.json'), join(root, 'weights.bin')];
-  await writeFile(files[0]!, '{"format":"layers-model"}');
-  await writeFile(files[1]!, Buffer.from([1, 2, 3, 4]));
+  files = await modelFileStandIns(root);
   log = memoryLogger();
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
@@ -99,11 +98,9 @@ describe('the registry on a git branch', () => {
 
     await registry.register(files, { runId: 'r1', summary: {} });
     const clone = await branchClone();
-    expect((await git(clone, 'ls-files')).split('\n')).toEqual([
-      'versions/v1/manifest.json',
-      'versions/v1/model.json',
-      'versions/v1/weights.bin',
-    ]);
+    expect((await git(clone, 'ls-files')).split('\n')).toEqual(
+      ['manifest.json', 'metadata.json', 'model.json', 'preprocess.json', 'weights.bin'].map((f) => `versions/v1/${f}`),
+    );
     expect(await git(clone, 'rev-list', '--count', 'HEAD')).toBe('1');
   });
 
