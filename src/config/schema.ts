@@ -10,6 +10,9 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'expected a dat
 
 export const columnTypes = ['float', 'integer', 'category', 'boolean', 'timestamp', 'label'] as const;
 
+/** The bounds of a text column (a category, a classification label) unless its contract says otherwise. */
+export const textColumnDefaults = { max_length: 1_000, max_categories: 1_000 };
+
 const column = z
   .strictObject({
     type: z.enum(columnTypes),
@@ -24,8 +27,17 @@ const column = z
       .optional(),
     key: z.boolean().default(false),
     description: z.string().optional(),
+    /** Characters a value may have; a longer one is quarantined. */
+    max_length: z.number().int().positive().optional(),
+    /** Distinct clean values the column may have (a key has no cap); more is a data error: ids or free text are no category. */
+    max_categories: z.number().int().positive().optional(),
   })
   .superRefine((col, ctx) => {
+    for (const key of ['max_length', 'max_categories'] as const)
+      if (col[key] !== undefined && !['category', 'label'].includes(col.type))
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} applies to category or label columns, not ${col.type}` });
+    if (col.max_categories !== undefined && col.key)
+      ctx.addIssue({ code: 'custom', path: ['max_categories'], message: 'a key column holds ids, which have no max_categories' });
     if (col.range && !['float', 'integer', 'label'].includes(col.type)) {
       ctx.addIssue({ code: 'custom', path: ['range'], message: `a range applies to float, integer or label columns, not ${col.type}` });
     }
@@ -505,6 +517,13 @@ export const configSchema = z
           message: `a range applies to the label of a regression task, not ${cfg.model.task}`,
         });
       }
+      for (const key of ['max_length', 'max_categories'] as const)
+        if (col[key] !== undefined && cfg.model.task === 'regression')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['data', 'contract', 'columns', l, key],
+            message: `${key} applies to the label of a classification task, not regression`,
+          });
       if (col.values && cfg.model.task === 'regression' && !col.values.every((v) => typeof v === 'number')) {
         ctx.addIssue({
           code: 'custom',

@@ -1,4 +1,4 @@
-import type { ColumnConfig, ContractConfig } from '../config/schema.js';
+import { textColumnDefaults, type ColumnConfig, type ContractConfig } from '../config/schema.js';
 import { ident, literal } from './duckdb.js';
 
 /**
@@ -7,7 +7,7 @@ import { ident, literal } from './duckdb.js';
  * and a "coerced" flag; each rule becomes a boolean expression over those.
  */
 
-export type Rule = 'type' | 'not_null' | 'range' | 'allowed' | 'duplicate';
+export type Rule = 'type' | 'not_null' | 'range' | 'allowed' | 'max_length' | 'duplicate';
 
 /** The storage type each contract type lands as. */
 export type TargetType = 'DOUBLE' | 'BIGINT' | 'BOOLEAN' | 'TIMESTAMP' | 'VARCHAR';
@@ -104,6 +104,9 @@ export function compileColumn(name: string, col: ColumnConfig, source: SourceCol
   const checks: { rule: Rule; failed: string }[] = target === 'VARCHAR' ? [] : [{ rule: 'type', failed: `(${p} AND ${v} IS NULL)` }];
   if (!col.nullable || col.type === 'label') checks.push({ rule: 'not_null', failed: `(NOT ${p})` });
   if (col.range) checks.push({ rule: 'range', failed: `(${v} NOT BETWEEN ${col.range[0]} AND ${col.range[1]})` });
+  // A value of a megabyte is no category: it would bloat the vocabulary, the model card and memory.
+  if (target === 'VARCHAR')
+    checks.push({ rule: 'max_length', failed: `(length(${v}) > ${col.max_length ?? textColumnDefaults.max_length})` });
   if (col.values) {
     const allowed = target === 'VARCHAR' ? list(col.values.map(String)) : list(col.values);
     checks.push({ rule: 'allowed', failed: `(${v} NOT IN (${allowed}))` });
@@ -130,6 +133,10 @@ export interface CompiledContract {
   counts: string[];
   /** Over `checked`, rows per broken rule (`column:rule`), from the quarantined rows alone. */
   rulesSql: string;
+  /** Over `checked`, one row: the distinct clean values of each text column but the keys, by its name; none without such columns. */
+  categoriesSql?: string;
+  /** Each text column's max_categories. */
+  maxCategories: Record<string, number>;
 }
 
 export function compileContract(contract: ContractConfig, task: string, source: SourceColumn[], relation: string, seed: number): CompiledContract {
@@ -179,5 +186,11 @@ export function compileContract(contract: ContractConfig, task: string, source: 
     ...columns.flatMap((c, i) => [`count(${ident(c.name)}) AS "${i}:values"`, ...(c.coerced === 'false' ? [] : [`count(*) FILTER (WHERE __c_${i}) AS "${i}:coerced"`])]),
   ];
   const rulesSql = `SELECT rule, count(*) AS n FROM (SELECT unnest(string_split(__reasons, ', ')) AS rule FROM checked WHERE __reasons <> '') GROUP BY rule`;
-  return { columns, keys, checkedSql, duplicatesSql, counts, rulesSql };
+  // Keys are ids: no category cap applies to them.
+  const text = columns.filter((c) => c.target === 'VARCHAR' && !contract.columns[c.name]!.key).map((c) => c.name);
+  const maxCategories = Object.fromEntries(text.map((n) => [n, contract.columns[n]!.max_categories ?? textColumnDefaults.max_categories]));
+  const categoriesSql = text.length
+    ? `SELECT ${text.map((n) => `count(DISTINCT ${ident(n)}) AS ${ident(n)}`).join(', ')} FROM checked WHERE __reasons = ''`
+    : undefined;
+  return { columns, keys, checkedSql, duplicatesSql, counts, rulesSql, categoriesSql, maxCategories };
 }

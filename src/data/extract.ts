@@ -136,6 +136,8 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
       );
     }
 
+    await checkCategories(db, compiled);
+
     const split = plan.expression(strata);
     const output = ['rowid + 1 AS source_row', ...compiled.columns.map((c) => ident(c.name))].join(', ');
     const counts = {} as Record<SplitName, number>;
@@ -168,6 +170,20 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
     db.closeSync();
     await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/** A text column with more distinct clean values than its max_categories holds ids or free text, no categories. */
+async function checkCategories(db: DuckDBConnection, compiled: CompiledContract): Promise<void> {
+  if (!compiled.categoriesSql) return;
+  const [distinct] = await rows<Record<string, string | number>>(db, compiled.categoriesSql);
+  const over = Object.entries(compiled.maxCategories).filter(([name, max]) => Number(distinct![name]) > max);
+  if (over.length === 0) return;
+  throw dataError(
+    over
+      .map(([name, max]) => `column ${name} has ${Number(distinct![name]).toLocaleString('en-US')} distinct values, above its max_categories ${max.toLocaleString('en-US')}`)
+      .join('; '),
+    'a column of ids or free text is no category: drop it from data.contract.columns, or raise its max_categories in data.contract.columns',
+  );
 }
 
 const resolvePath = (dir: string, path: string) => (isAbsolute(path) ? path : resolve(dir, path));

@@ -272,6 +272,43 @@ describe('category columns', () => {
   });
 });
 
+describe('hostile text', () => {
+  it('quarantines a value over max_length (1,000 characters by default) with the reason, the label too', async () => {
+    const r = await extracted({
+      query: `SELECT * FROM (VALUES ('red', 'a'), (repeat('x', 1001), 'b'), (repeat('y', 1000), 'a'), ('red', repeat('z', 5))) t(color, label)`,
+      columns: { color: { type: 'category' }, label: { type: 'label', max_length: 4 } },
+    });
+    expect(reasons(r.quarantine)).toEqual({ 2: 'color:max_length', 4: 'label:max_length' });
+    expect(r.report.columns.color!.violations).toMatchObject({ max_length: 1 });
+    expect(values(r.clean, 'color')).toEqual(['red', 'y'.repeat(1000)]);
+  });
+
+  it('fails on a column with more distinct clean values than its max_categories, naming it and the count', async () => {
+    const query = (n: number) => `SELECT 'k' || i AS id, 'v' || (i % ${n}) AS color, 'k' || i AS tag, 'a' AS label FROM range(3000) r(i)`;
+    // A key holds ids: no cap applies to it.
+    const columns = { id: { type: 'category', key: true }, color: { type: 'category' }, tag: { type: 'category', max_categories: 5000 }, label };
+    const ok = await extracted({ query: query(1000), columns });
+    expect(ok.outputs.rows.clean).toBe(3000);
+    const { error } = await failed({ query: query(1001), columns });
+    expect(error.errorClass).toBe('data');
+    expect(error.message).toBe('column color has 1,001 distinct values, above its max_categories 1,000');
+    expect(error.hint).toContain('raise its max_categories');
+    // Quarantined values do not count: over-long ones are left out before the categories are counted.
+    const long = `SELECT CASE WHEN i < 2 THEN 'ok' || i ELSE repeat('x', 20) || i END AS color, 'a' AS label FROM range(50) r(i)`;
+    expect((await extracted({ query: long, columns: { color: { type: 'category', max_length: 10, max_categories: 2 }, label } })).outputs.rows.clean).toBe(2);
+  });
+
+  it('refuses the bounds on columns that are not text, and a category cap on a key', () => {
+    const config = (columns: Record<string, unknown>, task = 'multiclass') => () =>
+      parseConfig({ version: 1, project: 'p', model: { task }, data: { source: { kind: 'duckdb', query: 'SELECT 1' }, contract: { columns } } }, {});
+    expect(config({ x: { type: 'float', max_length: 10 }, label })).toThrow('max_length applies to category or label columns, not float');
+    expect(config({ x: { type: 'category', key: true, max_categories: 10 }, label })).toThrow('a key column holds ids, which have no max_categories');
+    expect(config({ x: { type: 'float' }, y: { type: 'label', max_categories: 3 } }, 'regression')).toThrow(
+      'max_categories applies to the label of a classification task, not regression',
+    );
+  });
+});
+
 describe('timestamp columns', () => {
   it('read dates and date-times from text and quarantine text that is not one', async () => {
     const r = await extracted({
