@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from './package-root.js';
@@ -84,6 +84,22 @@ export const thisProcess = (): HostProcess => ({ ...identify(process.pid), host:
  * that another process holds now. Another host's process cannot be checked from here: it may live.
  */
 export const isGone = (recorded: HostProcess): boolean => recorded.host === hostname() && processState(recorded) !== 'running';
+
+/**
+ * The process of this user whose environment holds `entry` (`NAME=value`): how a child is found
+ * whose pid was never recorded. Linux only (/proc/<pid>/environ); elsewhere none is found.
+ */
+export function findByEnvironment(entry: string): ProcessIdentity | undefined {
+  if (!procfs) return undefined;
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(entry)) return identify(Number(name));
+    } catch {
+      // gone meanwhile, or another user's
+    }
+  }
+  return undefined;
+}
 
 /**
  * Starts `mlops <args>` in the background, outliving this process, with its output appended to

@@ -6,14 +6,15 @@ import { z } from 'zod';
 import type { StepContext } from '../context.js';
 import { withFileLock } from '../file-lock.js';
 import { readJson, writeJson } from '../json-file.js';
-import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
+import { lastWords, processState, terminate } from '../processes.js';
 import { openRegistry } from '../registry/registry.js';
 import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
 import { answersOk, type HostRequest } from './host-request.js';
 import { hostPort } from './ports.js';
-import { deployDir } from './paths.js';
+import { reapOrphans, spawnRecorded } from './child-records.js';
+import { childRecordsDir, deployDir } from './paths.js';
 import type { ProxyClient } from './proxy-client.js';
-import { ensureProxyProcess, stopProxyProcess } from './proxy-process.js';
+import { ensureProxyProcess, recordedProxy, stopProxyProcess } from './proxy-process.js';
 import { serverLogs } from './server-logs.js';
 
 /** `<workdir>/deploy/local.json`: the servers, each with its process (pid and start time) and its own output. */
@@ -64,6 +65,7 @@ export class LocalFleet implements Fleet<LocalServer> {
 
   /** The proxy process; one started afresh (after a reboot, say) learns the servers still running. */
   async proxy(): Promise<ProxyClient> {
+    await this.reap();
     const proxy = await ensureProxyProcess(this.ctx, this.request);
     for (const s of await this.list()) if (s.running) await proxy.register(s);
     return proxy;
@@ -113,7 +115,14 @@ export class LocalFleet implements Fleet<LocalServer> {
     );
   }
 
+  /** Stops the children of a deploy killed before it recorded them (child-records.ts), which would hold their ports. */
+  private async reap(): Promise<void> {
+    const known = [...(await readJson(this.file, localState, () => [])), await recordedProxy(this.ctx)].map((p) => p?.pid);
+    await reapOrphans(childRecordsDir(this.ctx), this.ctx.log, (child) => known.includes(child.pid));
+  }
+
   async list(): Promise<LocalServer[]> {
+    await this.reap();
     return (await this.update()).sort((a, b) => b.since.localeCompare(a.since));
   }
 
@@ -125,7 +134,8 @@ export class LocalFleet implements Fleet<LocalServer> {
     const logFile = join(logs, `${id}.log`);
     const predictions = join(this.logDir, `${id}.jsonl`);
     const args = ['--config', this.ctx.configFile, '--log-format', 'json', 'serve', '--model-dir', dir, '--port', String(port)];
-    const identity = spawnMlops([...args, '--prediction-log', predictions], logFile, this.ctx.env);
+    const spawn = { args: [...args, '--prediction-log', predictions], logFile, env: this.ctx.env };
+    const { child: identity, settled } = await spawnRecorded(childRecordsDir(this.ctx), `server ${id}`, spawn);
     const server: LocalServer = {
       id,
       version,
@@ -138,6 +148,7 @@ export class LocalFleet implements Fleet<LocalServer> {
     };
     // A stopped server of the same version is superseded by this one.
     await this.update((all) => [server, ...all.filter((s) => s.id !== id && (s.running || s.version !== version))]);
+    await settled();
     return server;
   }
 

@@ -5,10 +5,11 @@ import { z } from 'zod';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { readJson, writeJson } from '../json-file.js';
-import { lastWords, processState, spawnMlops, terminate } from '../processes.js';
+import { lastWords, processState, terminate, type ProcessIdentity } from '../processes.js';
 import { registerSecret } from '../secrets.js';
 import type { HostRequest } from './host-request.js';
-import { deployDir } from './paths.js';
+import { spawnRecorded } from './child-records.js';
+import { childRecordsDir, deployDir } from './paths.js';
 import { portFree } from './ports.js';
 import { ProxyClient } from './proxy-client.js';
 import { pollUntil } from '../poll.js';
@@ -60,8 +61,13 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
   await mkdir(deployDir(ctx), { recursive: true });
   const logFile = join(deployDir(ctx), 'proxy.log');
   const args = ['--config', ctx.configFile, '--log-format', 'json', 'proxy', '--port', String(port), '--host', host];
-  const proxy = spawnMlops(args, logFile, { ...ctx.env, MLOPS_ADMIN_TOKEN: token });
+  const { child: proxy, settled } = await spawnRecorded(childRecordsDir(ctx), 'the local proxy', {
+    args,
+    logFile,
+    env: { ...ctx.env, MLOPS_ADMIN_TOKEN: token },
+  });
   await writeJson(stateFile(ctx), proxyState, { ...proxy, port, host, token }, 0o600);
+  await settled();
   const failed = async () => {
     throw new MlopsError('transient', `the proxy did not start: ${lastWords(await readFile(logFile, 'utf8').catch(() => ''))}`, {
       hint: `see ${logFile}`,
@@ -82,6 +88,10 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
   ctx.log.info(`proxy on ${url}`);
   return new ProxyClient(url, token, request);
 }
+
+/** The proxy process proxy.json records, running or not. */
+export const recordedProxy = (ctx: StepContext): Promise<ProcessIdentity | undefined> =>
+  readJson(stateFile(ctx), proxyState.optional(), () => undefined);
 
 /** Stops the project's proxy, if one runs. */
 export async function stopProxyProcess(ctx: StepContext): Promise<void> {
