@@ -115,7 +115,7 @@ describe('the actions, run as the runner runs them', () => {
     expect(ledger.steps.map((s) => s.name)).toEqual(['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'push', 'deploy']);
   }, 180_000);
 
-  it('monitors the prediction log: breaches are error annotations and the summary has the table and charts; the job succeeds', async () => {
+  it('monitors the prediction log: breaches are error annotations and the summary has the table and charts; with no alert sink, the job fails', async () => {
     const config = parse(await readFile(configFile, 'utf8')) as Config; // v1 is the champion: the training run above recorded it
     config.monitoring.min_volume = 50;
     const file = join(root, 'monitor.yaml');
@@ -129,7 +129,9 @@ describe('the actions, run as the runner runs them', () => {
       log,
       window: '1h',
     });
-    expect(code).toBe(0);
+    // No webhook and no GitHub issue to reach: the red job is the only alert left.
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/^::error::error\[quality\]: v1 breached monitoring thresholds and no alert reached anyone/m);
     expect(stdout).toMatch(/^::error title=monitor%3A model v1 breached::drift \(PSI\) of body_mass_g is [\d.]+, above 0\.2/m);
     expect(outputs).toMatchObject({ breached: 'v1', 'run-id': 'monitor-1' });
     expect(Number(outputs.breaches)).toBeGreaterThan(0);

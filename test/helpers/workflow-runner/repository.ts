@@ -16,7 +16,8 @@ export async function snapshot(source: string, dir: string): Promise<void> {
     await exec('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: source, maxBuffer: 1 << 24 })
   ).stdout
     .split('\0')
-    .filter(Boolean);
+    // node_modules is linked into each checkout; a symlinked one (a git worktree's) escapes .gitignore's `node_modules/`.
+    .filter((file) => file && file !== 'node_modules');
   for (const file of tracked) {
     const exists = await stat(join(source, file)).then(
       () => true,
