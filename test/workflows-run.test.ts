@@ -113,6 +113,17 @@ describe('the harness keeps GitHub’s rules', () => {
   });
 });
 
+/** A scheduled train.yml run whose gate rejects the model: log_loss held to 0.001. */
+async function rejectedRun() {
+  harness = await workflowHarness({
+    apiUrl: github.apiUrl,
+    files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
+  });
+  const rejected = await harness.run('train.yml', { name: 'schedule' });
+  expect(results(rejected)).toMatchObject({ gate: 'failure' });
+  return rejected;
+}
+
 describe('train.yml', () => {
   it('a scheduled run on the sample data passes every job, each writing its summary, and records one version', async () => {
     harness = await workflowHarness({ apiUrl: github.apiUrl });
@@ -152,12 +163,8 @@ describe('train.yml', () => {
     '"Re-run failed jobs" after the gate rejected, with the threshold lowered: the gate and the jobs after it run again on the earlier jobs\' artifacts',
     TWO_RUNS,
     async () => {
-      harness = await workflowHarness({
-        apiUrl: github.apiUrl,
-        files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
-      });
-      const rejected = await harness.run('train.yml', { name: 'schedule' });
-      expect(results(rejected)).toMatchObject({ evaluate: 'success', gate: 'failure', record: 'skipped', deploy: 'skipped' });
+      const rejected = await rejectedRun();
+      expect(results(rejected)).toMatchObject({ evaluate: 'success', record: 'skipped', deploy: 'skipped' });
       expect(rejected.jobs.gate!.annotations).toContainEqual(
         expect.objectContaining({ level: 'error', message: expect.stringContaining('log_loss') }),
       );
@@ -180,13 +187,7 @@ describe('train.yml', () => {
     "a dispatch with rekick_run_id and from_step gate runs the gate and the jobs after it on the earlier run's artifacts",
     TWO_RUNS,
     async () => {
-      harness = await workflowHarness({
-        apiUrl: github.apiUrl,
-        files: { 'mlops.config.yaml': configWith((c) => (c.gates.thresholds.log_loss.upper = 0.001)) },
-      });
-      const rejected = await harness.run('train.yml', { name: 'schedule' });
-      expect(results(rejected)).toMatchObject({ gate: 'failure' });
-
+      const rejected = await rejectedRun();
       harness.files['mlops.config.yaml'] = stringify(sampleConfig);
       const rekick = await harness.run('train.yml', {
         name: 'workflow_dispatch',
