@@ -2,9 +2,13 @@ import * as core from '@actions/core';
 import { readArtifact } from '../artifacts.js';
 import { contractFile } from '../artifact-files.js';
 import { extract, type ExtractOutputs } from '../data/extract.js';
+import type { StepContext } from '../context.js';
 import { readRun } from '../runs/ledger.js';
 import { runAction } from './action.js';
 import { extractSummary } from './summary.js';
+
+/** True when the run ended at extract: the champion was trained on this very data, config and code. */
+const unchanged = async (ctx: StepContext) => (await readRun(ctx.runDir))?.status === 'unchanged';
 
 /** The extract action: the training window from the warehouse, cleansed against the data contract. */
 export const run = () =>
@@ -12,8 +16,7 @@ export const run = () =>
     steps: { extract },
     prepare: () => ({ asOf: core.getInput('as-of') || undefined, retrain: core.getBooleanInput('retrain') }),
     outputs: async ({ extract: out }, ctx) => ({
-      // False when the run ended here: the champion was trained on this very data, config and code.
-      changed: (await readRun(ctx.runDir))?.status !== 'unchanged',
+      changed: !(await unchanged(ctx)),
       'rows-read': out.rows.read,
       'rows-quarantined': out.rows.quarantined,
       'data-hash': out.dataHash,
@@ -30,7 +33,7 @@ export const run = () =>
     },
     summary: async ({ extract: out }, ctx) =>
       extractSummary(out, await readArtifact(ctx, contractFile)) +
-      ((await readRun(ctx.runDir))?.status === 'unchanged'
+      ((await unchanged(ctx))
         ? "\n\n**Nothing new to train**: the data, config and code are the champion's own, so this run adds no version, image or rollout. To train anyway, run the workflow with `retrain`.\n"
         : ''),
   });
