@@ -1,5 +1,6 @@
 import { tf } from './backend.js';
 import { taskLoss } from './build.js';
+import { denseTrainer } from './dense-train.js';
 import { seededRandom } from './random.js';
 
 /**
@@ -7,9 +8,10 @@ import { seededRandom } from './random.js';
  * batch's indices out of a tensor of all of them: on the wasm backend each slice copies that whole
  * tensor, O(rows) per batch and O(rows²) per epoch. Here each batch is gathered from the data's
  * own memory into a buffer of batch size, so an epoch costs time linear in the rows and the data is
- * held once. The step is fit's own: the compiled loss plus the layers' regularisers, minimised by
- * the compiled optimizer over the trainable weights; the shuffle is fit's Fisher-Yates, drawn from
- * a generator seeded per run. Losses are averaged as fit averages them, so the curves compare.
+ * held once. The step is fit's (the compiled loss plus the layers' regularisers, minimised by the
+ * compiled optimizer), taken by the WebAssembly step of dense-train.ts when it covers the network,
+ * by TF.js otherwise; the shuffle is fit's Fisher-Yates, drawn from a generator seeded per run.
+ * Losses are averaged as fit averages them, so the curves compare.
  */
 
 /** Rows for a network, held once: row-major inputs (`rows x width`) and targets (`rows x outputs`). */
@@ -90,6 +92,69 @@ function evaluateRows(net: tf.LayersModel, data: Rows, task: LoopOptions['task']
   return { valLoss: lossSum / data.rows, ...(accuracy ? { valAccuracy: right / data.rows } : {}) };
 }
 
+/** How a batch is taken and the validation scored: the WebAssembly step (dense-train.ts), or TF.js's own kernels. */
+interface Steps {
+  /** One optimizer step on the rows `order[start, start + n)`; the batch's loss. */
+  step(order: Int32Array, start: number, n: number): number;
+  evaluate(): Pick<EpochStats, 'valLoss' | 'valAccuracy'>;
+  /** The weights now, and writing them back into the network. */
+  weights(): unknown;
+  restore(weights: unknown): void;
+  dispose(weights: unknown): void;
+}
+
+/** fit's own step on TF.js: the compiled loss plus the layers' regularisers, minimised by the compiled optimizer. */
+function tfjsSteps(net: tf.LayersModel, train: Rows, valid: Rows, o: LoopOptions): Steps {
+  const [w, k] = [widthOf(train, 'x'), widthOf(train, 'y')];
+  const { loss } = taskLoss[o.task];
+  const optimizer = net.optimizer;
+  const variables = net.trainableWeights.map((v) => v.read() as tf.Variable);
+  const xs = new Float32Array(o.batchSize * w);
+  const ys = new Float32Array(o.batchSize * k);
+  return {
+    step(order, start, n) {
+      for (let b = 0; b < n; b++) {
+        const r = order[start + b]!;
+        xs.set(train.x.subarray(r * w, r * w + w), b * w);
+        ys.set(train.y.subarray(r * k, r * k + k), b * k);
+      }
+      return tf.tidy(() => {
+        const x = tf.tensor2d(xs.subarray(0, n * w), [n, w]);
+        const y = tf.tensor2d(ys.subarray(0, n * k), [n, k]);
+        const total = () => {
+          const out = net.apply(x, { training: true }) as tf.Tensor;
+          return penalties(net).reduce((sum, penalty) => sum.add(penalty), tf.mean(loss(y, out)));
+        };
+        return optimizer.minimize(total, true, variables)!.dataSync()[0]!;
+      });
+    },
+    evaluate: () => evaluateRows(net, valid, o.task),
+    weights: () => net.getWeights().map((t) => t.clone()),
+    restore: (weights) => net.setWeights(weights as tf.Tensor[]),
+    dispose: (weights) => tf.dispose(weights as tf.Tensor[]),
+  };
+}
+
+/**
+ * The WebAssembly step when it covers the network, except on native TensorFlow (tfjs-node), whose
+ * own kernels are left in charge where it loads.
+ */
+function fastSteps(net: tf.LayersModel, train: Rows, valid: Rows, o: LoopOptions, random: () => number): Steps | undefined {
+  if (tf.getBackend() === 'tensorflow') return undefined;
+  const trainer = denseTrainer(net, o.task, o.batchSize, random);
+  if (!trainer) return undefined;
+  return {
+    step: (order, start, n) => trainer.step(train.x, train.y, order, start, n),
+    evaluate() {
+      const { loss, right } = trainer.evaluate(valid.x, valid.y, valid.rows);
+      return { valLoss: loss / valid.rows, ...(taskLoss[o.task].accuracy ? { valAccuracy: right / valid.rows } : {}) };
+    },
+    weights: () => trainer.weights(),
+    restore: (weights) => trainer.writeBack(weights as Float32Array[]),
+    dispose: () => {},
+  };
+}
+
 /**
  * Trains `net` (compiled) on `train`, validated on `valid` after every epoch, with early stopping;
  * the network ends with its best epoch's weights. Stops at once when a loss is not finite.
@@ -100,16 +165,12 @@ export async function fitLoop(
   valid: Rows,
   o: LoopOptions,
 ): Promise<{ history: EpochStats[]; best: { epoch: number; valLoss: number } }> {
-  const [w, k] = [widthOf(train, 'x'), widthOf(train, 'y')];
-  const { loss } = taskLoss[o.task];
-  const optimizer = net.optimizer;
-  const variables = net.trainableWeights.map((v) => v.read() as tf.Variable);
   const random = seededRandom(o.seed);
+  // Dropout's masks on the WebAssembly step come from a stream of their own, so the shuffles match TF.js's.
+  const steps = fastSteps(net, train, valid, o, seededRandom(o.seed + 1)) ?? tfjsSteps(net, train, valid, o);
   const order = Int32Array.from({ length: train.rows }, (_, i) => i);
-  const xs = new Float32Array(o.batchSize * w);
-  const ys = new Float32Array(o.batchSize * k);
   const history: EpochStats[] = [];
-  let best = { epoch: 0, valLoss: Infinity, weights: [] as tf.Tensor[] };
+  let best: { epoch: number; valLoss: number; weights?: unknown } = { epoch: 0, valLoss: Infinity };
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
       for (let i = train.rows; i > 0;) {
@@ -120,36 +181,21 @@ export async function fitLoop(
       let lossSum = 0;
       for (let start = 0; start < train.rows; start += o.batchSize) {
         const n = Math.min(o.batchSize, train.rows - start);
-        for (let b = 0; b < n; b++) {
-          const r = order[start + b]!;
-          xs.set(train.x.subarray(r * w, r * w + w), b * w);
-          ys.set(train.y.subarray(r * k, r * k + k), b * k);
-        }
-        lossSum +=
-          tf.tidy(() => {
-            const x = tf.tensor2d(xs.subarray(0, n * w), [n, w]);
-            const y = tf.tensor2d(ys.subarray(0, n * k), [n, k]);
-            const total = () => {
-              const out = net.apply(x, { training: true }) as tf.Tensor;
-              return penalties(net).reduce((sum, penalty) => sum.add(penalty), tf.mean(loss(y, out)));
-            };
-            const cost = optimizer.minimize(total, true, variables)!;
-            return cost.dataSync()[0]!;
-          }) * n;
+        lossSum += steps.step(order, start, n) * n;
       }
-      const stats: EpochStats = { epoch, loss: lossSum / train.rows, ...evaluateRows(net, valid, o.task) };
+      const stats: EpochStats = { epoch, loss: lossSum / train.rows, ...steps.evaluate() };
       history.push(stats);
       o.onEpoch(stats);
       if (!Number.isFinite(stats.loss) || !Number.isFinite(stats.valLoss)) break;
       if (stats.valLoss < best.valLoss) {
-        tf.dispose(best.weights);
-        best = { epoch, valLoss: stats.valLoss, weights: net.getWeights().map((t) => t.clone()) };
+        steps.dispose(best.weights);
+        best = { epoch, valLoss: stats.valLoss, weights: steps.weights() };
       } else if (epoch - best.epoch >= o.patience) break;
       await new Promise(setImmediate); // let signals and I/O in between epochs
     }
-    if (best.weights.length) net.setWeights(best.weights);
+    if (best.weights) steps.restore(best.weights);
     return { history, best: { epoch: best.epoch, valLoss: best.valLoss } };
   } finally {
-    tf.dispose(best.weights);
+    steps.dispose(best.weights);
   }
 }

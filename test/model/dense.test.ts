@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compiledKernel, target } from '../../scripts/build-wasm.js';
+import { compiledKernel, kernels } from '../../scripts/build-wasm.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { createContext, stepDir } from '../../src/context.js';
 import { extract } from '../../src/data/extract.js';
@@ -78,8 +78,8 @@ describe('the lean dense inference path', () => {
     model.dispose();
   });
 
-  it('runs the kernel compiled from the current dense.wat (npm run build:wasm)', async () => {
-    expect(await readFile(target, 'utf8')).toBe(await compiledKernel());
+  it('runs the kernels compiled from the current .wat files (npm run build:wasm)', async () => {
+    for (const kernel of kernels) expect(await readFile(kernel.target, 'utf8'), kernel.source).toBe(await compiledKernel(kernel));
   });
 
   it('leaves models with other layers to TF.js', () => {

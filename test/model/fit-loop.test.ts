@@ -6,28 +6,34 @@ import { parseConfig } from '../../src/config/load.js';
 import { selectBackend, tf } from '../../src/model/backend.js';
 import { buildModel } from '../../src/model/build.js';
 import { fitLoop, predictRows, type EpochStats, type Rows } from '../../src/model/fit-loop.js';
+import { planOf } from '../../src/model/dense-train-plan.js';
 import { loadModel, saveModel } from '../../src/model/io.js';
 import { seededRandom, withSeed } from '../../src/model/random.js';
 
 /*
- * The training loop against the reference path, tfjs's own `model.fit`, on the same network, seed
- * and data. The loop draws fit's shuffle from the same seeded generator, so both see the same
- * batches in the same order and take the same steps: the weights agree to float rounding, not just
- * in distribution.
+ * The training loop, which trains these networks with the WebAssembly step (dense-train.ts), against
+ * the reference path, tfjs's own `model.fit`, on the same network, seed and data. The loop draws
+ * fit's shuffle from the same seeded generator, so both see the same batches in the same order and
+ * take the same steps: the weights agree to float rounding, not just in distribution.
  */
 const defaults = parseConfig(
   { version: 1, project: 'loop', data: { source: { kind: 'duckdb', query: 'SELECT 1' }, contract: { columns: { y: { type: 'label' } } } } },
   {},
 ).model;
 
-/** `rows` synthetic rows of 6 features and a 3-class label that depends on them. */
-function synthetic(rows: number, seed: number): Rows {
+type Task = 'binary' | 'multiclass' | 'regression';
+const outputsOf = (task: Task) => (task === 'multiclass' ? 3 : 1);
+
+/** `rows` synthetic rows of 6 features and a target of `task` that depends on them (3 classes, 2, or a number). */
+function synthetic(rows: number, seed: number, task: Task = 'multiclass'): Rows {
   const random = seededRandom(seed);
   const x = Float32Array.from({ length: rows * 6 }, () => random() * 2 - 1);
-  const y = new Float32Array(rows * 3);
+  const k = outputsOf(task);
+  const y = new Float32Array(rows * k);
   for (let r = 0; r < rows; r++) {
-    const s = [0, 1, 2].map((k) => x[r * 6 + k]! - 0.5 * x[r * 6 + k + 3]!);
-    y[r * 3 + s.indexOf(Math.max(...s))] = 1;
+    const s = [0, 1, 2].map((j) => x[r * 6 + j]! - 0.5 * x[r * 6 + j + 3]!);
+    if (task === 'multiclass') y[r * 3 + s.indexOf(Math.max(...s))] = 1;
+    else y[r] = task === 'binary' ? Number(s[0]! > s[1]!) : s[0]! * 3 + s[2]!;
   }
   return { x, y, rows };
 }
@@ -91,5 +97,56 @@ describe('the training loop against model.fit', () => {
     expect(Array.from(pb)).toEqual(Array.from(predictRows(b.net, valid.x, valid.rows))); // the saved model is the trained one
     for (let i = 0; i < pa.length; i++) expect(Math.abs(pa[i]! - pb[i]!)).toBeLessThan(1e-4);
     [a.net, b.net, la, lb].forEach((n) => n.dispose());
+  });
+});
+
+/** The network of `change` over the defaults, trained `epochs` by model.fit and by the loop on the same seed and rows. */
+async function both(change: Partial<typeof defaults> & { task: Task }, epochs: number) {
+  const config = { ...defaults, hidden: [16, 8], seed: 3, ...change };
+  const k = outputsOf(config.task);
+  const [data, check] = [synthetic(400, 5, config.task), synthetic(100, 6, config.task)];
+  const [x, y] = [tf.tensor2d(data.x, [data.rows, 6]), tf.tensor2d(data.y, [data.rows, k])];
+  const fitted = buildModel(config, 6, k);
+  const history = await withSeed(config.seed, () => fitted.fit(x, y, { epochs, batchSize: config.batch_size, shuffle: true, verbose: 0 }));
+  tf.dispose([x, y]);
+  const looped = buildModel(config, 6, k);
+  const options = { epochs, batchSize: config.batch_size, patience: epochs, seed: config.seed, task: config.task, onEpoch: () => {} };
+  const loop = await withSeed(config.seed, () => fitLoop(looped, data, check, options));
+  return { fitted, looped, fitLosses: history.history.loss as number[], loopLosses: loop.history.map((e) => e.loss), check };
+}
+
+describe('the WebAssembly step against model.fit, on what the config can ask for', () => {
+  const cases: (Partial<typeof defaults> & { task: Task })[] = [
+    { task: 'binary', activation: 'tanh', optimizer: 'sgd', learning_rate: 0.05 },
+    { task: 'regression', activation: 'elu', l2: 1e-3 },
+    { task: 'multiclass', activation: 'selu', hidden: [9], batch_size: 50 },
+    { task: 'binary', activation: 'sigmoid', hidden: [5, 7, 3] },
+    { task: 'regression', hidden: [] },
+    { task: 'multiclass', activation: 'gelu', optimizer: 'rmsprop' }, // neither covered: TF.js trains it, the same
+  ];
+  for (const change of cases)
+    it(`${JSON.stringify(change)}: the same weights after two epochs`, async () => {
+      const { fitted, looped, fitLosses, loopLosses } = await both(change, 2);
+      expect(planOf(looped, change.task) !== undefined).toBe(change.optimizer !== 'rmsprop');
+      const [wa, wb] = [fitted.getWeights(), looped.getWeights()];
+      wa.forEach((w, i) => {
+        const [a, b] = [w.dataSync(), wb[i]!.dataSync()];
+        for (let j = 0; j < a.length; j++) expect(Math.abs(a[j]! - b[j]!)).toBeLessThan(1e-4);
+      });
+      loopLosses.forEach((loss, i) => expect(loss).toBeCloseTo(fitLosses[i]!, 4));
+      [fitted, looped].forEach((n) => n.dispose());
+    });
+
+  it('draws its own dropout masks, and learns as model.fit does with dropout', async () => {
+    const { fitted, looped, fitLosses, loopLosses, check } = await both({ task: 'multiclass', dropout: 0.3, hidden: [32] }, 15);
+    expect(loopLosses.at(-1)!).toBeLessThan(loopLosses[0]! * 0.7);
+    expect(Math.abs(loopLosses.at(-1)! - fitLosses.at(-1)!)).toBeLessThan(0.05);
+    const [pa, pb] = [predictRows(fitted, check.x, check.rows), predictRows(looped, check.x, check.rows)];
+    const agree = Array.from({ length: check.rows }, (_, r) => {
+      const argmax = (p: Float32Array) => [0, 1, 2].reduce((m, j) => (p[r * 3 + j]! > p[r * 3 + m]! ? j : m), 0);
+      return argmax(pa) === argmax(pb);
+    });
+    expect(agree.filter(Boolean).length).toBeGreaterThan(check.rows * 0.9);
+    [fitted, looped].forEach((n) => n.dispose());
   });
 });
