@@ -1,5 +1,5 @@
 import { tf } from './backend.js';
-import { activations } from './dense.js';
+import { activations, SELU_ALPHA, SELU_SCALE } from './dense.js';
 import { denseTrainWasm } from './dense-train-wasm.js';
 import { headLoss } from './dense-train-loss.js';
 import { planOf, type Plan, type PlannedLayer } from './dense-train-plan.js';
@@ -59,8 +59,6 @@ const instantiate = () =>
 const up = (n: number, to: number) => Math.ceil(n / to) * to;
 
 /** The derivative of each hidden activation from its output a (elu and selu are positive exactly where their input is). */
-const SELU_ALPHA = 1.6732632423543772;
-const SELU_SCALE = 1.0507009873554805;
 const derivatives: Record<string, (grad: Float32Array, a: Float32Array) => void> = {
   linear: () => {},
   tanh: (g, a) => {

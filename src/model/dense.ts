@@ -12,8 +12,8 @@ import { denseWasm } from './dense-wasm.js';
 /** Applies in place to `rows` rows of `width` values, laid out `stride` floats apart. */
 export type Activation = (v: Float32Array, rows: number, width: number, stride: number) => void;
 
-const SELU_ALPHA = 1.6732632423543772;
-const SELU_SCALE = 1.0507009873554805;
+export const SELU_ALPHA = 1.6732632423543772;
+export const SELU_SCALE = 1.0507009873554805;
 
 // Each activation is its own loop: one shared loop calling a function per element runs about 8x
 // slower once V8 has seen it called with several.
