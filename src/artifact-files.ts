@@ -131,7 +131,7 @@ export const evaluationFile = artifact<EvaluateOutputs>(
     rows: z.number(),
     sliceColumn: z.string().optional(),
     champion: modelEvaluation.extend({ version: z.string() }).optional(),
-    championSkipped: z.string().optional(),
+    championSkipped: z.strictObject({ version: z.string(), reason: z.string() }).optional(),
   }),
 );
 

@@ -2,7 +2,7 @@ import { count, measure } from './format.js';
 import type { Metrics } from './evaluate/metrics.js';
 import type { ExtractOutputs } from './data/extract.js';
 import { interruption, type RunView } from './runs/interrupted.js';
-import type { Decision, PipelineResult, RuleResult, TrainOutputs, UnchangedRun } from './step-outputs.js';
+import type { Decision, EvaluateOutputs, PipelineResult, RuleResult, TrainOutputs, UnchangedRun } from './step-outputs.js';
 
 /** The metrics table: candidate against the champion, scored on the same test rows. */
 export function metricsTable(candidate: Metrics, champion?: Metrics): string[] {
@@ -24,6 +24,9 @@ export function verdict(decision: Decision): string {
 }
 
 /** A confidence as people write it: `95%`. */
+/** Why the champion was not compared, as a clause: "the champion v3 predicts a different task …". */
+export const skippedText = ({ version, reason }: NonNullable<EvaluateOutputs['championSkipped']>) => `the champion ${version} ${reason}`;
+
 export const percent = (confidence: number) => `${+(confidence * 100).toFixed(2)}%`;
 
 /** A rule's interval in a few words: `95% interval [-0.0400, 0.0800] on 50 test rows`. */

@@ -105,8 +105,8 @@ export interface EvaluateOutputs extends ModelEvaluation {
   rows: number;
   sliceColumn?: string;
   champion?: ModelEvaluation & { version: string };
-  /** Why the champion could not be compared, when it could not. */
-  championSkipped?: string;
+  /** The champion that could not be compared, and why (`reason` follows "the champion vN"). */
+  championSkipped?: { version: string; reason: string };
 }
 
 /**

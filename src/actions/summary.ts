@@ -1,7 +1,7 @@
 import { count, measure, rate } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
 import type { EpochLog } from '../model/train.js';
-import { bootstrapText, byStatus, percent, ruleStatus, verdict } from '../report.js';
+import { bootstrapText, byStatus, percent, ruleStatus, skippedText, verdict } from '../report.js';
 import type {
   BuildOutputs,
   Decision,
@@ -104,7 +104,7 @@ export function evaluateSummary(out: EvaluateOutputs, classes: string[]): string
       candidate.map(([k, v]) => [k, measure(v, '–'), measure(champion?.[k], '–')]),
     ),
   ];
-  if (out.championSkipped) parts.push(`The champion was not compared: ${out.championSkipped}.`);
+  if (out.championSkipped) parts.push(`The champion was not compared: ${skippedText(out.championSkipped)}.`);
   const confusion = (out.metrics as { confusion?: number[][] }).confusion;
   if (confusion) {
     const names = confusion.map((_, i) => classes[i] ?? String(i));

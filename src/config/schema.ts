@@ -216,6 +216,11 @@ const gates = z.strictObject({
     .optional(),
   /** Value thresholds on the point estimate (default), or on the interval of the candidate's metric. */
   value_on: z.enum(['point', 'interval']).optional(),
+  /**
+   * When another run promoted a champion after this run's gate: judge the candidate again against
+   * the new champion (`regate`, the default), or stop with a quality error naming both (`stop`).
+   */
+  on_champion_change: z.enum(['regate', 'stop']).optional(),
   /** With model.stability: the largest standard deviation across seeds each gated metric may have. */
   stability: z
     .strictObject({

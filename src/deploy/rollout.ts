@@ -3,7 +3,8 @@ import { deployFile, recordFile, releaseFile } from '../artifact-files.js';
 import type { ReleaseModeName } from '../config/schema.js';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
-import { openRegistry, type Registry } from '../registry/registry.js';
+import { championGuard } from '../gate/champion-guard.js';
+import { openRegistry, type PromotionGuard, type Registry } from '../registry/registry.js';
 import { assertNotRetired, retiredAmong } from '../retirement/retirement.js';
 import { waitUntilReady, type Fleet } from './fleet.js';
 import { releaseStrategy } from './release/modes.js';
@@ -36,9 +37,15 @@ async function removeStopped(ctx: StepContext, fleet: Fleet, registry: Registry,
  * finish what is in flight). A new server that never becomes ready is removed and the old ones keep
  * serving. With a shadow or canary `mode`, a stage before the full rollout is judged by
  * deploy.verdict; a failed verdict removes the new server too. On success the version becomes the
- * registry's champion: the champion is what serves.
+ * registry's champion (the champion is what serves), before the old servers leave rotation: a
+ * `guard` that refuses the promotion removes the new server as a failed verdict does.
  */
-export async function rollout(ctx: StepContext, version: string, mode: ReleaseModeName = 'direct'): Promise<DeployOutputs> {
+export async function rollout(
+  ctx: StepContext,
+  version: string,
+  mode: ReleaseModeName = 'direct',
+  guard?: PromotionGuard,
+): Promise<DeployOutputs> {
   const registry = openRegistry(ctx);
   await assertNotRetired(registry, version);
   const fleet = await openFleet(ctx);
@@ -79,6 +86,7 @@ export async function rollout(ctx: StepContext, version: string, mode: ReleaseMo
           hint: `${live.map((s) => s.version).join(', ')} keeps all traffic; the comparison is in deploy/release.json`,
         });
     }
+    await registry.promote(version, guard);
   } catch (err) {
     task.finish('failed: the old servers keep serving');
     await fleet.evict(proxy, server).catch(() => {});
@@ -95,7 +103,6 @@ export async function rollout(ctx: StepContext, version: string, mode: ReleaseMo
   const removed = await removeStopped(ctx, fleet, registry, version);
   task.finish(`${version} serves on ${proxy.url} (${seconds.toFixed(1)}s)`);
 
-  await registry.promote(version);
   await registry.tag(version, { deployed_at: new Date().toISOString(), deploy_target: fleet.target });
   const result: DeployOutputs = {
     target: fleet.target,
@@ -116,7 +123,7 @@ export async function rollout(ctx: StepContext, version: string, mode: ReleaseMo
 export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefined> {
   if (!hasFleet(ctx)) return undefined;
   const recorded = await readArtifactIfAny(ctx, recordFile);
-  return recorded ? rollout(ctx, recorded.version, ctx.config.deploy.release) : undefined;
+  return recorded ? rollout(ctx, recorded.version, ctx.config.deploy.release, championGuard(ctx, recorded.version)) : undefined;
 }
 
 /**

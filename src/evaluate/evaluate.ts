@@ -1,13 +1,15 @@
 import { join } from 'node:path';
-import { writeArtifact } from '../artifacts.js';
+import { readArtifact, writeArtifact } from '../artifacts.js';
 import { evaluationFile, testPredictionsFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
 import { preferredBackend } from '../model/backend.js';
 import type { Dataset } from '../model/dataset.js';
 import { readSplit } from '../model/dataset.js';
 import { loadPredictor, type Predictor } from '../model/predictor.js';
+import { readPreprocess, type PreprocessSpec } from '../model/preprocess.js';
 import { readExtract } from '../model/train.js';
 import { openRegistry } from '../registry/registry.js';
+import { skippedText } from '../report.js';
 import { evaluationOf, predictAll, testRows } from './test-predictions.js';
 import type { EvaluateOutputs, ModelEvaluation, TestPredictions } from '../step-outputs.js';
 
@@ -31,56 +33,94 @@ function latency(predictor: Predictor, test: Dataset, samples = 200): { latency_
   return { latency_p50_ms: at(0.5), latency_p95_ms: at(0.95) };
 }
 
+/** The registry's champion where the run can read it. */
+export interface ChampionAt {
+  version: string;
+  dir: string;
+}
+
+/**
+ * `champion` on the candidate's test rows, added to `evaluation` and `predictions`: its per-row
+ * predictions and metrics, or why the two cannot be compared (`championSkipped`).
+ */
+async function compareChampion(
+  ctx: StepContext,
+  candidate: PreprocessSpec,
+  champion: ChampionAt,
+  evaluation: EvaluateOutputs,
+  predictions: TestPredictions,
+): Promise<void> {
+  const { dir: extractDir, outputs: extract } = await readExtract(ctx);
+  const model = await loadPredictor(champion.dir, preferredBackend(ctx.env));
+  try {
+    const features = model.spec.features.map((f) => f.name);
+    const missing = features.filter((f) => !(f in extract.schema));
+    const sameClasses = JSON.stringify(model.spec.label.classes) === JSON.stringify(candidate.label.classes);
+    const skipped = (reason: string) => (evaluation.championSkipped = { version: champion.version, reason });
+    if (missing.length) skipped(`uses features the data no longer has: ${missing.join(', ')}`);
+    else if (!sameClasses || model.spec.label.task !== candidate.label.task) skipped('predicts a different task or set of classes');
+    else {
+      const test = await readSplit(extractDir, extract, 'test', features);
+      predictions.champion = predictAll(model, test);
+      const scored = evaluationOf(predictions, 'champion');
+      Object.assign(scored.metrics, latency(model, test));
+      evaluation.champion = { version: champion.version, ...scored };
+    }
+    if (evaluation.championSkipped)
+      ctx.log.warn(`evaluate: ${skippedText(evaluation.championSkipped)}; the gate checks value thresholds only`);
+  } finally {
+    model.model.dispose();
+  }
+}
+
 /**
  * The evaluate step: the trained model on the test split, per slice, its latency, and the champion
  * on the same rows; `evaluation.json` holds the metrics, `predictions.json` the per-row predictions
  * the gate resamples.
  */
 export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
-  const { config, log } = ctx;
   const { dir: extractDir, outputs: extract } = await readExtract(ctx);
-  const backend = preferredBackend(ctx.env);
-  const candidate = await loadPredictor(join(stepDir(ctx, 'train'), 'model'), backend);
-  const registry = openRegistry(ctx);
-  const championVersion = await registry.resolve('champion');
-  const champion = championVersion ? await loadPredictor((await registry.open(championVersion)).dir, backend) : undefined;
-
-  const sliceColumn = config.gates?.slice_column;
-  const columns = new Set([
-    ...candidate.spec.features.map((f) => f.name),
-    ...(champion?.spec.features.map((f) => f.name) ?? []),
-    ...(sliceColumn ? [sliceColumn] : []),
-  ]);
-  const test = await readSplit(
-    extractDir,
-    extract,
-    'test',
-    [...columns].filter((c) => c in extract.schema),
-  );
+  const candidate = await loadPredictor(candidateDir(ctx), preferredBackend(ctx.env));
+  const sliceColumn = ctx.config.gates?.slice_column;
+  const features = candidate.spec.features.map((f) => f.name);
+  const test = await readSplit(extractDir, extract, 'test', sliceColumn ? [...new Set([...features, sliceColumn])] : features);
 
   // Each model predicts every test row once; metrics, slices and the gate's resamples all use these.
   const predictions: TestPredictions = { ...testRows(candidate.spec, test, sliceColumn), candidate: predictAll(candidate, test) };
   const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...evaluationOf(predictions, 'candidate') };
   Object.assign(result.metrics, latency(candidate, test));
-  if (champion) {
-    const missing = champion.spec.features.map((f) => f.name).filter((f) => !(f in extract.schema));
-    const sameClasses = JSON.stringify(champion.spec.label.classes) === JSON.stringify(candidate.spec.label.classes);
-    if (missing.length)
-      result.championSkipped = `the champion ${championVersion} uses features the data no longer has: ${missing.join(', ')}`;
-    else if (!sameClasses || champion.spec.label.task !== candidate.spec.label.task)
-      result.championSkipped = `the champion ${championVersion} predicts a different task or set of classes`;
-    else {
-      predictions.champion = predictAll(champion, test);
-      const scored = evaluationOf(predictions, 'champion');
-      Object.assign(scored.metrics, latency(champion, test));
-      result.champion = { version: championVersion!, ...scored };
-    }
-    if (result.championSkipped) log.warn(`evaluate: ${result.championSkipped}; the gate checks value thresholds only`);
-  }
   candidate.model.dispose();
-  champion?.model.dispose();
-
+  const registry = openRegistry(ctx);
+  const championVersion = await registry.resolve('champion');
+  if (championVersion) {
+    const { dir } = await registry.open(championVersion);
+    await compareChampion(ctx, candidate.spec, { version: championVersion, dir }, result, predictions);
+  }
   await writeArtifact(ctx, testPredictionsFile, predictions);
   await writeArtifact(ctx, evaluationFile, result);
   return result;
 }
+
+/**
+ * The run's evaluation with its champion part made again against `champion`: what the gate judges
+ * anew when another run promoted a champion after this run's gate.
+ */
+export async function evaluateAgainst(
+  ctx: StepContext,
+  champion: ChampionAt,
+): Promise<{ evaluation: EvaluateOutputs; predictions: TestPredictions }> {
+  const [evaluation, predictions, spec] = await Promise.all([
+    readArtifact(ctx, evaluationFile),
+    readArtifact(ctx, testPredictionsFile),
+    readPreprocess(candidateDir(ctx)),
+  ]);
+  delete evaluation.champion;
+  delete evaluation.championSkipped;
+  delete predictions.champion;
+  await compareChampion(ctx, spec, champion, evaluation, predictions);
+  await writeArtifact(ctx, testPredictionsFile, predictions);
+  await writeArtifact(ctx, evaluationFile, evaluation);
+  return { evaluation, predictions };
+}
+
+const candidateDir = (ctx: StepContext) => join(stepDir(ctx, 'train'), 'model');

@@ -6,7 +6,7 @@ import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { scorerOf, sliceRows } from '../evaluate/test-predictions.js';
 import { measure } from '../format.js';
-import { percent, ruleText } from '../report.js';
+import { percent, ruleText, skippedText } from '../report.js';
 import type { Decision, EvaluateOutputs, RuleResult, TestPredictions } from '../step-outputs.js';
 import { bootstrapSettings, pairedResamples, percentileInterval, type BootstrapSettings } from './bootstrap.js';
 
@@ -217,7 +217,7 @@ export function decide(
   const passed = rules.every((r) => r.passed);
   const note = champion
     ? undefined
-    : `no champion to compare with${evaluation.championSkipped ? ` (${evaluation.championSkipped})` : ''}: checked on value thresholds only`;
+    : `no champion to compare with${evaluation.championSkipped ? ` (${skippedText(evaluation.championSkipped)})` : ''}: checked on value thresholds only`;
   return {
     blessed: passed || Boolean(force),
     passed,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile, recordFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
+import { championGuard } from '../gate/champion-guard.js';
 import { openRegistry } from './registry.js';
 import type { RecordOutputs } from '../step-outputs.js';
 
@@ -28,7 +29,7 @@ export async function record(ctx: StepContext): Promise<RecordOutputs | undefine
   });
   // With a deploy target, the version becomes the champion once it serves (deploy promotes it).
   const promoted = ctx.config.deploy.target === 'none';
-  if (promoted) await registry.promote(manifest.version);
+  if (promoted) await registry.promote(manifest.version, championGuard(ctx, manifest.version));
   ctx.log.info(`record: registered ${manifest.version}${promoted ? ' as champion' : ''}`);
   const result = { version: manifest.version, promoted, manifest };
   await writeArtifact(ctx, recordFile, result);

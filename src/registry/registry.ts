@@ -128,13 +128,19 @@ export class Registry {
     });
   }
 
-  /** Makes a version the champion; the old champion becomes `previous`. */
-  promote(ref: string): Promise<Aliases> {
+  /**
+   * Makes a version the champion; the old champion becomes `previous`. `guard`, when given, sees the
+   * champion about to be replaced, inside the lock, and refuses the promotion by throwing: no other
+   * run can promote between its check and the change.
+   */
+  promote(ref: string, guard?: PromotionGuard): Promise<Aliases> {
     return this.store.transact(
       async (root) => {
         const { manifest } = await openVersion(root, ref);
         const aliases = await readAliases(root);
         if (aliases.champion !== manifest.version) {
+          if (guard)
+            await guard(aliases.champion ? { version: aliases.champion, dir: (await openVersion(root, aliases.champion)).dir } : undefined);
           if (aliases.champion) aliases.previous = aliases.champion;
           aliases.champion = manifest.version;
           await writeJson(join(root, 'aliases.json'), aliasesSchema, aliases);
@@ -185,6 +191,9 @@ export class Registry {
     );
   }
 }
+
+/** A check of the champion a promotion replaces (none on a first promotion); it refuses by throwing. */
+export type PromotionGuard = (champion: { version: string; dir: string } | undefined) => Promise<void>;
 
 /** What opening the registry needs of a step's context; a StepContext is one. */
 export interface RegistryContext {
