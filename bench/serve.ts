@@ -4,14 +4,16 @@ import { readFileSync } from 'node:fs';
  * on this machine, 50 connections:
  *  1. single-record /predict: requests/s and p99 latency;
  *  2. batches of 256 records: rows/s;
- *  3. hot swap under load: 10 model swaps during a 20 s run; every response must be 2xx.
+ *  3. hot swap under load: 10 model swaps during a 20 s run; every response must be 2xx;
+ *  4. the same two loads with `serving.log.ack: write` (answered once logged), beside phases 1 and 2;
+ *  5. kill -9 under a load of batches, with either ack: the answered predictions missing from the log.
  * The run exits 1 when a figure misses its target (printed beside it). `npm run bench:serve`
  * builds dist/ first: the server runs as `node bin/mlops.js serve`, from the compiled code.
  *
  *   npm run bench:serve -- [--seconds N]
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +24,7 @@ import { createLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
 import { openRegistry } from '../src/registry/registry.js';
+import { answeredUntilKilled } from '../test/helpers/load.js';
 import { sampleConfig } from './sample-config.js';
 import { targets } from './targets.js';
 
@@ -41,36 +44,42 @@ for (const [runId, seed] of [
   );
   await runPipeline(ctx);
 }
-const file = join(root, 'mlops.config.yaml');
-await writeFile(file, stringify(config));
-
-const server = spawn(process.execPath, ['bin/mlops.js', '--config', file, 'serve', '--port', '0'], {
-  env: { ...process.env, MLOPS_ADMIN_TOKEN: TOKEN },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const url = await new Promise<string>((resolve) =>
-  server.stdout.on('data', (d) => /http:\/\/\S+/.test(String(d)) && resolve(/http:\/\/\S+/.exec(String(d))![0])),
-);
+/** `mlops serve` on the sample config with its prediction log at `log.path` and acknowledged as `log.ack`. */
+async function serve(name: string, log: Partial<typeof config.serving.log> = {}) {
+  const file = join(root, `${name}.yaml`);
+  await writeFile(file, stringify({ ...config, serving: { ...config.serving, log: { ...config.serving.log, ...log } } }));
+  const child = spawn(process.execPath, ['bin/mlops.js', '--config', file, 'serve', '--port', '0'], {
+    env: { ...process.env, MLOPS_ADMIN_TOKEN: TOKEN },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => child.on('exit', r));
+  const url = await new Promise<string>((resolve) =>
+    child.stdout.on('data', (d) => /http:\/\/\S+/.test(String(d)) && resolve(/http:\/\/\S+/.exec(String(d))![0])),
+  );
+  return { url, stop: (signal: NodeJS.Signals = 'SIGTERM') => (child.kill(signal), exited) };
+}
+const server = await serve('queue');
+const { url } = server;
 
 /** An example request, shipped for users too: `curl -d @data/penguin-request.json`. */
 const record = JSON.parse(readFileSync('data/penguin-request.json', 'utf8')) as Record<string, unknown>;
-const run = (body: string, duration: number) =>
-  autocannon({ url: `${url}/predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration });
+const run = (body: string, duration: number, at = url) =>
+  autocannon({ url: `${at}/predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 50, duration });
 
 const single = JSON.stringify(record);
 const batch = JSON.stringify({ instances: Array.from({ length: 256 }, () => record) });
 // Every prediction must reach the log, or the throughput would be bought with lost lines: each
 // phase reports what the log wrote and dropped meanwhile.
-const logged = async () => {
+const logged = async (at: string) => {
   await new Promise((r) => setTimeout(r, 1000)); // let the writer catch up
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await fetch(`${at}/metrics`)).text();
   const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { written: metric('mlops_prediction_log_written_total'), dropped: metric('mlops_prediction_log_dropped_total') };
 };
-const measure = async (body: string) => {
-  const before = await logged();
-  const result = await run(body, seconds);
-  const after = await logged();
+const measure = async (body: string, at = url) => {
+  const before = await logged(at);
+  const result = await run(body, seconds, at);
+  const after = await logged(at);
   return { result, written: after.written - before.written, dropped: after.dropped - before.dropped };
 };
 
@@ -79,6 +88,13 @@ await run(single, 2);
 await run(batch, 2);
 const singles = await measure(single);
 const batches = await measure(batch);
+
+const acked = await serve('ack-write', { ack: 'write', path: join(root, 'ack-write', 'predictions.jsonl') });
+await run(single, 2, acked.url);
+await run(batch, 2, acked.url);
+const ackedSingles = await measure(single, acked.url);
+const ackedBatches = await measure(batch, acked.url);
+await acked.stop();
 
 const registry = openRegistry({ config, configDir: process.cwd(), env: process.env });
 let swaps = 0;
@@ -91,8 +107,17 @@ const swapping = setInterval(async () => {
 const swap = await run(single, 20);
 clearInterval(swapping);
 
-server.kill('SIGTERM');
-await new Promise((r) => server.on('exit', r));
+await server.stop();
+
+/** Answered predictions missing from the log after a kill -9 under load, with each ack. */
+const killed = async (ack: 'queue' | 'write') => {
+  const path = join(root, `killed-${ack}`, 'predictions.jsonl');
+  const victim = await serve(`killed-${ack}`, { ack, path });
+  const answered = await answeredUntilKilled(victim.url, 100_000, () => victim.stop('SIGKILL'));
+  const lines = (await readFile(path, 'utf8')).split('\n').length - 1;
+  return { answered, lost: Math.max(0, answered - lines) };
+};
+const losses = { queue: await killed('queue'), write: await killed('write') };
 await rm(root, { recursive: true, force: true });
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -108,7 +133,20 @@ console.log(
   `hot swap, 20 s    ${swaps} swaps, ${fmt(swap.requests.average)} req/s, ${swap.non2xx} non-2xx, ${swap.errors} errors   (target: 10 swaps, 0 non-2xx)`,
 );
 
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
+console.log('\nserving.log.ack: write (answered once logged), same run');
+console.log(
+  `single record     ${fmt(ackedSingles.result.requests.average)} req/s   p99 ${ackedSingles.result.latency.p99} ms   ${ratio(ackedSingles.result.requests.average, singles.result.requests.average)}x of ack: queue   ${log(ackedSingles)}`,
+);
+console.log(
+  `batch of 256      ${fmt(ackedBatches.result.requests.average * 256)} rows/s  (p99 ${ackedBatches.result.latency.p99} ms)   ${ratio(ackedBatches.result.requests.average, batches.result.requests.average)}x of ack: queue   ${log(ackedBatches)}`,
+);
+console.log('\nkill -9 under load (20 connections, batches of 256): answered predictions missing from the log');
+for (const [ack, { answered, lost }] of Object.entries(losses))
+  console.log(`ack: ${ack.padEnd(5)}       ${fmt(lost)} of ${fmt(answered)} answered${ack === 'write' ? '   (target 0)' : ''}`);
+
 const goals = targets();
+goals.check(losses.write.lost === 0, `ack: write lost ${fmt(losses.write.lost)} answered predictions to kill -9`);
 const rowsPerSecond = batches.result.requests.average * 256;
 goals.check(singles.result.requests.average >= 8000, `single record: ${fmt(singles.result.requests.average)} req/s < 8,000`);
 goals.check(singles.result.latency.p99 <= 25, `single record: p99 ${singles.result.latency.p99} ms > 25 ms`);

@@ -66,7 +66,7 @@ export function createApp(options: AppOptions): Hono {
 
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
 
-  app.post('/predict', requestId(), logPredictions(log, store), jsonBody(serving.max_body_bytes), (c) => {
+  app.post('/predict', requestId(), logPredictions(log, store, serving.log.ack), jsonBody(serving.max_body_bytes), (c) => {
     const model = store.current; // read once: this request finishes on this model even if a swap happens
     if (!model) return problem(c, 503, 'no model loaded yet');
     const prediction = predict(model, c.get('body'), c.get('requestId'), serving, metrics);

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { lineCount, type LogEntry, type WriterMessage } from './prediction-log.js';
+import { lineCount, type WriterBatch, type WriterMessage } from './prediction-log.js';
 import { rotatedPath } from '../src/prediction-log-files.js';
 import { logLines } from './prediction-lines.js';
 
@@ -46,24 +46,24 @@ async function rotate(): Promise<void> {
 
 // Messages are handled one at a time, in order, so lines keep the order requests were served in.
 let work = Promise.resolve();
-port.on('message', (m: { entries: LogEntry[] } | { close: true }) => {
-  work = work.then(() => ('entries' in m ? write(m.entries) : close()));
+port.on('message', (m: WriterBatch | { close: true }) => {
+  work = work.then(() => ('entries' in m ? write(m) : close()));
 });
 
 /**
  * Appends the entries' lines without waiting for the disk, so the next message is formatted while
  * this one is written; each is acknowledged when its write completes, which is what bounds memory.
  */
-async function write(entries: LogEntry[]): Promise<void> {
+async function write({ seq, entries }: WriterBatch): Promise<void> {
   const rows = entries.reduce((n, e) => n + lineCount(e), 0);
   try {
     const text = Buffer.concat(entries.map((e) => logLines(e, redact)));
     const out = await open();
-    out.write(text, (err) => reply(err ? { failed: rows, error: err.message } : { written: rows }));
+    out.write(text, (err) => reply(err ? { seq, failed: rows, error: err.message } : { seq, written: rows }));
     bytes += text.byteLength;
     if (bytes >= maxBytes) await rotate();
   } catch (err) {
-    reply({ failed: rows, error: (err as Error).message });
+    reply({ seq, failed: rows, error: (err as Error).message });
   }
 }
 

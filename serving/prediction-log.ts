@@ -43,11 +43,19 @@ export interface FailedRequest {
 
 export type LogEntry = PredictionEntry | FailedRequest;
 
+type Acknowledge = (written: boolean) => void;
+
 /** Lines an entry takes in the log, which is what capacity, written and dropped count. */
 export const lineCount = (e: LogEntry): number => ('status' in e ? 1 : e.rows);
 
-/** What the writer thread reports back. */
-export type WriterMessage = { written: number } | { failed: number; error: string };
+/** A batch of entries for the writer thread, numbered so its reply can be matched to it. */
+export interface WriterBatch {
+  seq: number;
+  entries: LogEntry[];
+}
+
+/** What the writer thread reports back of batch `seq`. */
+export type WriterMessage = { seq: number; written: number } | { seq: number; failed: number; error: string };
 
 /** The writer thread. Under vitest or tsx it is TypeScript, which Node 20 cannot start a worker on: tsx loads it then. */
 function startWriter(workerData: object): Worker {
@@ -65,6 +73,10 @@ function startWriter(workerData: object): Worker {
 export class PredictionLog {
   private readonly worker: Worker;
   private pending: LogEntry[] = [];
+  /** Who waits for the entries in `pending` to be written, and then for each batch posted. */
+  private waiting: Acknowledge[] = [];
+  private readonly acks = new Map<number, Acknowledge[]>();
+  private seq = 0;
   private posting = false;
   private inFlight = 0;
   private readonly exited: Promise<unknown>;
@@ -76,8 +88,14 @@ export class PredictionLog {
     const { path, maxBytes, maxFiles, redact } = options;
     this.worker = startWriter({ path, maxBytes, maxFiles, redact });
     this.worker.unref(); // an idle writer must not keep the process alive; close() flushes
-    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', () => {
+        for (const seq of [...this.acks.keys()]) this.settle(seq, false);
+        resolve(undefined);
+      }),
+    );
     this.worker.on('message', (m: WriterMessage) => {
+      this.settle(m.seq, 'written' in m);
       if ('written' in m) {
         this.inFlight -= m.written;
         this.written += m.written;
@@ -91,6 +109,7 @@ export class PredictionLog {
       this.closed = true;
       this.dropped += this.inFlight;
       this.inFlight = 0;
+      for (const seq of [...this.acks.keys()]) this.settle(seq, false);
       options.onError?.(`prediction log writer stopped, so predictions are no longer logged: ${err.message}`);
     });
   }
@@ -117,10 +136,28 @@ export class PredictionLog {
     return true;
   }
 
+  /**
+   * The same, resolved once the entry is in the file (true; the kernel has it, so it outlives a
+   * kill -9 of the server), or when it was dropped or could not be written (false): `ack: write`.
+   */
+  writeAcknowledged(entry: LogEntry): Promise<boolean> {
+    if (!this.write(entry)) return Promise.resolve(false);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
   private post(): void {
     this.posting = false;
-    if (this.pending.length) this.worker.postMessage({ entries: this.pending });
+    if (!this.pending.length) return;
+    const batch: WriterBatch = { seq: ++this.seq, entries: this.pending };
+    if (this.waiting.length) this.acks.set(batch.seq, this.waiting);
+    this.worker.postMessage(batch);
     this.pending = [];
+    this.waiting = [];
+  }
+
+  private settle(seq: number, written: boolean): void {
+    for (const acknowledge of this.acks.get(seq) ?? []) acknowledge(written);
+    this.acks.delete(seq);
   }
 
   /** Writes everything handed over, closes the file and stops the writer: for shutdown. */

@@ -403,6 +403,10 @@ const deploy = deployKeys.superRefine((d, ctx) => {
     ctx.addIssue({ code: 'custom', path: ['shadow', 'share'], message: 'a shadow of share 0 sees no request: expected a share in (0, 1]' });
 });
 
+/** When a served prediction is answered, against when its log lines are written. */
+export const logAcks = ['queue', 'write'] as const;
+export type LogAck = (typeof logAcks)[number];
+
 const serving = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080),
   /** Most records one `{"instances": [...]}` request may carry. */
@@ -436,6 +440,11 @@ const serving = z.strictObject({
       queue: z.number().int().positive().default(100_000),
       /** Input fields written as "[redacted]". */
       redact: z.array(z.string()).default([]),
+      /**
+       * When a prediction is answered: `queue` (at once; a kill -9 loses what the writer has not
+       * written yet), or `write` (once its lines are in the file; one the log cannot take gets 503).
+       */
+      ack: z.enum(logAcks).default('queue'),
     })
     .prefault({}),
 });

@@ -40,6 +40,31 @@ export function underLoad(url: string, connections = 8) {
   };
 }
 
+/**
+ * Posts batches of 256 penguins from `connections` clients until `rows` predictions were answered,
+ * and calls `kill` the moment the answer that reaches it arrives: batches keep the server's log
+ * writer busy, so lines wait in its queue. Returns the rows answered before the kill; answers
+ * arriving after it may have been sent after the kill began, and are not counted.
+ */
+export async function answeredUntilKilled(url: string, rows: number, kill: () => Promise<unknown>, connections = 20): Promise<number> {
+  const body = JSON.stringify({ instances: Array.from({ length: 256 }, () => JSON.parse(penguinRequest) as unknown) });
+  let answered = 0;
+  let killed: Promise<unknown> | undefined;
+  const client = async () => {
+    while (!killed) {
+      const res = await fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).catch(
+        () => undefined,
+      );
+      if (res?.status !== 200 || killed) continue;
+      answered += 256;
+      if (answered >= rows) killed = kill();
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, client));
+  await killed;
+  return answered;
+}
+
 /** Rolls `version` out while predictions go through `proxy`: what the rollout returned or threw, and what the clients got. */
 export async function rolloutUnderLoad(ctx: StepContext, proxy: string, version: string) {
   const load = underLoad(proxy);

@@ -8,6 +8,7 @@ import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { startServer } from '../../serving/server.js';
+import { answeredUntilKilled } from '../helpers/load.js';
 import { isolatedConfig, trainedRun } from '../helpers/model.js';
 
 let root: string;
@@ -39,9 +40,9 @@ const record = {
   delta_13_c: -24.5,
 };
 
-/** Starts `mlops serve` as a user would and waits for its URL. */
-async function serve(...args: string[]) {
-  const child = spawn(process.execPath, ['bin/mlops.js', '--config', configFile, 'serve', '--port', '0', ...args], {
+/** Starts `mlops serve` with the config `file` as a user would and waits for its URL. */
+async function serveWith(file: string, ...args: string[]) {
+  const child = spawn(process.execPath, ['bin/mlops.js', '--config', file, 'serve', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -55,6 +56,14 @@ async function serve(...args: string[]) {
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   return { child, url, exited, stderr: () => stderr };
+}
+const serve = (...args: string[]) => serveWith(configFile, ...args);
+
+/** The shared config with `serving.log` changed, written to a file of its own. */
+async function configWithLog(name: string, log: Partial<Config['serving']['log']>): Promise<string> {
+  const file = join(root, `${name}.yaml`);
+  await writeFile(file, stringify({ ...config, serving: { ...config.serving, log: { ...config.serving.log, ...log } } }));
+  return file;
 }
 
 const predict = (url: string) =>
@@ -79,6 +88,36 @@ describe('mlops serve', () => {
     expect(await (await fetch(`${server.url}/ready`)).json()).toEqual({ status: 'ready', model_version: 'v1' });
     server.child.kill('SIGTERM');
     expect(await server.exited).toBe(0);
+  });
+});
+
+describe('serving.log.ack: write', () => {
+  it('answers a prediction only once it is in the log: after kill -9 under load, every answered one is there', async () => {
+    const path = join(root, 'ack-write', 'predictions.jsonl');
+    const server = await serveWith(await configWithLog('ack-write', { path, ack: 'write' }));
+    const answered = await answeredUntilKilled(server.url, 20_000, () => (server.child.kill('SIGKILL'), server.exited));
+    const lines = (await readFile(path, 'utf8')).trim().split('\n').length;
+    expect(lines).toBeGreaterThanOrEqual(answered);
+  });
+
+  it('answers 503 with the reason when the log cannot be written, where the default answers and counts the loss', async () => {
+    const blocked = join(root, 'not-a-folder');
+    await writeFile(blocked, '');
+    const path = join(blocked, 'predictions.jsonl');
+    for (const [ack, status] of [
+      ['write', 503],
+      ['queue', 200],
+    ] as const) {
+      const server = await serveWith(await configWithLog(`unwritable-${ack}`, { path, ack }));
+      const res = await predict(server.url);
+      expect(res.status).toBe(status);
+      if (ack === 'write') {
+        expect(res.headers.get('retry-after')).toBe('1');
+        expect((await res.json()).error).toContain('serving.log.ack is write');
+      }
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
   });
 });
 
