@@ -1,9 +1,9 @@
 import type { Config } from '../src/config/schema.js';
 import { transform } from '../src/model/preprocess.js';
-import { outputJson } from './json-text.js';
+import { outputJson } from '../src/model/output-json.js';
 import type { Metrics } from './metrics.js';
 import type { ServedModel } from './model-store.js';
-import { outlierScores } from './monitor.js';
+import { outlierScores } from '../src/model/outliers.js';
 import type { PredictionEntry } from './prediction-log.js';
 import { parseRecords, unpredictable, type FieldError } from './validate.js';
 

@@ -5,10 +5,12 @@ import type { Window } from './data/window.js';
 import type { MonitorReport } from './monitor/report.js';
 import { manifestSchema } from './registry/schemas.js';
 import type {
+  BatchCounts,
   BuildOutputs,
   Decision,
   DeployOutputs,
   EvaluateOutputs,
+  PredictOutputs,
   PushOutputs,
   RecordOutputs,
   ReevaluateOutputs,
@@ -233,6 +235,37 @@ export const deployFile = artifact<DeployOutputs>(
   }),
 );
 
+/** A batch's counts, in predict.json and in its line of prediction log. */
+export const batchCountsSchema: z.ZodType<BatchCounts, unknown> = z.object({
+  rows: z.number(),
+  outliers: z.number(),
+  classes: counts.optional(),
+  values: z.object({ min: z.number(), max: z.number(), sum: z.number() }).optional(),
+  features: z.record(z.string(), z.array(z.number())),
+});
+
+export const predictFile = artifact<PredictOutputs>(
+  'predict',
+  'predict.json',
+  z.object({
+    runId: z.string(),
+    window,
+    version: z.string(),
+    engine: z.enum(['dense', 'tfjs']),
+    source: z.enum(['duckdb', 'postgres']),
+    sink: z.object({ kind: z.enum(['parquet', 'csv', 'duckdb', 'postgres']), where: z.string() }),
+    scoredAt: z.string(),
+    rows: z.object({ read: z.number(), quarantined: z.number(), scored: z.number(), written: z.number() }),
+    quarantinedShare: z.number(),
+    rules: counts,
+    classes: z.record(z.string(), z.object({ predicted: z.number(), share: z.number(), training: z.number().nullable() })).optional(),
+    values: z.object({ min: z.number(), max: z.number(), mean: z.number() }).optional(),
+    outlierRate: z.number().nullable(),
+    seconds: z.object({ score: z.number(), write: z.number(), total: z.number() }),
+    counts: batchCountsSchema,
+  }),
+);
+
 /** `deploy/release.json`: a shadow or canary stage's comparison and verdict, written whether it passed or not. */
 export const releaseFile = artifact<ReleaseReport>('deploy', 'release.json', z.custom<ReleaseReport>());
 
@@ -249,7 +282,13 @@ export const runSchema: z.ZodType<RunRecord, unknown> = z.object({
   status: z.enum(['running', 'succeeded', 'rejected', 'failed', 'unchanged']),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
-  options: z.object({ asOf: z.string().optional(), force: force.optional(), retrain: z.boolean().optional() }),
+  kind: z.literal('predict').optional(),
+  options: z.object({
+    asOf: z.string().optional(),
+    force: force.optional(),
+    retrain: z.boolean().optional(),
+    version: z.string().optional(),
+  }),
   steps: z.array(
     z.object({
       name: z.string(),

@@ -23,9 +23,15 @@ import { record } from './registry/record.js';
 import { Ledger } from './runs/ledger.js';
 import { conclude, definedOnly, endIfUnchanged, runStep, type RunOptions, type Step } from './runs/step.js';
 import { stepNames, type StepName } from './step-names.js';
-import type { PipelineResult, UnchangedRun } from './step-outputs.js';
+import type { PipelineResult, PredictOutputs, UnchangedRun } from './step-outputs.js';
+import { runPredict } from './predict/run.js';
 
 export type { RunOptions, Step };
+
+/** A rekicked batch scoring run. */
+export interface PredictRun {
+  predict: PredictOutputs;
+}
 
 /** The pipeline's steps; each reads the artifacts of the ones before it, so any can be rerun alone. */
 export const steps: Record<StepName, Step> = { extract, train, evaluate, gate, record, build: buildStep, push: pushStep, deploy };
@@ -75,8 +81,20 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
  * succeeded, for a run killed between two steps), reusing the artifacts before it. A run that
  * ended (blessed, rejected or unchanged) has nothing left to do without `from`: undefined.
  */
-export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult | UnchangedRun | undefined> {
+export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult | UnchangedRun | PredictRun | undefined> {
   const run = await Ledger.existing(ctx);
+  if (run.kind === 'predict') {
+    if (from)
+      throw configError(`run ${ctx.runId} is a batch scoring run, which has one step: --from does not apply`, `mlops rekick ${ctx.runId}`);
+    if (!['failed', 'running'].includes(run.status)) {
+      ctx.log.info(
+        `rekick ${ctx.runId}: nothing to do (run status: ${run.status}); mlops predict --as-of ${run.options.asOf} scores that day again`,
+      );
+      return undefined;
+    }
+    ctx.log.info(`rekick ${ctx.runId}: predict as_of ${run.options.asOf}`);
+    return { predict: await runPredict(ctx) };
+  }
   const ended = (name: StepName) => ['succeeded', 'skipped'].includes(run.steps.find((s) => s.name === name)?.status ?? '');
   const start = from ?? (['failed', 'running'].includes(run.status) ? stepNames.find((name) => !ended(name)) : undefined);
   if (!start) {

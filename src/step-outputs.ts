@@ -1,4 +1,4 @@
-import type { Config, DeployTarget, MetricName } from './config/schema.js';
+import type { Config, DeployTarget, MetricName, PredictSinkConfig } from './config/schema.js';
 import type { ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
@@ -253,6 +253,42 @@ export interface RecordOutputs {
   manifest: VersionManifest;
 }
 
+/** A batch's predictions and inputs counted as the monitor counts served ones: what drift and class shift are judged on. */
+export interface BatchCounts {
+  rows: number;
+  /** Rows whose outlier score is above serving.outlier_z. */
+  outliers: number;
+  /** Predictions per class (classification). */
+  classes?: Record<string, number>;
+  /** The predicted values' range and sum (regression). */
+  values?: { min: number; max: number; sum: number };
+  /** Per feature, its values counted in the bins of the model card's reference (missing values in none). */
+  features: Record<string, number[]>;
+}
+
+/** `predict/predict.json`: what a batch scored, where it went, and how its predictions compare with training. */
+export interface PredictOutputs {
+  runId: string;
+  window: Window;
+  version: string;
+  engine: 'dense' | 'tfjs';
+  source: Config['data']['source']['kind'];
+  sink: { kind: PredictSinkConfig['kind']; where: string };
+  scoredAt: string;
+  rows: { read: number; quarantined: number; scored: number; written: number };
+  quarantinedShare: number;
+  /** `column:rule` -> quarantined rows that broke it, most frequent first. */
+  rules: Record<string, number>;
+  /** Classification: per class, the rows predicted, their share, and the class's share of the training labels. */
+  classes?: Record<string, { predicted: number; share: number; training: number | null }>;
+  /** Regression: the predicted values' range and mean. */
+  values?: { min: number; max: number; mean: number };
+  outlierRate: number | null;
+  seconds: { score: number; write: number; total: number };
+  /** What the monitor counts of the batch. */
+  counts: BatchCounts;
+}
+
 /** `unchanged`: extract found the champion's own data, config and code, so nothing was trained. */
 export type RunStatus = 'running' | 'succeeded' | 'rejected' | 'failed' | 'unchanged';
 
@@ -277,8 +313,10 @@ export interface RunRecord {
   status: RunStatus;
   startedAt: string;
   finishedAt?: string;
+  /** `predict` for a batch scoring run; a training run has none. */
+  kind?: 'predict';
   /** What the run was asked to do, so a rekick does the same. */
-  options: { asOf?: string; force?: { reason: string }; retrain?: boolean };
+  options: { asOf?: string; force?: { reason: string }; retrain?: boolean; version?: string };
   steps: StepRecord[];
   /** The process at work on the run, from when it opened the ledger: one gone while `running` was killed. */
   process?: HostProcess;

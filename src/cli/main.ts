@@ -8,6 +8,7 @@ import { registerImage } from './image.js';
 import { registerModels } from './models.js';
 import { registerMonitor } from './monitor.js';
 import { registerPipeline } from './pipeline.js';
+import { registerPredict } from './predict.js';
 import { registerProxy } from './proxy.js';
 import { registerReevaluate } from './reevaluate.js';
 import { registerServe } from './serve.js';
@@ -31,6 +32,7 @@ export function program(): Command {
   registerModels(cli);
   registerReevaluate(cli);
   registerMonitor(cli);
+  registerPredict(cli);
   registerData(cli);
   return cli;
 }

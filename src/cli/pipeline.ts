@@ -5,7 +5,8 @@ import { extract } from '../data/extract.js';
 import { evaluate } from '../evaluate/evaluate.js';
 import { gate, rejection } from '../gate/gate.js';
 import { train } from '../model/train.js';
-import { rekick, runPipeline } from '../pipeline.js';
+import { rekick, runPipeline, type PredictRun } from '../pipeline.js';
+import { predictLines } from '../predict/report.js';
 import { stepNames, type StepName } from '../step-names.js';
 import { decisionLines, extractSummary, metricsTable, runSummary, statusTable, trainSummary } from '../report.js';
 import { asItStands } from '../runs/interrupted.js';
@@ -14,7 +15,8 @@ import { contextFrom, type GlobalOptions } from './context.js';
 import type { PipelineResult, UnchangedRun } from '../step-outputs.js';
 
 /** Prints the closing summary; a rejected model ends the command with a quality error (exit 4). */
-function finish(ctx: StepContext, result: PipelineResult | UnchangedRun): void {
+function finish(ctx: StepContext, result: PipelineResult | UnchangedRun | PredictRun): void {
+  if ('predict' in result) return void process.stdout.write(`\n${predictLines(result.predict).join('\n')}\n`);
   process.stdout.write(`\n${runSummary(ctx.runId, ctx.runDir, result)}\n`);
   if (!('unchanged' in result) && !result.decision.blessed) throw rejection(result.decision);
 }

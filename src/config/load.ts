@@ -21,6 +21,8 @@ export interface LoadedConfig {
  */
 const envOverrides = [
   { path: ['data', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.data?.source?.kind === 'postgres', secret: true },
+  { path: ['predict', 'source', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.predict?.source?.kind === 'postgres', secret: true },
+  { path: ['predict', 'sink', 'url'], env: 'MLOPS_PG_URL', when: (raw: Raw) => raw.predict?.sink?.kind === 'postgres', secret: true },
   { path: ['notify', 'webhook', 'url'], env: 'MLOPS_WEBHOOK_URL', when: () => true, secret: true },
   { path: ['registry', 'backend'], env: 'MLOPS_REGISTRY_BACKEND', when: () => true },
   { path: ['deploy', 'target'], env: 'MLOPS_DEPLOY_TARGET', when: () => true },
@@ -28,7 +30,10 @@ const envOverrides = [
   { path: ['image', 'base'], env: 'MLOPS_IMAGE_BASE', when: () => true },
 ];
 
-type Raw = { data?: { source?: { kind?: unknown } } } & Record<string, unknown>;
+type Raw = {
+  data?: { source?: { kind?: unknown } };
+  predict?: { source?: { kind?: unknown }; sink?: { kind?: unknown } };
+} & Record<string, unknown>;
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
   const path = resolve(file);
@@ -49,14 +54,15 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv): Config {
     throw configError(messages.join('; '));
   }
   const config = result.data;
-  if (config.data.source.kind === 'postgres') {
-    if (!config.data.source.url) {
-      throw configError(
-        'data.source.url: missing for a postgres source',
-        'set the MLOPS_PG_URL environment variable to the connection string',
-      );
-    }
-    registerSecret(config.data.source.url);
+  const postgres = [
+    ['data.source.url', config.data.source],
+    ['predict.source.url', config.predict?.source],
+    ['predict.sink.url', config.predict?.sink],
+  ] as const;
+  for (const [key, part] of postgres) {
+    if (part?.kind !== 'postgres') continue;
+    if (!part.url) throw configError(`${key}: missing for postgres`, 'set the MLOPS_PG_URL environment variable to the connection string');
+    registerSecret(part.url);
   }
   if (config.notify.webhook.url) registerSecret(config.notify.webhook.url);
   return config;
@@ -65,6 +71,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv): Config {
 /** A stable hash of the settings that shape a run (secrets excluded), for lineage. */
 export function configHash(config: Config): string {
   const copy = structuredClone(config) as Raw;
+  delete copy.predict; // batch scoring shapes no model
   for (const { path } of envOverrides.filter((o) => o.secret)) setPath(copy, path, undefined);
   return createHash('sha256').update(stableJson(copy)).digest('hex');
 }

@@ -76,6 +76,38 @@ const postgresSource = z.strictObject({
   url: z.string().optional(),
 });
 
+/** A table name, optionally with its schema (`analytics.scores`). */
+const tableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, {
+  error: 'expected a table name of letters, digits and _, optionally schema.table',
+});
+
+/** Where a batch's predictions go: one file per as_of in a folder, or a table whose rows of that as_of are replaced. */
+const predictSink = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('parquet'), path: z.string().min(1) }),
+    z.strictObject({ kind: z.literal('csv'), path: z.string().min(1) }),
+    z.strictObject({ kind: z.literal('duckdb'), database: z.string().min(1), table: tableName }),
+    /** Secret: set the url with the MLOPS_PG_URL environment variable rather than in the file. */
+    z.strictObject({ kind: z.literal('postgres'), table: tableName, url: z.string().optional() }),
+  ],
+  { error: 'expected kind: parquet, csv, duckdb or postgres' },
+);
+
+/** Batch scoring (`mlops predict`): a query's rows scored with a registry version and written to a sink. */
+const predict = z.strictObject({
+  source: z.discriminatedUnion('kind', [duckdbSource, postgresSource], { error: 'expected kind: duckdb or postgres' }),
+  /** The columns that identify a row: written with its prediction, and unique in a batch. */
+  keys: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a column name of letters, digits and _' })).min(1),
+  /** The day the batch is for (`$as_of` in the query); `--as-of` overrides it. */
+  as_of: z.union([isoDate, z.literal('today')]).default('today'),
+  /** `$window_start` is this many days before as_of. */
+  days: z.number().int().positive().default(1),
+  /** A version such as v3, or an alias; `--version` overrides it. */
+  version: z.string().min(1).default('champion'),
+  sink: predictSink,
+});
+
 const split = z
   .strictObject({
     seed: z.number().int().default(42),
@@ -240,7 +272,7 @@ const retryPolicy = z.strictObject({
 const slo = z.strictObject({
   retry: retryPolicy.prefault({}),
   /** Per-step overrides of the retry policy, e.g. more attempts for a flaky warehouse. */
-  steps: z.partialRecord(z.enum(stepNames), retryPolicy.partial()).default({}),
+  steps: z.partialRecord(z.enum([...stepNames, 'predict']), retryPolicy.partial()).default({}),
 });
 
 const notify = z.strictObject({
@@ -508,6 +540,7 @@ export const configSchema = z
     serving: serving.prefault({}),
     monitoring: monitoring.prefault({}),
     retirement: retirement.prefault({}),
+    predict: predict.optional(),
     slo: slo.prefault({}),
     notify: notify.prefault({}),
   })
@@ -610,6 +643,8 @@ export type Config = z.output<typeof configSchema>;
 export type DataConfig = Config['data'];
 export type ContractConfig = DataConfig['contract'];
 export type ColumnConfig = ContractConfig['columns'][string];
+export type PredictConfig = NonNullable<Config['predict']>;
+export type PredictSinkConfig = PredictConfig['sink'];
 
 /** The one column of type label (the schema guarantees there is exactly one). */
 export const labelOf = (config: Config): string =>

@@ -139,7 +139,15 @@ export interface CompiledContract {
   maxCategories: Record<string, number>;
 }
 
-export function compileContract(contract: ContractConfig, task: string, source: SourceColumn[], relation: string, seed: number): CompiledContract {
+/** `keep`: source columns carried into `checked` untouched, under their own names (batch scoring's keys). */
+export function compileContract(
+  contract: ContractConfig,
+  task: string,
+  source: SourceColumn[],
+  relation: string,
+  seed: number,
+  keep: string[] = [],
+): CompiledContract {
   const names = Object.keys(contract.columns);
   const keys = names.filter((n) => contract.columns[n]!.key);
   const keyList = keys.map(ident).join(', ');
@@ -162,7 +170,8 @@ export function compileContract(contract: ContractConfig, task: string, source: 
   // Rows are identified by their key, or by all their values when there is none.
   const identity = (keys.length ? keys : names).map((n) => `__v_${names.indexOf(n)}`).join(', ');
   // Only what later queries need is stored: rule counts come from `__reasons`, missing values from count().
-  const checkedSql = `SELECT ${each((c, i) => `__v_${i} AS ${ident(c.name)}${c.coerced === 'false' ? '' : `, __c_${i}`}`)}, __reasons,
+  const kept = keep.map((n) => `, __r_${rawIndex.get(n)} AS ${ident(n)}`).join('');
+  const checkedSql = `SELECT ${each((c, i) => `__v_${i} AS ${ident(c.name)}${c.coerced === 'false' ? '' : `, __c_${i}`}`)}${kept}, __reasons,
       CASE WHEN __reasons <> '' THEN ${json(source.map((c, j) => [c.name, `__r_${j}`]))} END AS __raw, hash(${seed}, ${identity}) AS __h
     FROM (${level4})`;
 

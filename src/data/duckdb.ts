@@ -11,13 +11,17 @@ export interface DuckOptions {
   memoryLimit?: string;
 }
 
-/** Opens DuckDB with the settings every step wants: bounded memory, spilling, relative paths. */
-export async function openDuck(options: DuckOptions = {}): Promise<DuckDBConnection> {
+/** A DuckDB with the settings every step wants: bounded memory, spilling, relative paths. */
+export async function openDuckInstance(options: DuckOptions = {}): Promise<DuckDBInstance> {
   const settings: Record<string, string> = { memory_limit: options.memoryLimit ?? '768MB' };
   if (options.tempDir) settings.temp_directory = options.tempDir;
   if (options.searchPath) settings.file_search_path = options.searchPath;
-  const instance = await DuckDBInstance.create(options.database ?? ':memory:', settings);
-  return instance.connect();
+  return DuckDBInstance.create(options.database ?? ':memory:', settings);
+}
+
+/** One connection to such a DuckDB, for the steps that need no second. */
+export async function openDuck(options: DuckOptions = {}): Promise<DuckDBConnection> {
+  return (await openDuckInstance(options)).connect();
 }
 
 /** Runs SQL and returns rows as plain objects. For small results only (reports, counts). */
@@ -33,10 +37,10 @@ export const literal = (value: string | number | boolean) =>
   typeof value === 'string' ? `'${value.replaceAll("'", "''")}'` : String(value);
 
 /** DuckDB's own message is what the user needs to fix their SQL; wrap it as a config error. */
-export function sqlError(err: unknown, what: string): MlopsError {
+export function sqlError(err: unknown, what: string, key = 'data.source.query'): MlopsError {
   const message = err instanceof Error ? err.message : String(err);
   return new MlopsError('config', `${what} failed: ${message.split('\n')[0]}`, {
-    hint: 'check the SQL in data.source.query',
+    hint: `check the SQL in ${key}`,
     cause: err,
   });
 }

@@ -63,9 +63,9 @@ const files = {
   report: 'contract.json',
 } as const;
 
-function sourceFor(config: Config): Source {
-  const source = config.data.source;
-  return source.kind === 'postgres' ? postgresSource(source.url!) : duckdbSource;
+/** The warehouse a source setting names (data.source, predict.source). */
+export function sourceFor(source: Config['data']['source'], key?: string): Source {
+  return source.kind === 'postgres' ? postgresSource(source.url!, key) : duckdbSource;
 }
 
 /** Declared feature columns, or by default every typed, non-key, non-label column. */
@@ -92,7 +92,7 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
   const stages = ctx.progress.start('extract', { total: 3, unit: 'stages' });
   try {
     log.info(`extract: ${source.kind} window ${window.windowStart} to ${window.asOf} (as_of=${window.asOf})`);
-    const relation = await sourceFor(config).open(bindWindow(source.query, window), { tempDir, progress: ctx.progress });
+    const relation = await sourceFor(source).open(bindWindow(source.query, window), { tempDir, progress: ctx.progress });
     let sourceColumns: SourceColumn[];
     try {
       sourceColumns = (await rows<{ column_name: string; column_type: string }>(db, `DESCRIBE SELECT * FROM ${relation}`)).map((c) => ({
@@ -186,7 +186,7 @@ async function checkCategories(db: DuckDBConnection, compiled: CompiledContract)
   );
 }
 
-const resolvePath = (dir: string, path: string) => (isAbsolute(path) ? path : resolve(dir, path));
+export const resolvePath = (dir: string, path: string) => (isAbsolute(path) ? path : resolve(dir, path));
 
 /** Every declared column must arrive; undeclared ones are dropped with a warning, or refused. */
 function checkColumns(config: Config, source: SourceColumn[], warn: (m: string) => void): string[] {

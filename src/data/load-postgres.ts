@@ -9,14 +9,15 @@ import { configError } from '../errors.js';
 import { ident, literal, openDuck, rows } from './duckdb.js';
 import { postgresError } from './sources/postgres.js';
 
-/** DuckDB's sniffed types and the PostgreSQL types a table gets for them. */
-const pgTypeOf: Record<string, string> = {
+/** DuckDB's types and the PostgreSQL types a table gets for them; text for any other. */
+export const pgTypeOf: Record<string, string> = {
   BIGINT: 'bigint',
   INTEGER: 'integer',
   DOUBLE: 'double precision',
   BOOLEAN: 'boolean',
   DATE: 'date',
   TIMESTAMP: 'timestamp',
+  JSON: 'jsonb',
 };
 
 /** The DuckDB relation for a data file: CSV (with `NA` and blanks as missing) or Parquet. */

@@ -7,6 +7,7 @@ import type { StepContext } from '../context.js';
 import { predictionLogs } from '../deploy/prediction-logs.js';
 import { hasFleet } from '../deploy/targets.js';
 import { configError } from '../errors.js';
+import type { Registry } from '../registry/registry.js';
 import type { TimeWindow } from './window.js';
 
 /** Lines of prediction log from one place: a file, or a deployed server's log. */
@@ -84,4 +85,15 @@ export async function logSources(ctx: StepContext, window: TimeWindow, patterns:
     else sources.push(fileSource(file));
   }
   return sources;
+}
+
+/** The scored batches' lines of prediction log that the registry keeps (`mlops predict`), a source per day. */
+export async function batchSources(registry: Registry): Promise<LogSource[]> {
+  return (await registry.batchLogs()).map(({ file, lines }) => ({
+    name: `batch ${basename(file, '.jsonl')}`,
+    where: (line) => `${file}:${line}`,
+    lines: async function* () {
+      yield* lines;
+    },
+  }));
 }

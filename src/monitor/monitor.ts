@@ -6,7 +6,7 @@ import { alertFor, notifyFailure } from '../notify/notify.js';
 import { openRegistry, type Registry } from '../registry/registry.js';
 import { MONITOR_STEP, sendMonitorAlerts } from './alerts.js';
 import { judge } from './judge.js';
-import { logSources } from './log-sources.js';
+import { batchSources, logSources } from './log-sources.js';
 import { readWindow } from './read-window.js';
 import { historyEntries, type MonitorReport } from './report.js';
 import { versionReference } from './version-reference.js';
@@ -50,8 +50,9 @@ export async function monitor(ctx: StepContext, options: MonitorOptions = {}): P
 async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise<MonitorReport> {
   const { config } = ctx;
   const window = timeWindow(options.window ?? config.monitoring.window, options.until);
-  const sources = await logSources(ctx, window, options.logs);
   const registry = openRegistry(ctx);
+  // Scored batches are traffic of their versions too, unless the logs to read were named.
+  const sources = [...(await logSources(ctx, window, options.logs)), ...(options.logs?.length ? [] : await batchSources(registry))];
   const stats: { version: VersionStats; redacted: string[] }[] = [];
   const lines = await readWindow(ctx, sources, window, async (name) => {
     const reference = await versionReference(registry, name, ctx.log);

@@ -43,9 +43,10 @@ export async function readWindow(
       let version = stats.get(r.version);
       if (!version) stats.set(r.version, (version = await statsFor(r.version)));
       if ('status' in r) version.addFailure(r.status);
+      else if ('batch' in r) version.addBatch(r.batch);
       // The records of one batch request are consecutive lines with its request id.
       else version.addPrediction(r, !r.requestId || r.requestId !== lastRequest);
-      lastRequest = 'status' in r ? undefined : r.requestId;
+      lastRequest = 'inputs' in r ? r.requestId : undefined;
     }
   }
   if (counts.malformed > NAMED) ctx.log.warn(`monitor: ${counts.malformed - NAMED} more malformed lines skipped`);

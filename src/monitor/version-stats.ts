@@ -4,6 +4,7 @@ import type { VersionReport } from './report.js';
 import type { VersionReference } from './version-reference.js';
 
 type Prediction = Extract<LogRecord, { inputs: unknown }>;
+type Batch = Extract<LogRecord, { batch: unknown }>['batch'];
 
 /** Nearest-rank percentile of sorted values. */
 const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -54,6 +55,17 @@ export class VersionStats {
       const c = this.reference!.classes!.indexOf(r.label);
       if (c >= 0) this.classCounts[c]!++;
     }
+  }
+
+  /** A scored batch's counts: its rows are predictions, binned as served ones are; a batch is no request, so no latency or error. */
+  addBatch(b: Batch): void {
+    this.predictions += b.rows;
+    this.outliers += b.outliers;
+    for (const f of this.features) {
+      const counts = b.features[f.name];
+      if (counts?.length === f.counts.length) counts.forEach((n, i) => (f.counts[i]! += n));
+    }
+    if (this.classCounts && b.classes) this.reference!.classes!.forEach((c, i) => (this.classCounts![i]! += b.classes![c] ?? 0));
   }
 
   addFailure(status: number): void {

@@ -6,7 +6,7 @@ import { runSchema } from '../artifact-files.js';
 import type { Config } from '../config/schema.js';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
-import { readJson, writeJson } from '../json-file.js';
+import { readJson, writeAtomic, writeJson } from '../json-file.js';
 import type { HistoryEntry } from '../monitor/report.js';
 import { redact } from '../secrets.js';
 import type { RunRecord } from '../step-outputs.js';
@@ -124,6 +124,31 @@ export class Registry {
             throw hinted(err, 'delete the file to drop that run from the history');
           }),
         ),
+      );
+    });
+  }
+
+  /**
+   * Keeps a scored batch's line of prediction log for the monitor, as `batches/<as_of>.jsonl`: one
+   * file per day, so scoring a day again replaces its line as the sink replaces its rows.
+   */
+  recordBatch(asOf: string, line: string): Promise<void> {
+    return this.store.transact(
+      async (root) => {
+        await mkdir(join(root, 'batches'), { recursive: true });
+        await writeAtomic(join(root, 'batches', `${asOf}.jsonl`), `${line}\n`);
+      },
+      () => `batch of ${asOf}`,
+    );
+  }
+
+  /** The scored batches' lines of prediction log, by file, oldest day first. */
+  batchLogs(): Promise<{ file: string; lines: string[] }[]> {
+    return this.store.read(async (root) => {
+      const dir = join(root, 'batches');
+      const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.jsonl')).sort();
+      return Promise.all(
+        names.map(async (n) => ({ file: join(dir, n), lines: (await readFile(join(dir, n), 'utf8')).split('\n').filter(Boolean) })),
       );
     });
   }

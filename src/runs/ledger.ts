@@ -24,8 +24,13 @@ export class Ledger {
   ) {}
 
   /** Opens the run for this process, which it records: on a runner, each step's job opens it anew. */
-  static async open(ctx: StepContext, options: RunRecord['options']): Promise<Ledger> {
+  static async open(ctx: StepContext, options: RunRecord['options'], kind?: RunRecord['kind']): Promise<Ledger> {
     const existing = await readRun(ctx.runDir);
+    if (existing && existing.kind !== kind)
+      throw configError(
+        `run ${ctx.runId} is a ${existing.kind ?? 'training'} run, not a ${kind ?? 'training'} run`,
+        'give this run an id of its own (--run-id), or rekick that one with mlops rekick',
+      );
     const run: RunRecord = existing
       ? { ...existing, status: 'running', finishedAt: undefined, process: thisProcess() }
       : {
@@ -33,6 +38,7 @@ export class Ledger {
           project: ctx.config.project,
           status: 'running',
           startedAt: new Date().toISOString(),
+          ...(kind && { kind }),
           options,
           steps: [],
           process: thisProcess(),

@@ -20,7 +20,7 @@ export type RunOptions = RunRecord['options'];
 export type Step = (ctx: StepContext, options: RunOptions) => Promise<unknown>;
 
 /** One step with the pattern's error handling: the ledger, retries by `slo`, and the alert sinks when it finally fails. */
-export async function runStep(ctx: StepContext, ledger: Ledger, name: StepName, work: Step, run: RunOptions): Promise<unknown> {
+export async function runStep(ctx: StepContext, ledger: Ledger, name: StepName | 'predict', work: Step, run: RunOptions): Promise<unknown> {
   const policy = { ...ctx.config.slo.retry, ...ctx.config.slo.steps[name] };
   try {
     const out = await withRetry(

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { PreprocessSpec } from '../../src/model/preprocess.js';
 import type { FeatureReference } from '../../src/model/reference.js';
-import { DriftMonitor, outlierScores } from '../../serving/monitor.js';
+import { DriftMonitor } from '../../serving/monitor.js';
+import { outlierScores } from '../../src/model/outliers.js';
 
 const spec: PreprocessSpec = {
   format: 'mlops-preprocess/1',

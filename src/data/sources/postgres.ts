@@ -28,7 +28,7 @@ const duckTypeOf: Record<number, string> = {
 const transientCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '53300']);
 
 /** Classifies a PostgreSQL failure: connection trouble is transient, the rest is the user's to fix. */
-export function postgresError(err: unknown): MlopsError {
+export function postgresError(err: unknown, key = 'data.source.query'): MlopsError {
   if (err instanceof MlopsError) return err;
   const e = err as { code?: string; message?: string };
   const message = redact(e.message ?? String(err));
@@ -40,14 +40,14 @@ export function postgresError(err: unknown): MlopsError {
   if (e.code === '28P01' || e.code === '28000' || e.code === '3D000') {
     return new MlopsError('config', `PostgreSQL refused the connection: ${message}`, { hint: 'check the user, password and database in MLOPS_PG_URL' });
   }
-  return new MlopsError('config', `the source query failed in PostgreSQL: ${message}`, { hint: 'check the SQL in data.source.query' });
+  return new MlopsError('config', `the source query failed in PostgreSQL: ${message}`, { hint: `check the SQL in ${key}` });
 }
 
 /**
  * The scale-out warehouse. Rows stream out with COPY into a CSV file in the run's temp folder and
  * DuckDB scans that file; no row ever becomes a JS object.
  */
-export function postgresSource(url: string): Source {
+export function postgresSource(url: string, key?: string): Source {
   return {
     async open(sql, { tempDir, progress }) {
       const file = join(tempDir, 'postgres-extract.csv');
@@ -71,7 +71,7 @@ export function postgresSource(url: string): Source {
         task.finish(`${Math.max(0, lines - 1).toLocaleString('en-US')} rows`);
       } catch (err) {
         await rm(file, { force: true });
-        throw postgresError(err);
+        throw postgresError(err, key);
       } finally {
         await client.end().catch(() => {});
       }
