@@ -30,6 +30,11 @@ export async function rows<T = Record<string, unknown>>(db: DuckDBConnection, sq
   return reader.getRowObjectsJson() as T[];
 }
 
+/** The name and DuckDB type of each column a query returns, found without running it. */
+export async function describe(db: DuckDBConnection, sql: string): Promise<{ name: string; type: string }[]> {
+  return (await rows<{ column_name: string; column_type: string }>(db, `DESCRIBE ${sql}`)).map((c) => ({ name: c.column_name, type: c.column_type }));
+}
+
 /** A SQL identifier, quoted. */
 export const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 /** A SQL string literal. */

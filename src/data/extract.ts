@@ -6,7 +6,7 @@ import { labelOf, type Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
 import { configError, dataError, MlopsError } from '../errors.js';
 import { compileContract, type CompiledContract, type SourceColumn } from './contract.js';
-import { ident, literal, openDuck, rows, sqlError } from './duckdb.js';
+import { describe, ident, literal, openDuck, rows, sqlError } from './duckdb.js';
 import { duckdbSource } from './sources/duckdb.js';
 import { postgresSource } from './sources/postgres.js';
 import type { Source } from './sources/source.js';
@@ -93,15 +93,9 @@ export async function extract(ctx: StepContext, inputs: ExtractInputs = {}): Pro
   try {
     log.info(`extract: ${source.kind} window ${window.windowStart} to ${window.asOf} (as_of=${window.asOf})`);
     const relation = await sourceFor(source).open(bindWindow(source.query, window), { tempDir, progress: ctx.progress });
-    let sourceColumns: SourceColumn[];
-    try {
-      sourceColumns = (await rows<{ column_name: string; column_type: string }>(db, `DESCRIBE SELECT * FROM ${relation}`)).map((c) => ({
-        name: c.column_name,
-        type: c.column_type,
-      }));
-    } catch (err) {
+    const sourceColumns: SourceColumn[] = await describe(db, `SELECT * FROM ${relation}`).catch((err: unknown) => {
       throw sqlError(err, 'the source query');
-    }
+    });
     const undeclared = checkColumns(config, sourceColumns, log.warn);
     stages.update(1);
 

@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnConfig, Config, ContractConfig } from '../config/schema.js';
 import { compileContract, type SourceColumn } from '../data/contract.js';
-import { ident, literal, rows, sqlError } from '../data/duckdb.js';
+import { describe, ident, literal, rows, sqlError } from '../data/duckdb.js';
 import { configError, dataError, MlopsError } from '../errors.js';
 import type { FeatureKind, PreprocessSpec } from '../model/preprocess.js';
 
@@ -118,15 +118,9 @@ export async function checkBatch(
   options: { config: Config; spec: PreprocessSpec; version: string; keys: string[]; relation: string; quarantineFile: string },
 ): Promise<CheckedBatch> {
   const { config, spec, version, keys, relation } = options;
-  let source: SourceColumn[];
-  try {
-    source = (await rows<{ column_name: string; column_type: string }>(db, `DESCRIBE SELECT * FROM ${relation}`)).map((c) => ({
-      name: c.column_name,
-      type: c.column_type,
-    }));
-  } catch (err) {
+  const source: SourceColumn[] = await describe(db, `SELECT * FROM ${relation}`).catch((err: unknown) => {
     throw sqlError(err, 'the predict query', QUERY);
-  }
+  });
   checkColumns(source, spec, keys, version);
   const contract = featureContract(config, spec, version);
   const features = new Set(Object.keys(contract.columns));

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { literal } from '../data/duckdb.js';
+import { describe, literal } from '../data/duckdb.js';
 import { pgTypeOf } from '../data/load-postgres.js';
 import { postgresError } from '../data/sources/postgres.js';
 import { MlopsError } from '../errors.js';
 import { redact } from '../secrets.js';
-import { checkTableColumns, columnsOf, tableIdent, type Sink } from './sink.js';
+import { checkTableColumns, tableIdent, type Sink } from './sink.js';
 
 /** Shown in pg_stat_activity, so a DBA can tell the batch's session from others. */
 const APPLICATION = 'mlops predict';
@@ -25,7 +25,7 @@ export function postgresSink(url: string, table: string): Sink {
   return {
     where: () => `PostgreSQL table ${table}`,
     async write({ db, select, asOf, tempDir }) {
-      const columns = await columnsOf(db, select);
+      const columns = await describe(db, select);
       const csv = join(tempDir, 'predictions.csv');
       await db.run(`COPY (${select}) TO ${literal(csv)} (FORMAT csv, HEADER true)`);
       const list = columns.map((c) => `"${c.name}"`).join(', ');

@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ident, rows } from '../data/duckdb.js';
+import { ident } from '../data/duckdb.js';
 import { configError } from '../errors.js';
 
 /**
@@ -22,14 +22,6 @@ export interface BatchWrite {
   runId: string;
   /** The run's scratch folder, removed after the step. */
   tempDir: string;
-}
-
-/** Name and DuckDB type of each column a batch writes. */
-export async function columnsOf(db: DuckDBConnection, select: string): Promise<{ name: string; type: string }[]> {
-  return (await rows<{ column_name: string; column_type: string }>(db, `DESCRIBE ${select}`)).map((c) => ({
-    name: c.column_name,
-    type: c.column_type,
-  }));
 }
 
 /** An existing table takes a batch only if it has the batch's columns, no more and no fewer. */

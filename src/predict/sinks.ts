@@ -2,10 +2,10 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PredictSinkConfig } from '../config/schema.js';
 import { resolvePath } from '../data/extract.js';
-import { ident, literal, rows } from '../data/duckdb.js';
+import { describe, ident, literal, rows } from '../data/duckdb.js';
 import { configError, MlopsError } from '../errors.js';
 import { postgresSink } from './postgres-sink.js';
-import { checkTableColumns, columnsOf, type Sink } from './sink.js';
+import { checkTableColumns, type Sink } from './sink.js';
 
 /** One file per as_of in a folder, written under a temporary name and renamed over the previous one. */
 function fileSink(dir: string, format: 'parquet' | 'csv'): Sink {
@@ -34,7 +34,7 @@ function duckdbSink(database: string, table: string, catalog: string): Sink {
   return {
     where: () => `${database} table ${table}`,
     async write({ db, select, asOf }) {
-      const columns = await columnsOf(db, select);
+      const columns = await describe(db, select);
       const existing = await rows<{ column_name: string }>(
         db,
         `SELECT column_name FROM duckdb_columns() WHERE database_name = ${literal(catalog)} AND schema_name = ${literal(schema!)} AND table_name = ${literal(name!)} ORDER BY column_index`,

@@ -87,9 +87,9 @@ describe('mlops predict refuses bad input with the cause and the fix, writing no
     const database = join(root, 'clash.duckdb');
     await query(`ATTACH '${database}' AS d; CREATE TABLE d.scores (study VARCHAR, prediction DOUBLE)`);
     const c = batchConfig(config, { kind: 'duckdb', database, table: 'scores' });
-    const error = await predictBatch(await batchContext(c, 'duckdb-clash'), { asOf: '2010-01-01' }).catch((err: unknown) => err as Error);
+    const error = await predictBatch(await batchContext(c, 'duckdb-clash'), { asOf: '2010-01-01' }).catch((err: unknown) => err);
     expect(error).toMatchObject({ errorClass: 'config' });
-    expect(error.message).toMatch(
+    expect((error as Error).message).toMatch(
       /predict.sink.table scores has the columns study, prediction, but a batch writes study, individual_id, label/,
     );
   });
