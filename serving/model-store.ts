@@ -92,7 +92,7 @@ export class ModelStore {
       };
       const old = this.current;
       this.current = served;
-      old?.predictor.model.dispose();
+      old?.predictor.dispose();
       log.info(`serving model ${version} (${predictor.engine} inference)${old ? `, replacing ${old.version}` : ''}`);
       return { version, changed: true };
     } catch (err) {

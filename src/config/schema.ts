@@ -139,8 +139,12 @@ const data = z.strictObject({
   split: split.prefault({}),
 });
 
+/** The model families, each a module behind the seam in src/model/family.ts and named in src/model/families.ts. */
+export const modelFamilyNames = ['mlp'] as const;
+
 const model = z.strictObject({
   task: z.enum(['binary', 'multiclass', 'regression']).default('multiclass'),
+  family: z.enum(modelFamilyNames).default('mlp'),
   /** Units of each hidden layer; [] is a linear (logistic or least-squares) model. */
   hidden: z.array(z.number().int().positive()).default([64, 32]),
   activation: z.enum(['relu', 'elu', 'selu', 'tanh', 'sigmoid', 'gelu']).default('relu'),

@@ -69,7 +69,7 @@ async function compareChampion(
     if (evaluation.championSkipped)
       ctx.log.warn(`evaluate: ${skippedText(evaluation.championSkipped)}; the gate checks value thresholds only`);
   } finally {
-    model.model.dispose();
+    model.dispose();
   }
 }
 
@@ -89,7 +89,7 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   const predictions: TestPredictions = { ...testRows(candidate.spec, test, sliceColumn), candidate: predictAll(candidate, test) };
   const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...evaluationOf(predictions, 'candidate') };
   Object.assign(result.metrics, latency(candidate, test));
-  candidate.model.dispose();
+  candidate.dispose();
   const registry = openRegistry(ctx);
   const championVersion = await registry.resolve('champion');
   if (championVersion) {

@@ -54,6 +54,8 @@ export const modelCardSchema = z.object({
   format: z.literal('mlops-model-card/1'),
   project: z.string().min(1),
   task: z.enum(['binary', 'multiclass', 'regression']),
+  /** The model family that reads the model's files; cards written before there were several are MLPs. */
+  family: z.string().min(1).default('mlp'),
   label: z.string().min(1),
   classes: z.array(z.string()).optional(),
   features: z.array(z.object({ name: z.string().min(1), kind: z.enum(['numeric', 'category', 'boolean']) })),

@@ -1,7 +1,6 @@
-import { tf, type BackendName } from './backend.js';
+import type { BackendName } from './backend.js';
 import type { Value } from './dataset.js';
-import { denseForward } from './dense.js';
-import { loadModel } from './io.js';
+import { savedFamily } from './families.js';
 import { readPreprocess, targetScale, transform, type PreprocessSpec } from './preprocess.js';
 import { readModelCard, type ModelCard } from './model-card.js';
 
@@ -9,13 +8,14 @@ import { readModelCard, type ModelCard } from './model-card.js';
 export interface Predictor {
   spec: PreprocessSpec;
   card: ModelCard;
-  model: tf.LayersModel;
-  /** `dense`: the lean typed-array path; `tfjs`: models with layers it does not cover. */
-  engine: 'dense' | 'tfjs';
+  /** How the model predicts, for the log (the MLP: `dense`, the lean typed-array path, or `tfjs`). */
+  engine: string;
   /** Class probabilities (row-major, rows x classes) or regression values (rows) in the target's own units. */
   predict(columns: Record<string, Value[]>, rows: number): Float32Array;
   /** The same, from already transformed rows (`rows x spec.width`). */
   forward(x: Float32Array, rows: number): Float32Array;
+  /** Frees the model's memory; the predictor is unusable after. */
+  dispose(): void;
 }
 
 /**
@@ -32,20 +32,17 @@ export function decodeOutputs(spec: PreprocessSpec, out: Float32Array): Float32A
   return out;
 }
 
+/** The model saved in `dir` with its preprocessing and card, on `backend` if forced. */
 export async function loadPredictor(dir: string, backend?: BackendName): Promise<Predictor> {
-  const [spec, card, model] = await Promise.all([readPreprocess(dir), readModelCard(dir), loadModel(dir, backend)]);
-  const dense = denseForward(model);
-  const raw =
-    dense ??
-    ((x: Float32Array, rows: number) =>
-      tf.tidy(() => Float32Array.from((model.predict(tf.tensor2d(x, [rows, spec.width])) as tf.Tensor).dataSync())));
-  const forward = (x: Float32Array, rows: number) => (rows === 0 ? new Float32Array(0) : decodeOutputs(spec, raw(x, rows)));
+  const [spec, card] = await Promise.all([readPreprocess(dir), readModelCard(dir)]);
+  const model = await savedFamily(card.family, dir).load(dir, backend);
+  const forward = (x: Float32Array, rows: number) => (rows === 0 ? new Float32Array(0) : decodeOutputs(spec, model.predict(x, rows)));
   return {
     spec,
     card,
-    model,
-    engine: dense ? 'dense' : 'tfjs',
+    engine: model.engine,
     forward,
     predict: (columns, rows) => forward(transform(spec, columns, rows), rows),
+    dispose: () => model.dispose(),
   };
 }

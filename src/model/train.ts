@@ -3,21 +3,22 @@ import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { extractFile, trainFile } from '../artifact-files.js';
 import { configHash } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
 import type { ExtractOutputs } from '../data/extract.js';
 import { MlopsError } from '../errors.js';
 import { gitSha } from '../lineage.js';
-import { preferredBackend, selectBackend, tf } from './backend.js';
-import { buildModel } from './build.js';
+import { preferredBackend, selectBackend } from './backend.js';
 import type { Dataset } from './dataset.js';
 import { divergenceCause } from './divergence.js';
-import { fitLoop, predictRows, type EpochStats } from './fit-loop.js';
-import { saveModel, sha256File } from './io.js';
+import { families } from './families.js';
+import type { Model, ModelFamily } from './family.js';
+import type { EpochStats } from './fit-loop.js';
+import { sha256File } from './io.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { decodeOutputs } from './predictor.js';
 import { targetScale, writePreprocess } from './preprocess.js';
-import { withSeed } from './random.js';
-import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun } from './stability.js';
+import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun, type StabilityRecord } from './stability.js';
 import { trainingData, type TrainingData } from './training-data.js';
 import type { TrainOutputs } from '../step-outputs.js';
 
@@ -38,43 +39,45 @@ export async function readExtract(ctx: StepContext): Promise<{ dir: string; outp
   return { dir: stepDir(ctx, 'extract'), outputs: await readArtifact(ctx, extractFile) };
 }
 
+/** What training takes besides the config and the data: where it shows progress and logs. */
+type Hooks = Pick<StepContext, 'progress' | 'log'>;
+
+/** One seed's training: the model with its best epoch's weights, and its curve in the target's units. */
 interface Fitted {
   seed: number;
-  net: tf.Sequential;
+  model: Model;
   history: EpochLog[];
   best: { valLoss: number; epoch: number };
   seconds: number;
 }
 
 /**
- * One training run of the configured network on `seed`, shown as the progress task `label`. The
- * network comes back with its best epoch's weights; a run that diverges, or ends worse than the
- * constant guess, is a quality error (`which` names the seed when there are several).
+ * One training run of `family` on `seed`, shown as the progress task `label`. A run that diverges,
+ * or ends worse than the constant guess, is a quality error (`which` names the seed when there are
+ * several).
  */
 async function fit(
-  ctx: StepContext,
-  data: Pick<TrainingData, 'spec' | 'train' | 'valid' | 'constant'> & { outputs: number },
+  family: ModelFamily,
+  model: Config['model'],
+  data: TrainingData,
   seed: number,
-  label: string,
-  which: string,
+  progress: Hooks['progress'],
+  { label, which }: { label: string; which: string },
 ): Promise<Fitted> {
-  const model = ctx.config.model;
-  const net = buildModel({ ...model, seed }, data.spec.width, data.outputs);
-  // The network learns a standardised regression target; its losses are reported in the target's units.
+  const outputs = data.spec.label.classes && model.task === 'multiclass' ? data.spec.label.classes.length : 1;
+  // The model learns a standardised regression target; its losses are reported in the target's units.
   const unit = targetScale(data.spec).std ** 2;
   const history: EpochLog[] = [];
-  const task = ctx.progress.start(label, { total: model.epochs, unit: 'epochs' });
+  const task = progress.start(label, { total: model.epochs, unit: 'epochs' });
   const began = performance.now();
+  const onEpoch = ({ epoch, loss, valLoss, valAccuracy }: EpochStats) => {
+    const entry = { epoch, loss: loss * unit, valLoss: valLoss * unit, valMetric: valAccuracy ?? Math.sqrt(valLoss * unit) };
+    history.push(entry);
+    const metric = model.task === 'regression' ? `val_rmse ${entry.valMetric.toFixed(4)}` : `val_acc ${entry.valMetric.toFixed(4)}`;
+    task.update(epoch, `loss ${entry.loss.toFixed(4)} val_loss ${entry.valLoss.toFixed(4)} ${metric}`);
+  };
+  const fitted = await family.fit(model, { train: data.train, valid: data.valid, width: data.spec.width, outputs }, seed, onEpoch);
   try {
-    const options = { epochs: model.epochs, batchSize: model.batch_size, patience: model.early_stopping_patience, seed, task: model.task };
-    const onEpoch = ({ epoch, loss, valLoss, valAccuracy }: EpochStats) => {
-      const entry = { epoch, loss: loss * unit, valLoss: valLoss * unit, valMetric: valAccuracy ?? Math.sqrt(valLoss * unit) };
-      history.push(entry);
-      const metric = model.task === 'regression' ? `val_rmse ${entry.valMetric.toFixed(4)}` : `val_acc ${entry.valMetric.toFixed(4)}`;
-      task.update(epoch, `loss ${entry.loss.toFixed(4)} val_loss ${entry.valLoss.toFixed(4)} ${metric}`);
-    };
-    // Dropout draws its masks from Math.random: seeded too, so a run repeats exactly.
-    const { best } = await withSeed(seed, () => fitLoop(net, data.train, data.valid, { ...options, onEpoch }));
     const last = history.at(-1);
     const cause = () => divergenceCause(data.spec, [data.train, data.valid], model.learning_rate);
     if (!last || !Number.isFinite(last.loss) || !Number.isFinite(last.valLoss)) {
@@ -82,7 +85,7 @@ async function fit(
         hint: cause(),
       });
     }
-    const bestLoss = best.valLoss * unit;
+    const bestLoss = fitted.best.valLoss * unit;
     // A loss that blew up and saturated stays finite; it is caught by losing to a constant guess.
     if (bestLoss > data.constant) {
       throw new MlopsError(
@@ -93,18 +96,17 @@ async function fit(
     }
     const seconds = (performance.now() - began) / 1000;
     task.finish(
-      `${history.length} epochs, best ${best.epoch} (val_loss ${bestLoss.toFixed(4)}), ${Math.round((data.train.rows * history.length) / seconds).toLocaleString('en-US')} samples/s`,
+      `${history.length} epochs, best ${fitted.best.epoch} (val_loss ${bestLoss.toFixed(4)}), ${Math.round((data.train.rows * history.length) / seconds).toLocaleString('en-US')} samples/s`,
     );
-    return { seed, net, history, best: { valLoss: bestLoss, epoch: best.epoch }, seconds };
+    return { seed, model: fitted.model, history, best: { valLoss: bestLoss, epoch: fitted.best.epoch }, seconds };
   } catch (err) {
-    net.dispose();
+    fitted.model.dispose();
     throw err;
   }
 }
 
 /** model.stability: every seed scored on the validation split, the spread judged, and the seed to release. */
-function judgeSeeds(ctx: StepContext, fitted: Fitted[], data: TrainingData) {
-  const { config, log } = ctx;
+function judgeSeeds(config: Config, log: Hooks['log'], fitted: Fitted[], data: TrainingData): StabilityRecord {
   const { spec, valid } = data;
   const labelled: Dataset = { rows: valid.rows, columns: {}, label: data.validLabels, sourceRows: [] };
   const runs: SeedRun[] = fitted.map((f) => ({
@@ -112,7 +114,7 @@ function judgeSeeds(ctx: StepContext, fitted: Fitted[], data: TrainingData) {
     epochs: f.history.length,
     bestEpoch: f.best.epoch,
     valLoss: f.best.valLoss,
-    metrics: seedMetrics(config, spec, decodeOutputs(spec, predictRows(f.net, valid.x, valid.rows)), labelled),
+    metrics: seedMetrics(config, spec, decodeOutputs(spec, f.model.predict(valid.x, valid.rows)), labelled),
   }));
   const stability = judgeStability(config, runs, { split: valid.split, rows: valid.rows, trainRows: data.train.rows });
   const spreads = Object.entries(stability.spread).map(
@@ -126,7 +128,47 @@ function judgeSeeds(ctx: StepContext, fitted: Fitted[], data: TrainingData) {
   return stability;
 }
 
-/** The train step: fit the transforms on the train split, then train the configured network on it (on each seed of model.stability). */
+/** A trained model and how it trained: what the train step records, and what a caller comparing trainings needs. */
+export interface Trained {
+  /** The released seed's model; the caller disposes it. */
+  model: Model;
+  history: EpochLog[];
+  best: { valLoss: number; epoch: number };
+  /** Over every seed trained. */
+  seconds: number;
+  samplesPerSecond: number;
+  stability?: StabilityRecord;
+}
+
+/**
+ * The training core: the model family `config.model` names, trained on prepared data (on each seed
+ * of model.stability, the median one kept). It reads and writes no files, so one preparation of the
+ * data serves several trainings. TF.js runs on the backend selected before (`selectBackend`).
+ */
+export async function trainModel(config: Config, data: TrainingData, { progress, log }: Hooks): Promise<Trained> {
+  const { model } = config;
+  const family = families[model.family];
+  const seeds = stabilitySeeds(model);
+  const fitted: Fitted[] = [];
+  let kept: Fitted | undefined;
+  try {
+    for (const [i, seed] of seeds.entries()) {
+      const several = seeds.length > 1;
+      const label = several ? `train seed ${seed} (${i + 1}/${seeds.length})` : 'train';
+      fitted.push(await fit(family, model, data, seed, progress, { label, which: several ? ` (seed ${seed})` : '' }));
+    }
+    // Without validation rows the seeds are scored where they were early-stopped: on the train split.
+    const stability = seeds.length > 1 ? judgeSeeds(config, log, fitted, data) : undefined;
+    kept = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
+    const seconds = fitted.reduce((t, f) => t + f.seconds, 0);
+    const samplesPerSecond = Math.round((data.train.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
+    return { model: kept.model, history: kept.history, best: kept.best, seconds, samplesPerSecond, ...(stability ? { stability } : {}) };
+  } finally {
+    fitted.filter((f) => f !== kept).forEach((f) => f.model.dispose());
+  }
+}
+
+/** The train step: fit the transforms on the train split, train the configured model on it, and write the model folder. */
 export async function train(ctx: StepContext): Promise<TrainOutputs> {
   const { config, log } = ctx;
   const model = config.model;
@@ -136,32 +178,12 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
 
   const data = await trainingData(config, extractDir, extract);
   const { spec } = data;
-  const outputs = spec.label.classes && model.task === 'multiclass' ? spec.label.classes.length : 1;
-
-  const seeds = stabilitySeeds(model);
-  const fitted: Fitted[] = [];
+  const trained = await trainModel(config, data, ctx);
   try {
-    for (const [i, seed] of seeds.entries()) {
-      const several = seeds.length > 1;
-      fitted.push(
-        await fit(
-          ctx,
-          { ...data, outputs },
-          seed,
-          several ? `train seed ${seed} (${i + 1}/${seeds.length})` : 'train',
-          several ? ` (seed ${seed})` : '',
-        ),
-      );
-    }
-    // Without validation rows the seeds are scored where they were early-stopped: on the train split.
-    const stability = seeds.length > 1 ? judgeSeeds(ctx, fitted, data) : undefined;
-    const { net, history, best } = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
-    const seconds = fitted.reduce((t, f) => t + f.seconds, 0);
-    const samplesPerSecond = Math.round((data.train.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
-
+    const { history, best, seconds, samplesPerSecond, stability } = trained;
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
-    await saveModel(net, modelDir);
+    await trained.model.save(modelDir);
     await writePreprocess(modelDir, spec);
     const checksums: Record<string, string> = {};
     for (const file of ['model.json', 'weights.bin', 'preprocess.json']) checksums[file] = await sha256File(join(modelDir, file));
@@ -169,6 +191,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       format: 'mlops-model-card/1',
       project: config.project,
       task: model.task,
+      family: model.family,
       label: extract.label,
       classes: spec.label.classes,
       features: spec.features.map((f) => ({ name: f.name, kind: f.kind })),
@@ -201,6 +224,6 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     await writeArtifact(ctx, trainFile, result);
     return result;
   } finally {
-    fitted.forEach((f) => f.net.dispose());
+    trained.model.dispose();
   }
 }

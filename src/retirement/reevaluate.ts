@@ -59,7 +59,7 @@ async function judge(ctx: StepContext, registry: Registry, version: string, asOf
   const columns = [...predictor.spec.features.map((f) => f.name), ...(sliceColumn ? [sliceColumn] : [])].filter((c) => c in fresh.schema);
   const data = await readSplit(stepDir(own, 'extract'), fresh, ['train', 'validation', 'test'], columns);
   const evaluation = score(predictor, data, sliceColumn);
-  predictor.model.dispose();
+  predictor.dispose();
   // No champion: a model is judged against the thresholds alone, as a first model is.
   const decision = decide(ctx.config.gates, { rows: data.rows, sliceColumn, ...evaluation });
   return { version, window, rows: data.rows, metrics: evaluation.metrics, rules: decision.rules };

@@ -11,6 +11,7 @@ import { selectBackend, tf } from '../../src/model/backend.js';
 import { buildModel } from '../../src/model/build.js';
 import { readSplit } from '../../src/model/dataset.js';
 import { denseForward } from '../../src/model/dense.js';
+import { loadModel } from '../../src/model/io.js';
 import { loadPredictor } from '../../src/model/predictor.js';
 import { transform } from '../../src/model/preprocess.js';
 import { seededRandom } from '../../src/model/random.js';
@@ -35,12 +36,15 @@ describe('the lean dense inference path', () => {
     ctx.runDir = join(root, 'run');
     await extract(ctx);
     await train(ctx);
-    const predictor = await loadPredictor(join(stepDir(ctx, 'train'), 'model'));
+    const modelDir = join(stepDir(ctx, 'train'), 'model');
+    const predictor = await loadPredictor(modelDir);
     expect(predictor.engine).toBe('dense');
     const { dir, outputs } = await readExtract(ctx);
     const test = await readSplit(dir, outputs, 'test', outputs.features);
     const x = transform(predictor.spec, test.columns, test.rows);
-    expect(maxDiff(predictor.forward(x, test.rows), tfjs(predictor.model, x, test.rows, predictor.spec.width))).toBeLessThan(1e-5);
+    expect(maxDiff(predictor.forward(x, test.rows), tfjs(await loadModel(modelDir), x, test.rows, predictor.spec.width))).toBeLessThan(
+      1e-5,
+    );
   });
 
   const base = parseConfig(

@@ -58,7 +58,7 @@ describe('a regression target of any scale', () => {
       const [value] = predictor.predict(columns, 1);
       expect(value! / factor).toBeGreaterThan(3500);
       expect(value! / factor).toBeLessThan(6500);
-      predictor.model.dispose();
+      predictor.dispose();
     });
   }
 

@@ -30,6 +30,7 @@ const card: ModelCard = {
   format: 'mlops-model-card/1',
   project: 'penguins',
   task: 'multiclass',
+  family: 'mlp',
   label: 'species',
   classes: ['Adelie', 'Gentoo'],
   features: [
