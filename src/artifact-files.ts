@@ -251,7 +251,7 @@ export const predictFile = artifact<PredictOutputs>(
     runId: z.string(),
     window,
     version: z.string(),
-    engine: z.enum(['dense', 'tfjs']),
+    engine: z.string(),
     source: z.enum(['duckdb', 'postgres']),
     sink: z.object({ kind: z.enum(['parquet', 'csv', 'duckdb', 'postgres']), where: z.string() }),
     scoredAt: z.string(),

@@ -271,7 +271,8 @@ export interface PredictOutputs {
   runId: string;
   window: Window;
   version: string;
-  engine: 'dense' | 'tfjs';
+  /** How the model predicted (the MLP: `dense` or `tfjs`). */
+  engine: string;
   source: Config['data']['source']['kind'];
   sink: { kind: PredictSinkConfig['kind']; where: string };
   scoredAt: string;

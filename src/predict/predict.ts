@@ -152,7 +152,7 @@ export async function predictBatch(ctx: StepContext, inputs: PredictInputs = {})
       .catch((err: unknown) => ctx.log.warn(`predict: could not record the batch for the monitor on the registry: ${describeError(err)}`));
     return outputs;
   } finally {
-    predictor.model.dispose();
+    predictor.dispose();
     appendDb.closeSync();
     db.closeSync();
     instance.closeSync();
