@@ -1,0 +1,39 @@
+/**
+ * `npm run bench:crash`: crash injection over every point of a run (issue 23). For each deploy
+ * target, a counting run finds the points of `mlops run` on the sample config (each file-system
+ * write and child-process start), then the run is killed right after each one in turn and recovered
+ * as a user would; test/helpers/crash-driver.ts says what is checked. Prints the points covered per
+ * target, the failures (each named), and the time; exits 1 on a failure. test/crash.test.ts runs a
+ * sample of the same points. `npm run bench:crash` builds dist/ first: the runs use the built CLI.
+ *
+ *   npm run bench:crash -- [--jobs N] [--target none|local]...
+ */
+import { parseArgs } from 'node:util';
+import { countPoints, sweep, type CrashTarget } from '../test/helpers/crash-driver.js';
+
+const { values } = parseArgs({
+  options: { jobs: { type: 'string', default: '2' }, target: { type: 'string', multiple: true, default: ['none', 'local'] } },
+});
+const jobs = Number(values.jobs);
+let failed = 0;
+for (const target of values.target as CrashTarget[]) {
+  const started = Date.now();
+  const total = (await countPoints(target)).length;
+  let covered = 0;
+  const failures = await sweep(
+    target,
+    Array.from({ length: total }, (_, i) => i + 1),
+    jobs,
+    (n, found) => {
+      covered += 1;
+      process.stderr.write(`${target}: point ${n} of ${total}${found.length ? `: ${found.length} failure(s)` : ''}\n`);
+    },
+  );
+  failures.forEach((f) => process.stdout.write(`  FAIL ${f}\n`));
+  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+  process.stdout.write(
+    `deploy.target ${target}: ${covered} of ${total} points, ${failures.length} failures, ${minutes} min (${jobs} at a time)\n`,
+  );
+  failed += failures.length;
+}
+process.exitCode = failed ? 1 : 0;

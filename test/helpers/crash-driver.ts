@@ -1,0 +1,238 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { sampleConfig } from '../../bench/sample-config.js';
+import { pollUntil } from '../../src/poll.js';
+import { stepNames, type StepName } from '../../src/step-names.js';
+import { mlopsAsync, type CliResult } from './cli.js';
+import { freePort } from './ports.js';
+
+/*
+ * Crash injection (issue 23): `mlops run` on the sample config, killed (SIGKILL) right after its Nth
+ * file-system write or child-process start by test/helpers/crash-preload.mjs, then checked the way a
+ * user recovers: `mlops status`, `mlops models list/show`, `mlops rekick`, `mlops undeploy`. Shared by
+ * test/crash.test.ts (a sample of the points) and bench/crash.ts (all of them).
+ */
+
+export type CrashTarget = 'none' | 'local';
+
+/** A point of the preload's trace: a write or a child-process start, with the run ledger after each write of it. */
+export interface TracePoint {
+  n: number;
+  op: string;
+  path: string;
+  to?: string;
+  ledger?: { status: string; steps: [string, string][] };
+}
+
+const preload = fileURLToPath(new URL('./crash-preload.mjs', import.meta.url));
+const runId = 'crash';
+
+/** A root of its own: the sample config with its registry, work folder and logs in it, on free ports. */
+async function project(target: CrashTarget, n: number): Promise<{ root: string; config: string }> {
+  const root = await mkdtemp(join(tmpdir(), `mlops-crash-${target}-${n}-`));
+  const config = await sampleConfig(root);
+  config.deploy.target = target;
+  config.deploy.proxy.port = await freePort();
+  const first = await freePort();
+  config.deploy.ports = [first, first + 50];
+  config.deploy.drain_seconds = 0; // no client is served here: old servers need not drain
+  await writeFile(join(root, 'mlops.config.yaml'), stringify(config));
+  return { root, config: join(root, 'mlops.config.yaml') };
+}
+
+/** `mlops run` with the preload, killed after point `crashAt` (0: never), and the points it traced. */
+async function tracedRun(root: string, config: string, crashAt: number): Promise<{ run: CliResult; trace: TracePoint[] }> {
+  const file = join(root, 'trace.jsonl');
+  const env = { ...marker(root), MLOPS_CRASH_AT: String(crashAt), MLOPS_CRASH_TRACE: file };
+  const run = await mlopsAsync(['--import', preload], env, '--config', config, 'run', '--run-id', runId);
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return { run, trace: text.split('\n').flatMap((line) => (line ? [JSON.parse(line) as TracePoint] : [])) };
+}
+
+/** The CLI on a root's project. */
+const cliOf =
+  (root: string, config: string) =>
+  (...args: string[]) =>
+    mlopsAsync([], marker(root), '--config', config, ...args);
+
+/** Every process of a root (the run, the proxy and servers it starts) carries this in its environment, to find survivors by. */
+const marker = (root: string) => ({ MLOPS_CRASH_POINT: basename(root) });
+
+/** The pids whose environment holds the root's marker. */
+function survivors(root: string): number[] {
+  const entry = `MLOPS_CRASH_POINT=${basename(root)}`;
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(entry);
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/** Servers and the proxy run in process groups of their own: the whole group goes. */
+function kill(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      return void process.kill(target, 'SIGKILL');
+    } catch {
+      // no such group, or gone
+    }
+  }
+}
+
+/** A full run, counted and not killed, then undeployed: the points a run of `target` has. */
+export async function countPoints(target: CrashTarget): Promise<TracePoint[]> {
+  const { root, config } = await project(target, 0);
+  try {
+    const { run, trace } = await tracedRun(root, config, 0);
+    if (run.code !== 0) throw new Error(`the counting run failed: ${outcome(run)}`);
+    if (target === 'local') await cliOf(root, config)('undeploy');
+    return trace;
+  } finally {
+    survivors(root).forEach(kill);
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What a crash at point `n` leaves, by the ledger the run wrote last: where `mlops status` must say
+ * it stopped and the step a rekick must start at (undefined: all steps ended), or, with no ledger
+ * written yet, no run at all.
+ */
+export function expectation(trace: TracePoint[], n: number): { where: string; from?: StepName } {
+  const ledger = trace.filter((p) => p.n <= n && p.ledger).at(-1)?.ledger;
+  if (!ledger) return { where: 'before its ledger' };
+  if (ledger.status !== 'running') return { where: `after it ${ledger.status}` };
+  const running = ledger.steps.find(([, status]) => status === 'running')?.[0] as StepName | undefined;
+  const ended = ledger.steps.filter(([, status]) => status !== 'running');
+  const where = running ? `in ${running}` : ended.length ? `after ${ended.at(-1)![0]}` : 'before its first step';
+  return { where, from: running ?? stepNames.find((name) => !ended.some(([step]) => step === name)) };
+}
+
+/** Every `stride`-th point, the first and the last, and the middle point of each step that ran and the stride misses. */
+export function samplePoints(trace: TracePoint[], stride: number): number[] {
+  const points = new Set(trace.filter((p) => p.n === 1 || p.n === trace.length || p.n % stride === 0).map((p) => p.n));
+  const ran = trace.findLast((p) => p.ledger)?.ledger?.steps.filter(([, status]) => status === 'succeeded') ?? [];
+  for (const [name] of ran) {
+    const inStep = trace.filter((p) => expectation(trace, p.n).where === `in ${name}`).map((p) => p.n);
+    if (!inStep.some((n) => points.has(n))) points.add(inStep[inStep.length >> 1]!);
+  }
+  return [...points].sort((a, b) => a - b);
+}
+
+/** Crashes `target` at each of `points`, `jobs` at a time; `done` hears of each. What went wrong, empty when nothing did. */
+export async function sweep(
+  target: CrashTarget,
+  points: number[],
+  jobs: number,
+  done: (n: number, failures: string[]) => void = () => {},
+): Promise<string[]> {
+  const queue = [...points];
+  const failures: string[] = [];
+  const worker = async () => {
+    for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+      const found = await crashAt(target, n);
+      failures.push(...found);
+      done(n, found);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  return failures;
+}
+
+const outcome = (r: CliResult) => `exit ${r.code ?? r.signal}: ${(r.stderr.trim().split('\n').at(-1) ?? '').slice(0, 300)}`;
+
+/** The lock files under `dir`: the registry's and the deploy state's. */
+async function locks(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile() && /(^|\.)lock$/.test(e.name)).map((e) => join(e.parentPath, e.name));
+}
+
+/**
+ * Kills `mlops run` of `target` right after point `n` and recovers as a user would. Returns what went
+ * wrong, empty when nothing did: the registry verifies with at most one version of the run, `mlops
+ * status` says where the run stopped, `mlops rekick` ends green from the right step with exactly one
+ * version of the run, no lock is left, and after `mlops undeploy` no process of the run lives.
+ */
+export async function crashAt(target: CrashTarget, n: number): Promise<string[]> {
+  const { root, config } = await project(target, n);
+  const failures: string[] = [];
+  const check = (ok: boolean, what: () => string) => void (ok || failures.push(`${target} #${n}: ${what()}`));
+  const cli = cliOf(root, config);
+  try {
+    const { run, trace } = await tracedRun(root, config, n);
+    if (run.signal !== 'SIGKILL') return [`${target} #${n}: the run was not killed: ${outcome(run)}`];
+    const at = trace.at(-1);
+    const { where, from } = expectation(trace, n);
+    const context = `killed after ${at?.op} ${at?.path.replace(root, '')} (${where})`;
+    const left = await locks(root);
+
+    const status = await cli('status');
+    const row = status.stdout.split('\n').find((line) => line.startsWith(`${runId} `));
+    if (where === 'before its ledger') check(row === undefined, () => `${context}: status lists a run never started: ${row}`);
+    else if (where.startsWith('after it ')) check(!!row?.includes(where.slice('after it '.length)), () => `${context}: status says ${row}`);
+    else
+      check(
+        !!row?.includes('interrupted') && row.includes(`${where} (its process`) && row.includes(`mlops rekick ${runId}`),
+        () => `${context}: status says ${row ?? outcome(status)}`,
+      );
+    const before = await registry(cli);
+    check(!before.fault && before.ofRun.length <= 1, () => `${context}: before the rekick: ${JSON.stringify(before)}`);
+
+    if (where === 'before its ledger') {
+      const rekick = await cli('rekick', runId);
+      check(
+        rekick.code === 2 && rekick.stderr.includes(`no run ${runId}`),
+        () => `${context}: rekick of a run never started: ${outcome(rekick)}`,
+      );
+      const again = await cli('run', '--run-id', runId);
+      check(again.code === 0, () => `${context}: the run again: ${outcome(again)}`);
+    } else {
+      const rekick = await cli('rekick', runId);
+      check(rekick.code === 0, () => `${context}: rekick (locks left: ${left.join(', ') || 'none'}): ${outcome(rekick)}`);
+      const said = from ? `rekick ${runId} from ${from}` : where.startsWith('after it ') ? 'nothing to do' : '';
+      check(rekick.stderr.includes(said), () => `${context}: rekick did not say "${said}": ${rekick.stderr.split('\n')[1]}`);
+    }
+
+    const after = (await cli('status')).stdout.split('\n').find((line) => line.startsWith(`${runId} `));
+    check(!!after?.includes(' succeeded '), () => `${context}: after the rekick, status says ${after}`);
+    const recovered = await registry(cli);
+    check(!recovered.fault && recovered.ofRun.length === 1, () => `${context}: after the rekick: ${JSON.stringify(recovered)}`);
+    const stuck = await locks(root);
+    check(stuck.length === 0, () => `${context}: locks left after the rekick: ${stuck.join(', ')}`);
+    if (target === 'local') {
+      const undeploy = await cli('undeploy');
+      check(undeploy.code === 0, () => `${context}: undeploy: ${outcome(undeploy)}`);
+    }
+    let living: number[] = [];
+    await pollUntil(
+      5_000,
+      () => (living = survivors(root)).length === 0,
+      () => undefined,
+    );
+    check(living.length === 0, () => `${context}: processes left after undeploy: ${living.join(', ')}`);
+    return failures;
+  } finally {
+    survivors(root).forEach(kill);
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The registry by `mlops models list`, which opens every version and so verifies its checksums: the
+ * versions of the run, and what failed.
+ */
+async function registry(cli: (...args: string[]) => Promise<CliResult>): Promise<{ ofRun: string[]; fault?: string }> {
+  const list = await cli('models', 'list');
+  if (list.code !== 0) return { ofRun: [], fault: `models list: ${outcome(list)}` };
+  const rows = list.stdout.split('\n').filter((line) => /^v\d+ /.test(line));
+  return { ofRun: rows.filter((row) => row.split(/\s+/).includes(runId)).map((row) => row.split(' ')[0]!) };
+}
