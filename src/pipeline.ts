@@ -60,6 +60,11 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
     const unchanged = name === 'extract' && (await endIfUnchanged(ctx, ledger, out as ExtractOutputs, run));
     if (unchanged) return { extract: out as ExtractOutputs, unchanged };
   }
+  return concluded(ctx, ledger);
+}
+
+/** Ends a run whose steps all ended: blessed or rejected, by its decision; its outputs from their artifacts. */
+async function concluded(ctx: StepContext, ledger: Ledger): Promise<PipelineResult> {
   const ifSucceeded = async <T>(artifact: Artifact<T>) =>
     ledger.run.steps.find((s) => s.name === artifact.step)?.status === 'succeeded' ? readArtifact(ctx, artifact) : undefined;
   const result: PipelineResult = {
@@ -78,8 +83,9 @@ export async function runPipeline(ctx: StepContext, options: PipelineOptions = {
 
 /**
  * Resumes a run at `from`, or at the first step that did not end (the one after the last that
- * succeeded, for a run killed between two steps), reusing the artifacts before it. A run that
- * ended (blessed, rejected or unchanged) has nothing left to do without `from`: undefined.
+ * succeeded, for a run killed between two steps), reusing the artifacts before it; a run killed
+ * after its last step is concluded. A run that ended (blessed, rejected or unchanged) has nothing
+ * left to do without `from`: undefined.
  */
 export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult | UnchangedRun | PredictRun | undefined> {
   const run = await Ledger.existing(ctx);
@@ -96,7 +102,13 @@ export async function rekick(ctx: StepContext, from?: StepName): Promise<Pipelin
     return { predict: await runPredict(ctx) };
   }
   const ended = (name: StepName) => ['succeeded', 'skipped'].includes(run.steps.find((s) => s.name === name)?.status ?? '');
-  const start = from ?? (['failed', 'running'].includes(run.status) ? stepNames.find((name) => !ended(name)) : undefined);
+  const unfinished = ['failed', 'running'].includes(run.status);
+  const start = from ?? (unfinished ? stepNames.find((name) => !ended(name)) : undefined);
+  if (!start && unfinished) {
+    // Killed after its last step, before its ledger said how it ended.
+    ctx.log.info(`rekick ${ctx.runId}: every step ended; concluding the run`);
+    return concluded(ctx, await Ledger.open(ctx, run.options));
+  }
   if (!start) {
     ctx.log.info(`rekick ${ctx.runId}: nothing to do (run status: ${run.status}); rekick --from <step> runs steps again`);
     return undefined;

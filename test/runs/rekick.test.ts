@@ -74,4 +74,17 @@ describe('rekick after a kill', () => {
     expect(again && 'record' in again && again.record?.version).toBe('v1'); // its version, registered once
     expect(await versions()).toEqual(['v1', 'v2']);
   });
+
+  it('of a run killed after its last step, before its ledger said how it ended, concludes it without running a step again', async () => {
+    const ctx = await contextFor(config, 'crashed-at-record');
+    const file = join(ctx.runDir, 'run.json');
+    const run = JSON.parse(await readFile(file, 'utf8')) as RunRecord;
+    await writeFile(file, JSON.stringify({ ...run, status: 'running', finishedAt: undefined }));
+
+    const result = await rekick(ctx);
+    expect(info(ctx)).toEqual(['rekick crashed-at-record: every step ended; concluding the run']);
+    expect(result && 'record' in result && result.record?.version).toBe('v1');
+    expect(await readRun(ctx.runDir)).toMatchObject({ status: 'succeeded', steps: run.steps });
+    expect(await versions()).toEqual(['v1', 'v2']);
+  });
 });
