@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { MlopsError } from './errors.js';
 import type { Logger } from './log.js';
-import { isGone, thisProcess, type HostProcess } from './processes.js';
+import { isGone, processState, thisProcess, type HostProcess } from './processes.js';
 import { pollUntil } from './poll.js';
 
 /**
@@ -105,6 +105,16 @@ async function removeIfStill(lock: string, text: string | undefined): Promise<vo
 }
 
 const tempName = (lock: string) => `${lock}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+
+/**
+ * True for a lock's temporary file (`<lock>.<pid>-<hex>.tmp`) whose writer is gone: a killed run's,
+ * to clean. A live writer's is a run waiting for the lock or releasing it. The pid is taken to be of
+ * this host: another host's waiting run whose file is removed tries again at its next poll.
+ */
+export function abandonedLockFile(name: string): boolean {
+  const pid = /\.lock\.(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1];
+  return pid !== undefined && processState({ pid: Number(pid) }) === 'gone';
+}
 
 /** True when `op` succeeds, false when it fails with one of `codes`; any other failure is thrown. */
 async function attempt(op: Promise<unknown>, ...codes: string[]): Promise<boolean> {

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { withFileLock } from '../file-lock.js';
+import { abandonedLockFile, withFileLock } from '../file-lock.js';
 import type { Logger } from '../log.js';
 import type { RegistryStore } from './store.js';
 
@@ -48,10 +48,12 @@ export class FolderStore implements RegistryStore {
 
 /**
  * The temporary names writes use: a `.staging-*` folder per version (registry.ts), a `*.tmp` file
- * per file (json-file.ts). The lock's own temporary files are a waiting run's, and are left alone.
+ * per file (json-file.ts). The lock's own temporary files are left alone while their writer lives.
  */
 const isLeftover = (entry: Dirent) =>
-  entry.isDirectory() ? entry.name.startsWith('.staging-') : entry.name.endsWith('.tmp') && !entry.name.startsWith('.lock.');
+  entry.isDirectory()
+    ? entry.name.startsWith('.staging-')
+    : entry.name.endsWith('.tmp') && (!entry.name.startsWith('.lock.') || abandonedLockFile(entry.name));
 
 async function leftovers(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);

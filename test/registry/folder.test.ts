@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,10 +99,16 @@ describe('the folder registry', () => {
     await writeFile(join(dir, 'versions/.staging-0badf00d/model.json'), '{');
     await writeFile(join(dir, 'aliases.json.0badf00d.tmp'), '{');
     await writeFile(join(dir, 'versions/v1/tags.json.0badf00d.tmp'), '{');
+    // The lock's temporary files: a killed run's (its pid gone), and a live run's, waiting for the lock.
+    const gone = spawn('true');
+    await new Promise((resolve) => gone.once('exit', resolve));
+    await writeFile(join(dir, `.lock.${gone.pid}-0badf00d.tmp`), `${gone.pid}`);
+    await writeFile(join(dir, `.lock.${process.pid}-0badf00d.tmp`), `${process.pid}`);
     const log = memoryLogger();
     await new Registry(new FolderStore(dir, log)).register(files, { runId: 'r2', summary: {} });
     expect((await readdir(dir, { recursive: true })).sort()).toEqual(
       [
+        `.lock.${process.pid}-0badf00d.tmp`,
         'versions',
         'versions/v1',
         'versions/v2',
@@ -109,7 +116,7 @@ describe('the folder registry', () => {
       ].sort(),
     );
     expect(log.lines.map((l) => `${l.level}: ${l.message}`)).toEqual([
-      `warn: the model registry ${dir}: removed what killed runs left: aliases.json.0badf00d.tmp, versions/.staging-0badf00d, versions/v1/tags.json.0badf00d.tmp`,
+      `warn: the model registry ${dir}: removed what killed runs left: .lock.${gone.pid}-0badf00d.tmp, aliases.json.0badf00d.tmp, versions/.staging-0badf00d, versions/v1/tags.json.0badf00d.tmp`,
     ]);
   });
 });
