@@ -54,6 +54,7 @@ async function tracedRun(root: string, config: string, crashAt: number): Promise
 }
 
 /** The CLI on a root's project. */
+type Cli = (...args: string[]) => Promise<CliResult>;
 const cliOf =
   (root: string, config: string) =>
   (...args: string[]) =>
@@ -103,26 +104,29 @@ export async function countPoints(target: CrashTarget): Promise<TracePoint[]> {
 }
 
 /**
- * What a crash at point `n` leaves, by the ledger the run wrote last: where `mlops status` must say
- * it stopped and the step a rekick must start at (undefined: all steps ended), or, with no ledger
- * written yet, no run at all.
+ * What a crash at point `n` leaves, by the ledger the run wrote last: no run (no ledger yet), a run
+ * that ended, or an interrupted one, with where `mlops status` must say it stopped and the step a
+ * rekick must start at (none when every step ended).
  */
-export function expectation(trace: TracePoint[], n: number): { where: string; from?: StepName } {
+export type Expected = { run: 'none' } | { run: 'ended'; status: string } | { run: 'interrupted'; where: string; from?: StepName };
+
+export function expectation(trace: TracePoint[], n: number): Expected {
   const ledger = trace.filter((p) => p.n <= n && p.ledger).at(-1)?.ledger;
-  if (!ledger) return { where: 'before its ledger' };
-  if (ledger.status !== 'running') return { where: `after it ${ledger.status}` };
+  if (!ledger) return { run: 'none' };
+  if (ledger.status !== 'running') return { run: 'ended', status: ledger.status };
   const running = ledger.steps.find(([, status]) => status === 'running')?.[0] as StepName | undefined;
   const ended = ledger.steps.filter(([, status]) => status !== 'running');
   const where = running ? `in ${running}` : ended.length ? `after ${ended.at(-1)![0]}` : 'before its first step';
-  return { where, from: running ?? stepNames.find((name) => !ended.some(([step]) => step === name)) };
+  return { run: 'interrupted', where, from: running ?? stepNames.find((name) => !ended.some(([step]) => step === name)) };
 }
 
-/** Every `stride`-th point, the first and the last, and the middle point of each step that ran and the stride misses. */
-export function samplePoints(trace: TracePoint[], stride: number): number[] {
+const describeExpected = (e: Expected) => (e.run === 'none' ? 'before its ledger' : e.run === 'ended' ? `after it ${e.status}` : e.where);
+
+/** Every `stride`-th point, the first and the last, and the middle point of each of `steps` that the stride misses. */
+export function samplePoints(trace: TracePoint[], stride: number, steps: readonly StepName[]): number[] {
   const points = new Set(trace.filter((p) => p.n === 1 || p.n === trace.length || p.n % stride === 0).map((p) => p.n));
-  const ran = trace.findLast((p) => p.ledger)?.ledger?.steps.filter(([, status]) => status === 'succeeded') ?? [];
-  for (const [name] of ran) {
-    const inStep = trace.filter((p) => expectation(trace, p.n).where === `in ${name}`).map((p) => p.n);
+  for (const name of steps) {
+    const inStep = trace.filter((p) => describeExpected(expectation(trace, p.n)) === `in ${name}`).map((p) => p.n);
     if (!inStep.some((n) => points.has(n))) points.add(inStep[inStep.length >> 1]!);
   }
   return [...points].sort((a, b) => a - b);
@@ -150,67 +154,73 @@ export async function sweep(
 
 const outcome = (r: CliResult) => `exit ${r.code ?? r.signal}: ${(r.stderr.trim().split('\n').at(-1) ?? '').slice(0, 300)}`;
 
-/** The lock files under `dir`: the registry's and the deploy state's. */
-async function locks(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile() && /(^|\.)lock$/.test(e.name)).map((e) => join(e.parentPath, e.name));
+/** The files and folders under `dir` whose names `pattern` matches. */
+async function named(dir: string, pattern: RegExp): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => pattern.test(e.name)).map((e) => join(e.parentPath, e.name));
 }
+
+/** Lock files (the registry's, the deploy state's), and what a killed write leaves in the registry: temporary files, staging folders. */
+const locks = (root: string) => named(root, /(^|\.)lock$/);
+const leftovers = (root: string) => named(join(root, 'registry'), /^\.staging-|\.tmp$/);
 
 /**
  * Kills `mlops run` of `target` right after point `n` and recovers as a user would. Returns what went
  * wrong, empty when nothing did: the registry verifies with at most one version of the run, `mlops
  * status` says where the run stopped, `mlops rekick` ends green from the right step with exactly one
- * version of the run, no lock is left, and after `mlops undeploy` no process of the run lives.
+ * version of the run, no lock or leftover is kept, and after `mlops undeploy` no process of the run lives.
  */
 export async function crashAt(target: CrashTarget, n: number): Promise<string[]> {
   const { root, config } = await project(target, n);
   const failures: string[] = [];
-  const check = (ok: boolean, what: () => string) => void (ok || failures.push(`${target} #${n}: ${what()}`));
   const cli = cliOf(root, config);
   try {
     const { run, trace } = await tracedRun(root, config, n);
     if (run.signal !== 'SIGKILL') return [`${target} #${n}: the run was not killed: ${outcome(run)}`];
+    const expected = expectation(trace, n);
     const at = trace.at(-1);
-    const { where, from } = expectation(trace, n);
-    const context = `killed after ${at?.op} ${at?.path.replace(root, '')} (${where})`;
-    const left = await locks(root);
+    const context = `${target} #${n}, killed after ${at?.op} ${at?.path.replace(root, '')} (${describeExpected(expected)})`;
+    const check = (ok: boolean, what: () => string) => void (ok || failures.push(`${context}: ${what()}`));
 
-    const status = await cli('status');
-    const row = status.stdout.split('\n').find((line) => line.startsWith(`${runId} `));
-    if (where === 'before its ledger') check(row === undefined, () => `${context}: status lists a run never started: ${row}`);
-    else if (where.startsWith('after it ')) check(!!row?.includes(where.slice('after it '.length)), () => `${context}: status says ${row}`);
+    const lockedAtCrash = await locks(root);
+    const row = await statusRow(cli);
+    if (expected.run === 'none') check(row === undefined, () => `status lists a run never started: ${row}`);
+    else if (expected.run === 'ended') check(!!row?.includes(` ${expected.status} `), () => `status says ${row}`);
     else
       check(
-        !!row?.includes('interrupted') && row.includes(`${where} (its process`) && row.includes(`mlops rekick ${runId}`),
-        () => `${context}: status says ${row ?? outcome(status)}`,
+        !!row?.includes(` interrupted `) && row.includes(`${expected.where} (its process`) && row.includes(`mlops rekick ${runId}`),
+        () => `status says ${row}`,
       );
     const before = await registry(cli);
-    check(!before.fault && before.ofRun.length <= 1, () => `${context}: before the rekick: ${JSON.stringify(before)}`);
+    check(!before.fault && before.ofRun.length <= 1, () => `before the rekick: ${JSON.stringify(before)}`);
 
-    if (where === 'before its ledger') {
-      const rekick = await cli('rekick', runId);
-      check(
-        rekick.code === 2 && rekick.stderr.includes(`no run ${runId}`),
-        () => `${context}: rekick of a run never started: ${outcome(rekick)}`,
-      );
+    const rekick = await cli('rekick', runId);
+    if (expected.run === 'none') {
+      check(rekick.code === 2 && rekick.stderr.includes(`no run ${runId}`), () => `rekick of a run never started: ${outcome(rekick)}`);
       const again = await cli('run', '--run-id', runId);
-      check(again.code === 0, () => `${context}: the run again: ${outcome(again)}`);
+      check(again.code === 0, () => `the run again: ${outcome(again)}`);
     } else {
-      const rekick = await cli('rekick', runId);
-      check(rekick.code === 0, () => `${context}: rekick (locks left: ${left.join(', ') || 'none'}): ${outcome(rekick)}`);
-      const said = from ? `rekick ${runId} from ${from}` : where.startsWith('after it ') ? 'nothing to do' : '';
-      check(rekick.stderr.includes(said), () => `${context}: rekick did not say "${said}": ${rekick.stderr.split('\n')[1]}`);
+      check(rekick.code === 0, () => `rekick (locks left: ${lockedAtCrash.join(', ') || 'none'}): ${outcome(rekick)}`);
+      const said =
+        expected.run === 'ended' ? 'nothing to do' : expected.from ? `rekick ${runId} from ${expected.from}` : 'every step ended';
+      check(rekick.stderr.includes(said), () => `rekick did not say "${said}": ${rekick.stderr.split('\n').slice(0, 2).join(' / ')}`);
     }
 
-    const after = (await cli('status')).stdout.split('\n').find((line) => line.startsWith(`${runId} `));
-    check(!!after?.includes(' succeeded '), () => `${context}: after the rekick, status says ${after}`);
+    const after = await statusRow(cli);
+    check(!!after?.includes(' succeeded '), () => `after the rekick, status says ${after}`);
     const recovered = await registry(cli);
-    check(!recovered.fault && recovered.ofRun.length === 1, () => `${context}: after the rekick: ${JSON.stringify(recovered)}`);
+    check(!recovered.fault && recovered.ofRun.length === 1, () => `after the rekick: ${JSON.stringify(recovered)}`);
+    // The next run that holds the registry lock cleans what killed ones left: the rekick does when it records or deploys.
+    const from = expected.run === 'interrupted' ? expected.from : undefined;
+    const heldLock = expected.run === 'none' || (!!from && (target === 'local' || stepNames.indexOf(from) <= stepNames.indexOf('record')));
+    const left = heldLock ? await leftovers(root) : [];
+    check(left.length === 0, () => `the registry keeps what the killed run left: ${left.join(', ')}`);
     const stuck = await locks(root);
-    check(stuck.length === 0, () => `${context}: locks left after the rekick: ${stuck.join(', ')}`);
+    check(stuck.length === 0, () => `locks left after the rekick: ${stuck.join(', ')}`);
+
     if (target === 'local') {
       const undeploy = await cli('undeploy');
-      check(undeploy.code === 0, () => `${context}: undeploy: ${outcome(undeploy)}`);
+      check(undeploy.code === 0, () => `undeploy: ${outcome(undeploy)}`);
     }
     let living: number[] = [];
     await pollUntil(
@@ -218,7 +228,7 @@ export async function crashAt(target: CrashTarget, n: number): Promise<string[]>
       () => (living = survivors(root)).length === 0,
       () => undefined,
     );
-    check(living.length === 0, () => `${context}: processes left after undeploy: ${living.join(', ')}`);
+    check(living.length === 0, () => `processes left after undeploy: ${living.join(', ')}`);
     return failures;
   } finally {
     survivors(root).forEach(kill);
@@ -226,11 +236,14 @@ export async function crashAt(target: CrashTarget, n: number): Promise<string[]>
   }
 }
 
+/** The run's row in `mlops status`. */
+const statusRow = async (cli: Cli) => (await cli('status')).stdout.split('\n').find((line) => line.startsWith(`${runId} `));
+
 /**
  * The registry by `mlops models list`, which opens every version and so verifies its checksums: the
  * versions of the run, and what failed.
  */
-async function registry(cli: (...args: string[]) => Promise<CliResult>): Promise<{ ofRun: string[]; fault?: string }> {
+async function registry(cli: Cli): Promise<{ ofRun: string[]; fault?: string }> {
   const list = await cli('models', 'list');
   if (list.code !== 0) return { ofRun: [], fault: `models list: ${outcome(list)}` };
   const rows = list.stdout.split('\n').filter((line) => /^v\d+ /.test(line));
