@@ -5,14 +5,16 @@ import { readFileSync } from 'node:fs';
  *  1. single-record /predict: requests/s and p99 latency;
  *  2. batches of 256 records: rows/s;
  *  3. hot swap under load: 10 model swaps during a 20 s run; every response must be 2xx;
- *  4. the same two loads with `serving.log.ack: write` (answered once logged), beside phases 1 and 2;
- *  5. kill -9 under a load of batches, with either ack: the answered predictions missing from the log.
+ *  4. single records through `mlops proxy` in front of the same server: req/s against direct, and
+ *     the CPU each process spends per request;
+ *  5. the same two loads with `serving.log.ack: write` (answered once logged), beside phases 1 and 2;
+ *  6. kill -9 under a load of batches, with either ack: the answered predictions missing from the log.
  * The run exits 1 when a figure misses its target (printed beside it). `npm run bench:serve`
  * builds dist/ first: the server runs as `node bin/mlops.js serve`, from the compiled code.
  *
- *   npm run bench:serve -- [--seconds N]
+ *   npm run bench:serve -- [--seconds N] [--profile-proxy <dir>]   (a V8 CPU profile of the proxy, for DevTools)
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +30,7 @@ import { answeredUntilKilled } from '../test/helpers/load.js';
 import { sampleConfig } from './sample-config.js';
 import { targets } from './targets.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, 'profile-proxy': { type: 'string' } } });
 const seconds = Number(values.seconds);
 const root = await mkdtemp(join(tmpdir(), 'mlops-bench-serve-'));
 const TOKEN = 'bench-token';
@@ -44,11 +46,9 @@ for (const [runId, seed] of [
   );
   await runPipeline(ctx);
 }
-/** `mlops serve` on the sample config with its prediction log at `log.path` and acknowledged as `log.ack`. */
-async function serve(name: string, log: Partial<typeof config.serving.log> = {}) {
-  const file = join(root, `${name}.yaml`);
-  await writeFile(file, stringify({ ...config, serving: { ...config.serving, log: { ...config.serving.log, ...log } } }));
-  const child = spawn(process.execPath, ['bin/mlops.js', '--config', file, 'serve', '--port', '0'], {
+/** `mlops <command> --port 0` with the config `file`, as a process of its own, once it printed its URL. */
+async function start(file: string, command: 'serve' | 'proxy', nodeOptions: string[] = []) {
+  const child = spawn(process.execPath, [...nodeOptions, 'bin/mlops.js', '--config', file, command, '--port', '0'], {
     env: { ...process.env, MLOPS_ADMIN_TOKEN: TOKEN },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -56,7 +56,20 @@ async function serve(name: string, log: Partial<typeof config.serving.log> = {})
   const url = await new Promise<string>((resolve) =>
     child.stdout.on('data', (d) => /http:\/\/\S+/.test(String(d)) && resolve(/http:\/\/\S+/.exec(String(d))![0])),
   );
-  return { url, stop: (signal: NodeJS.Signals = 'SIGTERM') => (child.kill(signal), exited) };
+  /** The CPU time the process has used, in seconds (user and system, from /proc). */
+  const cpu = () => {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  };
+  return { url, cpu, stop: (signal: NodeJS.Signals = 'SIGTERM') => (child.kill(signal), exited) };
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+
+/** `mlops serve` on the sample config with its prediction log at `log.path` and acknowledged as `log.ack`. */
+async function serve(name: string, log: Partial<typeof config.serving.log> = {}) {
+  const file = join(root, `${name}.yaml`);
+  await writeFile(file, stringify({ ...config, serving: { ...config.serving, log: { ...config.serving.log, ...log } } }));
+  return start(file, 'serve');
 }
 const server = await serve('queue');
 const { url } = server;
@@ -76,11 +89,19 @@ const logged = async (at: string) => {
   const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { written: metric('mlops_prediction_log_written_total'), dropped: metric('mlops_prediction_log_dropped_total') };
 };
-const measure = async (body: string, at = url) => {
-  const before = await logged(at);
-  const result = await run(body, seconds, at);
-  const after = await logged(at);
-  return { result, written: after.written - before.written, dropped: after.dropped - before.dropped };
+/** `body` posted to `via` (the server itself, or a proxy in front of it): the load's figures, the log's and each process's CPU per request. */
+const measure = async (body: string, at = url, via = at, proxy?: Awaited<ReturnType<typeof start>>) => {
+  const before = { ...(await logged(at)), server: server.cpu(), proxy: proxy?.cpu() ?? 0 };
+  const result = await run(body, seconds, via);
+  const after = { ...(await logged(at)), server: server.cpu(), proxy: proxy?.cpu() ?? 0 };
+  const perRequest = (s: number) => (s / result.requests.total) * 1e6;
+  return {
+    result,
+    written: after.written - before.written,
+    dropped: after.dropped - before.dropped,
+    serverMicros: perRequest(after.server - before.server),
+    proxyMicros: perRequest(after.proxy - before.proxy),
+  };
 };
 
 // Warm up the JIT on both paths, then measure.
@@ -88,6 +109,19 @@ await run(single, 2);
 await run(batch, 2);
 const singles = await measure(single);
 const batches = await measure(batch);
+
+// The same single records through `mlops proxy` in front of the same server, right after the direct phase.
+const profile = values['profile-proxy'];
+const proxy = await start(join(root, 'queue.yaml'), 'proxy', profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []);
+await fetch(`${proxy.url}/backends/bench`, {
+  method: 'PUT',
+  headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ url, version: 'v2' }),
+});
+while ((await fetch(`${proxy.url}/ready`)).status !== 200) await new Promise((r) => setTimeout(r, 100));
+await run(single, 2, proxy.url);
+const proxied = await measure(single, url, proxy.url, proxy);
+await proxy.stop();
 
 const acked = await serve('ack-write', { ack: 'write', path: join(root, 'ack-write', 'predictions.jsonl') });
 await run(single, 2, acked.url);
@@ -134,6 +168,13 @@ console.log(
 );
 
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
+console.log('\nthrough `mlops proxy`, single records, same run');
+console.log(
+  `proxied           ${fmt(proxied.result.requests.average)} req/s   p99 ${proxied.result.latency.p99} ms   ${ratio(proxied.result.requests.average, singles.result.requests.average)}x of direct (p99 ${singles.result.latency.p99} ms)   non-2xx ${proxied.result.non2xx}   ${log(proxied)}`,
+);
+console.log(
+  `CPU per request   proxy ${fmt(proxied.proxyMicros)} µs, server ${fmt(proxied.serverMicros)} µs (direct: server ${fmt(singles.serverMicros)} µs)   (target: proxy <= 50 µs, >= 0.65x of direct)`,
+);
 console.log('\nserving.log.ack: write (answered once logged), same run');
 console.log(
   `single record     ${fmt(ackedSingles.result.requests.average)} req/s   p99 ${ackedSingles.result.latency.p99} ms   ${ratio(ackedSingles.result.requests.average, singles.result.requests.average)}x of ack: queue   ${log(ackedSingles)}`,
@@ -158,6 +199,10 @@ for (const [phase, m] of [
   goals.check(m.dropped === 0, `${phase}: ${fmt(m.dropped)} log lines dropped`);
 }
 goals.check(rowsPerSecond >= 200_000, `batch of 256: ${fmt(rowsPerSecond)} rows/s < 200,000`);
+goals.check(
+  proxied.result.non2xx === 0 && proxied.result.errors === 0,
+  `proxied: ${proxied.result.non2xx} non-2xx, ${proxied.result.errors} errors`,
+);
 goals.check(swaps >= 10, `hot swap: ${swaps} swaps < 10`);
 goals.check(swap.non2xx === 0 && swap.errors === 0, `hot swap: ${swap.non2xx} non-2xx, ${swap.errors} errors`);
 goals.report();

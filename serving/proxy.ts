@@ -1,5 +1,5 @@
-import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -34,6 +34,8 @@ export interface ProxyOptions {
 const problem = (c: Context, status: 400 | 404 | 409 | 503, error: string) => c.json({ error }, status);
 
 const ID = /^[\w.-]{1,128}$/;
+/** The paths of the proxy's own routes below; any other request is a backend's. */
+const OWN_PATHS = /^\/(health|ready|metrics|backends|release|dashboard)(\/|\?|$)/;
 // Only servers on this machine: a proxy that forwards anywhere it is told would be an open relay.
 const LOOPBACK = /^https?:\/\/(127\.0\.0\.1|localhost):(\d{1,5})\/?$/;
 const WEIGHT = 'expected a whole number >= 0';
@@ -72,7 +74,7 @@ async function parseBody<T>(c: Context, schema: z.ZodType<T>, what: string): Pro
 
 /** The proxy's routes, its backend pool (health checks running) and, when asked, Docker discovery. */
 export function createProxy(options: ProxyOptions): {
-  app: Hono;
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
   pool: BackendPool;
   close(drained?: () => Promise<void>): Promise<void>;
 } {
@@ -142,18 +144,27 @@ export function createProxy(options: ProxyOptions): {
     return c.json(ended);
   });
 
-  const forwarder = createForwarder(pool, metrics, options.upstreamTimeoutMs ?? 10_000, () => release);
-  app.all('*', (c) => forwarder.forward(c.req.raw));
   app.onError((err, c) => {
     logger.error(`internal error on ${c.req.method} ${c.req.path}: ${err.message}`);
     return c.json({ error: 'internal error' }, 500);
   });
+  const routes = getRequestListener(app.fetch);
+  const forwarder = createForwarder(pool, metrics, options.upstreamTimeoutMs ?? 10_000, () => release);
+  /** The proxy's own paths go to its routes; every other request is forwarded, on node:http's own objects (the hot path). */
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (OWN_PATHS.test(req.url ?? '/')) return void routes(req, res);
+    forwarder.forward(req, res).catch((err: unknown) => {
+      logger.error(`internal error on ${req.method} ${req.url}: ${(err as Error).message}`);
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'internal error' }));
+    });
+  };
 
   pool.start();
   dashboard.start();
   const discovery = options.discover?.(pool, logger);
   return {
-    app,
+    listener,
     pool,
     /** Stops the checks, discovery and the dashboard's streams; once `drained` (requests in flight answered), drops the upstream connections. */
     async close(drained = async () => {}) {
@@ -171,7 +182,7 @@ export async function startProxy(
   options: ProxyOptions & { port: number; host?: string },
 ): Promise<{ url: string; pool: BackendPool; close(): Promise<void> }> {
   const proxy = createProxy(options);
-  const server = createAdaptorServer({ fetch: proxy.app.fetch }) as Server;
+  const server = createServer(proxy.listener);
   const host = options.host ?? '127.0.0.1';
   // Node's 5 s idle timeout races clients that reuse a connection just as it expires ("other side
   // closed"); an edge keeps idle connections open longer than its clients do, as load balancers do.
