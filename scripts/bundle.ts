@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
-export const actionNames = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'deploy', 'monitor'] as const;
+export const actionNames = ['extract', 'train', 'evaluate', 'gate', 'record', 'build', 'deploy', 'monitor', 'predict'] as const;
 
 /** The runtime GitHub runs the actions on: every action.yml's `runs.using`, and the bundles' esbuild target. */
 export const actionRuntime = 'node24';

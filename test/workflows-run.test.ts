@@ -265,6 +265,49 @@ describe('monitor.yml', () => {
   });
 });
 
+describe('predict.yml', () => {
+  it(
+    "scores the champion's batch on schedule, keeps it as an artifact and its counts on the registry branch, and alerts on a failed one",
+    { timeout: 180_000 },
+    async () => {
+      harness = await workflowHarness({
+        apiUrl: github.apiUrl,
+        files: { 'mlops.config.yaml': configWith((c) => (c.predict.as_of = '2010-01-01')) },
+      });
+      expect(results(await harness.run('train.yml', { name: 'schedule' }))).toMatchObject({ record: 'success' });
+
+      const run = await harness.run('predict.yml', { name: 'schedule' });
+      expect(results(run)).toEqual({ predict: 'success' });
+      expect(run.jobs.predict!.outputs).toMatchObject({
+        'as-of': '2010-01-01',
+        version: 'v1',
+        'rows-scored': '344',
+        'rows-quarantined': '0',
+      });
+      expect(run.jobs.predict!.summary).toMatch(
+        /### predict: 344 rows scored for 2010-01-01 with model v1[\s\S]*Predicted classes against the training labels/,
+      );
+      expect(existsSync(artifact(run, 'predictions-2010-01-01', 'as_of=2010-01-01.parquet'))).toBe(true);
+      expect(existsSync(artifact(run, 'run-predict', 'predict/predict.json'))).toBe(true);
+      const batch = JSON.parse(await git(harness.remote, 'show', 'mlops-registry:batches/2010-01-01.jsonl')) as Record<string, any>;
+      expect(batch).toMatchObject({ model_version: 'v1', request_id: `gh-${run.runId}`, batch: { as_of: '2010-01-01', rows: 344 } });
+      const ledger = JSON.parse(await git(harness.remote, 'show', `mlops-registry:runs/gh-${run.runId}.json`)) as Record<string, any>;
+      expect(ledger).toMatchObject({ kind: 'predict', status: 'succeeded', options: { asOf: '2010-01-01' } });
+
+      const failed = await harness.run('predict.yml', { name: 'workflow_dispatch', inputs: { version: 'v9' } });
+      expect(results(failed)).toEqual({ predict: 'failure' });
+      expect(failed.jobs.predict!.annotations).toContainEqual(
+        expect.objectContaining({
+          level: 'error',
+          message: expect.stringContaining('the registry has no version v9 to score with (it has v1)'),
+        }),
+      );
+      expect(existsSync(artifact(failed, 'run-predict-failed-attempt-1', 'run.json'))).toBe(true);
+      expect(github.open()).toEqual([expect.objectContaining({ title: expect.stringContaining('predict') })]);
+    },
+  );
+});
+
 describe('reevaluate.yml', () => {
   it(
     'retires the champion that fails on the rows after its training window, fails the run and dispatches train.yml',

@@ -9,6 +9,7 @@ import { ident, literal, openDuckInstance } from '../data/duckdb.js';
 import { resolvePath, sourceFor } from '../data/extract.js';
 import { bindWindow, resolveWindow } from '../data/window.js';
 import { configError, dataError, describeError } from '../errors.js';
+import { count } from '../format.js';
 import { preferredBackend } from '../model/backend.js';
 import { loadPredictor } from '../model/predictor.js';
 import { versionReference } from '../monitor/version-reference.js';
@@ -159,8 +160,6 @@ export async function predictBatch(ctx: StepContext, inputs: PredictInputs = {})
     await rm(tempDir, { recursive: true, force: true });
   }
 }
-
-const count = (n: number) => n.toLocaleString('en-US');
 
 /** The batch as the sink gets it: each clean row's keys and prediction, the version, the run, the time and the as_of. */
 function batchSelect(

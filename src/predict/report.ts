@@ -1,16 +1,16 @@
+import { count, rate as percent } from '../format.js';
 import type { PredictOutputs } from '../step-outputs.js';
 
-const count = (n: number) => n.toLocaleString('en-US');
-const percent = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(1)}%`);
+/** Rows a minute over the whole batch, read to write. */
+export const rowsPerMinute = (out: PredictOutputs) => (out.seconds.total ? (out.rows.scored / out.seconds.total) * 60 : 0);
 
 /** A scored batch for people: what was read, scored and written, and the predictions against the training labels. */
 export function predictLines(out: PredictOutputs): string[] {
-  const perMinute = out.seconds.total ? (out.rows.scored / out.seconds.total) * 60 : 0;
   const lines = [
     `batch     as_of ${out.window.asOf}, model ${out.version} (${out.engine}), run ${out.runId}`,
     `rows      ${count(out.rows.read)} read, ${count(out.rows.quarantined)} quarantined (${percent(out.quarantinedShare)}), ${count(out.rows.scored)} scored, ${count(out.rows.written)} written`,
     `sink      ${out.sink.where}`,
-    `took      ${out.seconds.total.toFixed(1)}s (scoring ${out.seconds.score.toFixed(1)}s, writing ${out.seconds.write.toFixed(1)}s): ${count(Math.round(perMinute))} rows/min`,
+    `took      ${out.seconds.total.toFixed(1)}s (scoring ${out.seconds.score.toFixed(1)}s, writing ${out.seconds.write.toFixed(1)}s): ${count(Math.round(rowsPerMinute(out)))} rows/min`,
     `outliers  ${percent(out.outlierRate)}`,
   ];
   if (out.classes) {
