@@ -140,9 +140,13 @@ export function statusTable(runs: RunView[]): string {
       : r.status === 'interrupted'
         ? interruption(r)
         : r.steps.map((s) => `${s.name}${s.attempts > 1 ? `(x${s.attempts})` : ''}`).join(' ');
-    return [r.runId, r.startedAt.slice(0, 19).replace('T', ' '), r.status, seconds, detail];
+    return [r.runId, r.startedAt.slice(0, 19).replace('T', ' '), r.kind === 'predict' ? 'batch' : 'train', r.status, seconds, detail];
   });
-  const header = ['run', 'started (UTC)', 'status', 'took', 'steps'];
+  return columns(['run', 'started (UTC)', 'kind', 'status', 'took', 'steps'], rows);
+}
+
+/** A plain text table, each column as wide as its widest cell, the last one unpadded. */
+export function columns(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   return [header, ...rows].map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }

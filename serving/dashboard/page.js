@@ -177,8 +177,9 @@ function renderRuns() {
   note.hidden = state.runs.available;
   table.hidden = !state.runs.available;
   if (!state.runs.available) return (note.textContent = state.runs.reason);
-  if (state.runs.runs.length === 0) cell(body.insertRow(), 'no runs yet: start one with `mlops run`').colSpan = 6;
-  for (const r of state.runs.runs) {
+  const training = state.runs.runs.filter((r) => r.kind !== 'predict');
+  if (training.length === 0) cell(body.insertRow(), 'no runs yet: start one with `mlops run`').colSpan = 6;
+  for (const r of training) {
     const row = body.insertRow();
     cell(row, r.runId);
     cell(row, r.startedAt.slice(0, 19).replace('T', ' '));
@@ -190,11 +191,35 @@ function renderRuns() {
   }
 }
 
+/** Batch scoring runs (`mlops predict`): the day, the version, the rows and where they went. */
+function renderBatches() {
+  const table = document.getElementById('batches');
+  const body = table.querySelector('tbody');
+  body.replaceChildren();
+  table.hidden = !state.runs.available;
+  if (!state.runs.available) return;
+  const batches = state.runs.runs.filter((r) => r.kind === 'predict');
+  if (batches.length === 0) cell(body.insertRow(), 'no batch runs yet: score one with `mlops predict`').colSpan = 8;
+  const n = (v) => (v === undefined ? '–' : v.toLocaleString('en-US'));
+  for (const r of batches) {
+    const row = body.insertRow();
+    cell(row, r.runId);
+    cell(row, r.startedAt.slice(0, 19).replace('T', ' '));
+    cell(row, r.status, r.status);
+    cell(row, r.batch?.asOf ?? '–');
+    cell(row, r.batch?.version ?? '–');
+    cell(row, n(r.batch?.scored));
+    cell(row, n(r.batch?.quarantined));
+    cell(row, r.failure ? `${r.failure.step}: ${r.failure.errorClass}: ${r.failure.message}` : (r.batch?.sink ?? '–'), 'detail');
+  }
+}
+
 function render(live) {
   for (const f of figures) draw(f);
   renderBackends();
   renderRelease();
   renderRuns();
+  renderBatches();
   const status = document.getElementById('status');
   const last = state.samples.at(-1);
   status.textContent = `${live} · ${state.samples.length} samples every ${state.intervalMs / 1000} s${last ? ` · last ${new Date(last.t).toLocaleTimeString()}` : ' · first sample soon'}`;

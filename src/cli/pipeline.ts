@@ -11,6 +11,8 @@ import { stepNames, type StepName } from '../step-names.js';
 import { decisionLines, extractSummary, metricsTable, runSummary, statusTable, trainSummary } from '../report.js';
 import { asItStands } from '../runs/interrupted.js';
 import { listRuns } from '../runs/ledger.js';
+import { recentRuns } from '../runs/recent.js';
+import { batchTable } from '../runs/batch-table.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 import type { PipelineResult, UnchangedRun } from '../step-outputs.js';
 
@@ -58,7 +60,8 @@ export function registerPipeline(cli: Command): void {
     .action(async (opts: { limit: number; json?: boolean }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
       const runs = (await listRuns(dirname(ctx.runDir), opts.limit)).map(asItStands);
-      print(opts.json, runs, () => statusTable(runs));
+      const batches = (await recentRuns(dirname(ctx.runDir), 5)).filter((r) => r.kind === 'predict');
+      print(opts.json, runs, () => statusTable(runs) + (batches.length ? `\n\nlast batch runs\n${batchTable(batches)}` : ''));
     });
 
   cli

@@ -19,6 +19,7 @@ export async function isolatedConfig(root: string): Promise<Config> {
   config.registry.path = join(root, 'registry');
   config.workdir = join(root, 'work');
   config.serving.log.path = join(root, 'predictions', 'predictions.jsonl');
+  config.predict!.sink = { kind: 'parquet', path: join(root, 'batches') };
   config.deploy.target = 'none'; // recorded versions become the champion; deploy tests choose a target
   // One seed: stability across seeds has its own tests (test/model/stability.test.ts); a pipeline here trains once.
   config.model.stability = undefined;

@@ -7,7 +7,11 @@ import { monitor } from '../../src/monitor/monitor.js';
 import { rekick } from '../../src/pipeline.js';
 import { predictBatch } from '../../src/predict/predict.js';
 import { runPredict } from '../../src/predict/run.js';
-import { readRun } from '../../src/runs/ledger.js';
+import { statusTable } from '../../src/report.js';
+import { batchTable } from '../../src/runs/batch-table.js';
+import { asItStands } from '../../src/runs/interrupted.js';
+import { listRuns, readRun } from '../../src/runs/ledger.js';
+import { recentRuns } from '../../src/runs/recent.js';
 import type { RunningServer } from '../../serving/server.js';
 import { championServer, isolatedConfig, trainedRun } from '../helpers/model.js';
 import { batchConfig, batchContext, copiedQuery, parquetOf, query } from './batch.js';
@@ -137,6 +141,13 @@ describe('mlops predict: a batch scored into files and DuckDB', () => {
       steps: [{ name: 'predict', status: 'succeeded' }],
     });
     expect(await rekick(ctx)).toBeUndefined();
+    // mlops status lists it with the training runs, and below them as one of the last batch runs.
+    const listed = (await listRuns(join(config.workdir, 'runs'))).map(asItStands);
+    expect(statusTable(listed)).toMatch(/^ledger\s+\S+ \S+\s+batch\s+succeeded\s+\S+\s+predict$/m);
+    const batches = (await recentRuns(join(config.workdir, 'runs'))).filter((r) => r.kind === 'predict');
+    expect(batchTable(batches)).toMatch(
+      new RegExp(`^ledger\\s+succeeded\\s+2010-01-01\\s+v1\\s+344\\s+0\\s+${dir}/as_of=2010-01-01.parquet$`, 'm'),
+    );
 
     const report = await monitor(await batchContext(config, 'monitor'), { window: '1h' });
     const v1 = report.versions.find((v) => v.version === 'v1')!;

@@ -7,6 +7,7 @@ import { embeddedAssets, target } from '../../scripts/build-dashboard.js';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
 import { pollUntil } from '../../src/poll.js';
+import { runPredict } from '../../src/predict/run.js';
 import { recentRuns } from '../../src/runs/recent.js';
 import { parseDrift } from '../../serving/dashboard/drift.js';
 import { MAX_EVENT_STREAMS, type DashboardSnapshot } from '../../serving/dashboard/routes.js';
@@ -14,7 +15,7 @@ import { startProxy, type ProxyOptions } from '../../serving/proxy.js';
 import type { RunningServer } from '../../serving/server.js';
 import { chromiumInstalled, launchChromium } from '../helpers/browser.js';
 import { underLoad } from '../helpers/load.js';
-import { championServer, isolatedConfig, trainedRun } from '../helpers/model.js';
+import { championServer, contextFor, isolatedConfig, trainedRun } from '../helpers/model.js';
 
 const TOKEN = 'dashboard-test-token';
 const SCREENSHOT = 'test-results/dashboard.png';
@@ -29,6 +30,7 @@ beforeAll(async () => {
   config = await isolatedConfig(root);
   config.serving.shutdown_grace_seconds = 0.5;
   await trainedRun(config, 'dashboard');
+  await runPredict(await contextFor(config, 'batch'), { asOf: '2010-01-01' });
   server = await championServer(config);
 });
 afterAll(async () => {
@@ -189,10 +191,22 @@ describe("the dashboard's routes", () => {
   it('lists the last runs with their gate decisions from the run ledger', async () => {
     const runs = await recentRuns(join(config.workdir, 'runs'));
     expect(runs).toEqual([
-      expect.objectContaining({ runId: 'dashboard', status: 'succeeded', version: 'v1', gate: expect.objectContaining({ blessed: true }) }),
+      expect.objectContaining({
+        runId: 'batch',
+        kind: 'predict',
+        status: 'succeeded',
+        batch: { asOf: '2010-01-01', version: 'v1', scored: 344, quarantined: 0, sink: join(root, 'batches', 'as_of=2010-01-01.parquet') },
+      }),
+      expect.objectContaining({
+        runId: 'dashboard',
+        kind: 'train',
+        status: 'succeeded',
+        version: 'v1',
+        gate: expect.objectContaining({ blessed: true }),
+      }),
     ]);
-    expect(runs[0]!.gate!.verdict).toBe('PASSED');
-    expect(runs[0]!.gate!.details.some((line) => line.includes('accuracy (all)'))).toBe(true);
+    expect(runs[1]!.gate!.verdict).toBe('PASSED');
+    expect(runs[1]!.gate!.details.some((line) => line.includes('accuracy (all)'))).toBe(true);
     expect(await recentRuns(join(root, 'no-such-workdir', 'runs'))).toEqual([]);
   });
 
@@ -327,6 +341,17 @@ describe.runIf(chromiumInstalled())('the dashboard in headless Chromium', () => 
 
     const run = await page.locator('#runs tbody tr').first().locator('td').allInnerTexts();
     expect(run).toEqual(['dashboard', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), 'succeeded', 'PASSED', 'v1', '']);
+    const batch = await page.locator('#batches tbody tr').first().locator('td').allInnerTexts();
+    expect(batch).toEqual([
+      'batch',
+      expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
+      'succeeded',
+      '2010-01-01',
+      'v1',
+      '344',
+      '0',
+      join(root, 'batches', 'as_of=2010-01-01.parquet'),
+    ]);
 
     await mkdir('test-results', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
