@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deployTargets, metricNames } from './config/schema.js';
+import { baselineNames, deployTargets, metricNames } from './config/schema.js';
 import type { ContractReport, ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
 import type { MonitorReport } from './monitor/report.js';
@@ -101,6 +101,10 @@ export const trainFile = artifact<TrainOutputs>(
         ),
       })
       .optional(),
+    baselines: z.object({
+      constant: z.array(z.number()),
+      linear: z.union([z.object({ modelDir: z.string() }), z.object({ skipped: z.string() })]),
+    }),
   }),
 );
 
@@ -126,6 +130,8 @@ const modelEvaluation = z.object({
   slices: z.record(z.string(), z.object({ rows: z.number(), metrics })),
 });
 
+const baselineEvaluation = z.union([z.object({ metrics }), z.object({ skipped: z.string() })]);
+
 export const evaluationFile = artifact<EvaluateOutputs>(
   'evaluate',
   'evaluation.json',
@@ -134,6 +140,9 @@ export const evaluationFile = artifact<EvaluateOutputs>(
     sliceColumn: z.string().optional(),
     champion: modelEvaluation.extend({ version: z.string() }).optional(),
     championSkipped: z.strictObject({ version: z.string(), reason: z.string() }).optional(),
+    baselines: z
+      .object({ constant: baselineEvaluation, linear: baselineEvaluation.optional() })
+      .optional(),
   }),
 );
 
@@ -148,10 +157,11 @@ export const testPredictionsFile = artifact<TestPredictions>(
       slices: z.object({ keys: z.array(z.string()), of: z.array(z.number().int().min(0)) }).optional(),
       candidate: z.array(z.number()),
       champion: z.array(z.number()).optional(),
+      baselines: z.object({ constant: z.array(z.number()), linear: z.array(z.number()).optional() }).optional(),
     })
     .refine(
       (p) =>
-        [p.candidate, p.champion].every((m) => m === undefined || m.length === p.labels.length * p.width) &&
+        [p.candidate, p.champion, p.baselines?.constant, p.baselines?.linear].every((m) => m === undefined || m.length === p.labels.length * p.width) &&
         (!p.slices || p.slices.of.length === p.labels.length),
       'expected width values per row for each model, and a slice per row',
     ),
@@ -175,10 +185,11 @@ export const decisionFile = artifact<Decision>(
       z.object({
         metric: z.enum(metricNames),
         scope: z.string(),
-        rule: z.enum(['lower', 'upper', 'change.absolute', 'change.relative']),
+        rule: z.enum(['lower', 'upper', 'change.absolute', 'change.relative', 'baseline']),
         value: z.number().nullable(),
         bound: z.number(),
         champion: z.number().nullable().optional(),
+        baseline: z.object({ name: z.enum(baselineNames), value: z.number().nullable() }).optional(),
         interval: z
           .object({ low: z.number(), high: z.number(), confidence: z.number(), resamples: z.number(), held: z.number() })
           .optional(),

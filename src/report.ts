@@ -4,16 +4,29 @@ import type { ExtractOutputs } from './data/extract.js';
 import { interruption, type RunView } from './runs/interrupted.js';
 import type { Decision, EvaluateOutputs, PipelineResult, RuleResult, TrainOutputs, UnchangedRun } from './step-outputs.js';
 
-/** The metrics table: candidate against the champion, scored on the same test rows. */
-export function metricsTable(candidate: Metrics, champion?: Metrics): string[] {
-  const rows = Object.entries(candidate).filter(([k]) => k !== 'confusion');
-  const width = Math.max(...rows.map(([k]) => k.length));
+/** The models an evaluation scored on the same test rows, by column name: candidate, champion, then each baseline trained. */
+export function scoredModels(ev: EvaluateOutputs): [string, Record<string, unknown> | undefined][] {
+  const baselines = Object.entries(ev.baselines ?? {}).map(([name, b]) => [name, 'metrics' in b ? b.metrics : undefined] as const);
   return [
-    `${'metric'.padEnd(width)}  candidate  champion`,
-    ...rows.map(
-      ([k, v]) =>
-        `${k.padEnd(width)}  ${measure(v).padStart(9)}  ${measure(champion && (champion as unknown as Record<string, unknown>)[k]).padStart(8)}`,
-    ),
+    ['candidate', ev.metrics as unknown as Record<string, unknown>],
+    [`champion${ev.champion ? ` ${ev.champion.version}` : ''}`, ev.champion?.metrics as unknown as Record<string, unknown> | undefined],
+    ...baselines.map(([name, m]): [string, Record<string, unknown> | undefined] => [name, m as unknown as Record<string, unknown> | undefined]),
+  ];
+}
+
+/** The baselines that could not be scored, and why: `linear baseline not trained: …`. */
+export const skippedBaselines = (ev: EvaluateOutputs): string[] =>
+  Object.entries(ev.baselines ?? {}).flatMap(([name, b]) => ('skipped' in b ? [`${name} baseline not trained: ${b.skipped}`] : []));
+
+/** The metrics table: the candidate beside the champion and the baselines, scored on the same test rows. */
+export function metricsTable(ev: EvaluateOutputs): string[] {
+  const models = scoredModels(ev);
+  const rows = Object.keys(ev.metrics).filter((k) => k !== 'confusion');
+  const width = Math.max(...rows.map((k) => k.length));
+  return [
+    [`${'metric'.padEnd(width)}`, ...models.map(([name]) => name.padStart(9))].join('  '),
+    ...rows.map((k) => [k.padEnd(width), ...models.map(([name, m]) => measure(m?.[k]).padStart(Math.max(9, name.length)))].join('  ')),
+    ...skippedBaselines(ev),
   ];
 }
 
@@ -46,12 +59,16 @@ export function ruleText(r: RuleResult): string {
       ? `${measure(r.value)}, ${intervalText(r)}: ${measure(r.interval.held)} vs bound ${measure(r.bound)}`
       : `${measure(r.value)} vs bound ${measure(r.bound)}`;
   const champion = r.champion !== undefined ? ` (champion ${measure(r.champion)})` : '';
-  return `${r.metric} (${r.scope}) ${r.rule}: ${held}${champion}${r.undecided ? `; ${r.undecided}` : ''}`;
+  const baseline = r.baseline ? ` (${r.baseline.name} ${measure(r.baseline.value)})` : '';
+  return `${r.metric} (${r.scope}) ${ruleName(r)}: ${held}${champion}${baseline}${r.undecided ? `; ${r.undecided}` : ''}`;
 }
+
+/** A rule's name, with the baseline it is against: `lower`, `baseline constant`. */
+export const ruleName = (r: RuleResult) => (r.baseline ? `${r.rule} ${r.baseline.name}` : r.rule);
 
 /** How the intervals were drawn: `change thresholds on the paired bootstrap: 95% intervals, 1,000 resamples (seed 1)`. */
 export const bootstrapText = ({ confidence, resamples, seed, valueOn }: NonNullable<Decision['bootstrap']>) =>
-  `${valueOn === 'interval' ? 'change and value' : 'change'} thresholds judged on paired bootstrap intervals: ${percent(confidence)}, ${count(resamples)} resamples of the test rows (seed ${seed})`;
+  `${valueOn === 'interval' ? 'change, baseline and value' : 'change and baseline'} thresholds judged on paired bootstrap intervals: ${percent(confidence)}, ${count(resamples)} resamples of the test rows (seed ${seed})`;
 
 /** A rule's outcome: FAIL, pass, or not judged on a slice (reported, not failing). */
 export const ruleStatus = (r: RuleResult) => (!r.passed ? 'fail' : r.notJudged ? 'not judged' : 'pass');
@@ -89,7 +106,7 @@ export function runSummary(runId: string, runDir: string, result: PipelineResult
     data,
     `training  ${t.epochs} epochs on ${t.backend}, best epoch ${t.bestEpoch}, ${count(t.samplesPerSecond)} samples/s`,
     '',
-    ...metricsTable(ev.metrics, ev.champion?.metrics),
+    ...metricsTable(ev),
     '',
     ...decisionLines(result.decision),
     '',

@@ -1,4 +1,4 @@
-import type { Config, DeployTarget, MetricName, PredictSinkConfig } from './config/schema.js';
+import type { BaselineName, Config, DeployTarget, MetricName, PredictSinkConfig } from './config/schema.js';
 import type { ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
@@ -107,7 +107,12 @@ export interface EvaluateOutputs extends ModelEvaluation {
   champion?: ModelEvaluation & { version: string };
   /** The champion that could not be compared, and why (`reason` follows "the champion vN"). */
   championSkipped?: { version: string; reason: string };
+  /** The trivial models on the same test rows (whole split only), or why one is missing. */
+  baselines?: Baselines<{ metrics: Metrics } | { skipped: string }>;
 }
+
+/** Something per baseline model: the constant one always, the linear one unless it could not be trained. */
+export type Baselines<T> = { constant: T } & Partial<Record<Exclude<BaselineName, 'constant'>, T>>;
 
 /**
  * `evaluate/predictions.json`: what the gate's bootstrap resamples instead of re-running the
@@ -124,6 +129,8 @@ export interface TestPredictions {
   /** Row-major class probabilities (rows x width), or the regression value per row. */
   candidate: number[];
   champion?: number[];
+  /** Each baseline's predictions, in the candidate's layout. */
+  baselines?: Baselines<number[]>;
 }
 
 /** One production version, judged on the labelled rows that arrived after its training window. */
@@ -162,12 +169,14 @@ export interface RuleResult {
   metric: MetricName;
   /** `all` or `<slice column>=<value>`. */
   scope: string;
-  rule: 'lower' | 'upper' | 'change.absolute' | 'change.relative';
+  rule: 'lower' | 'upper' | 'change.absolute' | 'change.relative' | 'baseline';
   /** What was held against the bound; null when the rule could not be judged. */
   value: number | null;
   bound: number;
   /** For change rules: the champion's value. */
   champion?: number | null;
+  /** For a baseline rule: the baseline beaten (or not) and its value; `value` is then the candidate's lead over it. */
+  baseline?: { name: BaselineName; value: number | null };
   /**
    * Where the rule was judged on the paired bootstrap: the interval of `value` (for a change rule,
    * the candidate-champion difference in the metric's better direction) and the end held against
@@ -228,6 +237,11 @@ export interface TrainOutputs {
   modelDir: string;
   /** With model.stability: the seeds trained, the one released, and each gated metric's spread on the validation split. */
   stability?: StabilitySummary;
+  /**
+   * What evaluate scores the baselines with: the constant prediction (class shares, or the mean) and
+   * the linear model's folder, or why it could not be trained.
+   */
+  baselines: { constant: number[]; linear: { modelDir: string } | { skipped: string } };
 }
 
 /** A metric across the seeds of model.stability; `std` is the sample standard deviation. */

@@ -1,7 +1,7 @@
 import { count, measure, rate } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
 import type { EpochLog } from '../model/train.js';
-import { bootstrapText, byStatus, percent, ruleStatus, skippedText, verdict } from '../report.js';
+import { bootstrapText, byStatus, percent, ruleName, ruleStatus, scoredModels, skippedBaselines, skippedText, verdict } from '../report.js';
 import type {
   BuildOutputs,
   Decision,
@@ -95,14 +95,16 @@ function stabilityTable({ seeds, seed, by, spread }: StabilitySummary): string {
 }
 
 export function evaluateSummary(out: EvaluateOutputs, classes: string[]): string {
-  const candidate = Object.entries(out.metrics).filter(([k]) => k !== 'confusion');
-  const champion = out.champion?.metrics as unknown as Record<string, unknown> | undefined;
+  const models = scoredModels(out);
   const parts = [
     `### evaluate: ${count(out.rows)} test rows${out.champion ? `, against champion ${out.champion.version}` : ''}`,
     table(
-      ['metric', 'candidate', `champion${out.champion ? ` ${out.champion.version}` : ''}`],
-      candidate.map(([k, v]) => [k, measure(v, '–'), measure(champion?.[k], '–')]),
+      ['metric', ...models.map(([name]) => name)],
+      Object.keys(out.metrics)
+        .filter((k) => k !== 'confusion')
+        .map((k) => [k, ...models.map(([, m]) => measure(m?.[k], '–'))]),
     ),
+    ...skippedBaselines(out).map((s) => `The ${s}.`),
   ];
   if (out.championSkipped) parts.push(`The champion was not compared: ${skippedText(out.championSkipped)}.`);
   const confusion = (out.metrics as { confusion?: number[][] }).confusion;
@@ -124,15 +126,15 @@ export function gateSummary(decision: Decision): string {
     ...(decision.note ? [decision.note] : []),
     ...(decision.bootstrap ? [`${bootstrapText(decision.bootstrap)}.`] : []),
     table(
-      ['', 'metric', 'scope', 'rule', 'value', 'bound', 'champion', 'interval', 'held', 'test rows', 'why'],
+      ['', 'metric', 'scope', 'rule', 'value', 'bound', 'champion or baseline', 'interval', 'held', 'test rows', 'why'],
       byStatus(decision.rules).map((r) => [
         { fail: '❌', 'not judged': '➖', pass: '✅' }[ruleStatus(r)],
         r.metric,
         r.scope,
-        r.rule,
+        ruleName(r),
         r.notJudged ? `not judged: ${r.notJudged}` : measure(r.value, '–'),
         measure(r.bound, '–'),
-        measure(r.champion, '–'),
+        r.baseline ? `${r.baseline.name} ${measure(r.baseline.value)}` : measure(r.champion, '–'),
         r.interval ? `[${measure(r.interval.low)}, ${measure(r.interval.high)}] (${percent(r.interval.confidence)})` : '–',
         measure(r.interval?.held, '–'),
         r.rows === undefined ? '–' : count(r.rows),

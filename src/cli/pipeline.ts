@@ -84,7 +84,7 @@ export function registerPipeline(cli: Command): void {
     trainSummary,
   );
   stepCommand(cli, 'evaluate', "score a run's model on its test split, per slice, and the champion on the same rows", evaluate, (out) =>
-    metricsTable(out.metrics, out.champion?.metrics).join('\n'),
+    metricsTable(out).join('\n'),
   );
 
   cli

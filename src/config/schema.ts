@@ -207,6 +207,9 @@ export const regressionMetricNames = ['rmse', 'mae', 'r2'] as const;
 export const latencyMetricNames = ['latency_p50_ms', 'latency_p95_ms'] as const;
 export const metricNames = [...classificationMetricNames, ...regressionMetricNames, ...latencyMetricNames] as const;
 export type MetricName = (typeof metricNames)[number];
+/** The trivial models every run also scores on the test rows: the train split's class shares (or mean), and a linear model. */
+export const baselineNames = ['constant', 'linear'] as const;
+export type BaselineName = (typeof baselineNames)[number];
 
 const threshold = z
   .strictObject({
@@ -257,6 +260,18 @@ const gates = z.strictObject({
    * the new champion (`regate`, the default), or stop with a quality error naming both (`stop`).
    */
   on_champion_change: z.enum(['regate', 'stop']).optional(),
+  /**
+   * The candidate must beat `against` on `metric` by more than `margin`, judged on the paired
+   * bootstrap interval of the difference. A rule against the constant baseline (the first gated
+   * metric, margin 0) applies whether or not this is set.
+   */
+  baseline: z
+    .strictObject({
+      against: z.enum(baselineNames).default('constant'),
+      metric: z.enum(metricNames).optional(),
+      margin: z.number().min(0, { error: 'expected a margin >= 0: how much better than the baseline the candidate must be' }).default(0),
+    })
+    .optional(),
   /** With model.stability: the largest standard deviation across seeds each gated metric may have. */
   stability: z
     .strictObject({
@@ -603,6 +618,13 @@ export const configSchema = z
       }
     }
     const gated = stabilityMetrics(cfg);
+    const baselineMetric = cfg.gates?.baseline?.metric;
+    if (baselineMetric && (!allowed.includes(baselineMetric) || latency.has(baselineMetric)))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gates', 'baseline', 'metric'],
+        message: `${baselineMetric} is not a metric of a ${cfg.model.task} model's predictions; expected one of ${allowed.filter((m) => !latency.has(m)).join(', ')}`,
+      });
     if (cfg.model.stability && gated.length === 0) {
       ctx.addIssue({
         code: 'custom',

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { readArtifact, writeArtifact } from '../artifacts.js';
-import { evaluationFile, testPredictionsFile } from '../artifact-files.js';
+import { evaluationFile, testPredictionsFile, trainFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
 import { preferredBackend } from '../model/backend.js';
 import type { Dataset } from '../model/dataset.js';
@@ -74,8 +74,28 @@ async function compareChampion(
 }
 
 /**
+ * The baselines train left on the same test rows, added to `evaluation` and `predictions`: the
+ * constant prediction repeated on every row, and the linear model where it trained.
+ */
+async function scoreBaselines(ctx: StepContext, test: Dataset, evaluation: EvaluateOutputs, predictions: TestPredictions): Promise<void> {
+  const { baselines } = await readArtifact(ctx, trainFile);
+  const constant = Array.from({ length: test.rows * baselines.constant.length }, (_, i) => baselines.constant[i % baselines.constant.length]!);
+  predictions.baselines = { constant };
+  if ('modelDir' in baselines.linear) {
+    const linear = await loadPredictor(baselines.linear.modelDir, preferredBackend(ctx.env));
+    predictions.baselines.linear = predictAll(linear, test);
+    linear.dispose();
+  }
+  const metrics = (model: 'constant' | 'linear') => ({ metrics: evaluationOf(predictions, model).metrics });
+  evaluation.baselines = {
+    constant: metrics('constant'),
+    linear: 'skipped' in baselines.linear ? { skipped: baselines.linear.skipped } : metrics('linear'),
+  };
+}
+
+/**
  * The evaluate step: the trained model on the test split, per slice, its latency, and the champion
- * on the same rows; `evaluation.json` holds the metrics, `predictions.json` the per-row predictions
+ * on the same rows, and the baselines; `evaluation.json` holds the metrics, `predictions.json` the per-row predictions
  * the gate resamples.
  */
 export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
@@ -90,6 +110,7 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...evaluationOf(predictions, 'candidate') };
   Object.assign(result.metrics, latency(candidate, test));
   candidate.dispose();
+  await scoreBaselines(ctx, test, result, predictions);
   const registry = openRegistry(ctx);
   const championVersion = await registry.resolve('champion');
   if (championVersion) {

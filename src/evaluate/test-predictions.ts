@@ -1,3 +1,4 @@
+import type { BaselineName } from '../config/schema.js';
 import type { Dataset } from '../model/dataset.js';
 import type { Predictor } from '../model/predictor.js';
 import type { PreprocessSpec } from '../model/preprocess.js';
@@ -34,9 +35,12 @@ export function sliceRows(p: Pick<TestPredictions, 'slices' | 'labels'>): Map<st
   return groups;
 }
 
+/** A model whose predictions on the test rows are stored. */
+export type Scored = 'candidate' | 'champion' | BaselineName;
+
 /** The scorer of one model's predictions on `rows` of the test split (every row by default). */
-export function scorerOf(p: TestPredictions, model: 'candidate' | 'champion', rows?: readonly number[]): Scorer {
-  const outputs = p[model]!;
+export function scorerOf(p: TestPredictions, model: Scored, rows?: readonly number[]): Scorer {
+  const outputs = model === 'candidate' || model === 'champion' ? p[model]! : p.baselines![model]!;
   const k = p.width;
   const picked = rows ?? p.labels.map((_, r) => r);
   const truth = Float64Array.from(picked, (r) => p.labels[r]!);
@@ -48,7 +52,7 @@ export function scorerOf(p: TestPredictions, model: 'candidate' | 'champion', ro
 }
 
 /** A model's metrics on the whole test split and per slice, from its stored predictions. */
-export function evaluationOf(p: TestPredictions, model: 'candidate' | 'champion'): ModelEvaluation {
+export function evaluationOf(p: TestPredictions, model: Scored): ModelEvaluation {
   const unweighted = (rows?: number[]): Metrics => scorerOf(p, model, rows)(new Float64Array(rows?.length ?? p.labels.length).fill(1));
   const slices: ModelEvaluation['slices'] = {};
   for (const [key, rows] of sliceRows(p)) slices[key] = { rows: rows.length, metrics: unweighted(rows) };

@@ -1,4 +1,4 @@
-import type { Config, MetricName } from '../config/schema.js';
+import type { BaselineName, Config, MetricName } from '../config/schema.js';
 import { latencyMetricNames } from '../config/schema.js';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile, testPredictionsFile } from '../artifact-files.js';
@@ -19,6 +19,10 @@ import { bootstrapSettings, pairedResamples, percentileInterval, type BootstrapS
  * Given the per-row predictions, a change threshold is judged on the paired bootstrap interval of
  * the difference, not its point estimate: it passes only when the interval's worse end clears the
  * bound, so a champion is not replaced on the noise of a few test rows.
+ *
+ * Baseline rules hold the candidate to the trivial models scored on the same test rows: it must beat
+ * the constant prediction on the first gated metric (always, champion or not), and any baseline
+ * `gates.baseline` names by its margin, on the same paired intervals.
  */
 
 type Threshold = NonNullable<NonNullable<Config['gates']>['thresholds'][MetricName]>;
@@ -62,6 +66,7 @@ function judge(
   champion?: object,
   small?: string,
   resampled?: Resampled,
+  against?: BaselineName,
 ): RuleResult[] {
   const rules: RuleResult[] = [];
   /**
@@ -77,7 +82,8 @@ function judge(
     spread?: { values: Float64Array; worse: 'low' | 'high'; undecided: [string, string] },
   ) => {
     const unjudged = small ?? (typeof value === 'number' ? undefined : value.unjudged);
-    const champion = base === undefined ? {} : { champion: typeof base === 'number' ? base : null };
+    const baseValue = typeof base === 'number' ? base : null;
+    const champion = base === undefined ? {} : against ? { baseline: { name: against, value: baseValue } } : { champion: baseValue };
     const rows = resampled ? { rows: resampled.rows } : {};
     if (unjudged) {
       rules.push({ metric, scope, rule, value: null, bound, ...champion, ...rows, passed: scope !== 'all', notJudged: unjudged });
@@ -125,7 +131,7 @@ function judge(
   if (t.lower !== undefined) rule('lower', t.lower, value, (v) => v >= t.lower!, undefined, own('low'));
   if (t.upper !== undefined) rule('upper', t.upper, value, (v) => v <= t.upper!, undefined, own('high'));
   if (!t.change || !champion) return rules;
-  const base = metricValue(champion, metric, "the champion's");
+  const base = metricValue(champion, metric, against ? `the ${against} baseline's` : "the champion's");
   const better = (t.direction ?? (lowerIsBetter.has(metric) ? 'lower_is_better' : 'higher_is_better')) === 'higher_is_better';
   // Both measured in the better direction: the interval's low end is always the one to hold.
   const change = (v: number, b: number) => (better ? v - b : b - v);
@@ -135,12 +141,15 @@ function judge(
   const paired = (f: (c: number, b: number) => number) => {
     if (!resampled?.champion) return undefined;
     const { candidate: c, champion: b } = resampled;
-    const undecided: [string, string] = ['cannot tell the models apart', 'the point difference clears the bound'];
+    const apart = against ? `cannot tell the candidate from the ${against} baseline` : 'cannot tell the models apart';
+    const undecided: [string, string] = [apart, 'the point difference clears the bound'];
     return { values: c.map((v, i) => f(v, b[i]!)), worse: 'low' as const, undecided };
   };
   const delta = combine(value, base, change);
   const { absolute, relative: rel } = t.change;
-  if (absolute !== undefined) rule('change.absolute', absolute, delta, (d) => d >= absolute, base, paired(change));
+  // Beating a baseline is strictly better: a model no better than a constant does not beat it by 0.
+  if (absolute !== undefined && against) rule('baseline', absolute, delta, (d) => d > absolute, base, paired(change));
+  else if (absolute !== undefined) rule('change.absolute', absolute, delta, (d) => d >= absolute, base, paired(change));
   if (rel !== undefined) {
     const ratio = combine(delta, base, relative);
     const each = (v: number, b: number) => {
@@ -150,6 +159,45 @@ function judge(
     rule('change.relative', rel, ratio, (r) => r >= rel, base, paired(each));
   }
   return rules;
+}
+
+/** The baseline rules: `gates.baseline`, and the constant baseline on the first gated metric with margin 0 unless it is against the constant. */
+export function baselineRules(gates: Config['gates'], thresholds: MetricName[]): { against: BaselineName; metric: MetricName; margin: number }[] {
+  const first = thresholds.find((m) => !wholeModel.has(m));
+  const configured = gates?.baseline && { ...gates.baseline, metric: gates.baseline.metric ?? first };
+  const constant = configured?.against === 'constant' ? [] : [{ against: 'constant' as const, metric: first, margin: 0 }];
+  return [...constant, ...(configured ? [configured] : [])].filter((r): r is { against: BaselineName; metric: MetricName; margin: number } =>
+    Boolean(r.metric),
+  );
+}
+
+/**
+ * Each baseline rule on the whole test set: the candidate's lead over the baseline, on the paired
+ * bootstrap of the two when the per-row predictions are given.
+ */
+function judgeBaselines(
+  gates: Config['gates'],
+  thresholds: [MetricName, Threshold][],
+  evaluation: EvaluateOutputs,
+  settings: BootstrapSettings,
+  predictions?: TestPredictions,
+): RuleResult[] {
+  const baselines = evaluation.baselines!;
+  return baselineRules(
+    gates,
+    thresholds.map(([m]) => m),
+  ).flatMap(({ against, metric, margin }) => {
+    const t: Threshold = { change: { absolute: margin }, direction: gates?.thresholds[metric]?.direction };
+    const scored = baselines[against];
+    if (!scored || 'skipped' in scored) {
+      const why = scored ? `the ${against} baseline was not trained: ${scored.skipped}` : `the evaluation has no ${against} baseline`;
+      return [{ metric, scope: 'all', rule: 'baseline', value: null, bound: margin, baseline: { name: against, value: null }, passed: false, notJudged: why }];
+    }
+    const n = evaluation.rows;
+    const paired = predictions?.baselines?.[against] && pairedResamples([scorerOf(predictions, 'candidate'), scorerOf(predictions, against)], n, [metric], settings);
+    const resampled = paired ? { rows: n, candidate: paired[0]!.get(metric)!, champion: paired[1]!.get(metric)!, settings } : undefined;
+    return judge(metric, t, 'all', evaluation.metrics, scored.metrics, undefined, resampled, against);
+  });
 }
 
 /** The metrics each scope resamples: those with a change rule against a champion, and with value_on: interval every bounded one. */
@@ -214,17 +262,20 @@ export function decide(
       rules.push(...judge(metric, t, `${evaluation.sliceColumn}=${slice}`, metrics, base, small, perSlice.get(slice)?.get(metric)));
     }
   }
+  // A re-evaluation on fresh rows has no baselines: it judges the value thresholds alone.
+  const baselineResults = evaluation.baselines ? judgeBaselines(gates, thresholds, evaluation, settings, predictions) : [];
+  rules.push(...baselineResults);
   const passed = rules.every((r) => r.passed);
   const note = champion
     ? undefined
-    : `no champion to compare with${evaluation.championSkipped ? ` (${skippedText(evaluation.championSkipped)})` : ''}: checked on value thresholds only`;
+    : `no champion to compare with${evaluation.championSkipped ? ` (${skippedText(evaluation.championSkipped)})` : ''}: checked on value thresholds${evaluation.baselines ? ' and the baselines' : ''} only`;
   return {
     blessed: passed || Boolean(force),
     passed,
     forced: force,
     championVersion: champion?.version,
     note,
-    ...(bootstrapped ? { bootstrap: settings } : {}),
+    ...(bootstrapped || baselineResults.some((r) => r.interval) ? { bootstrap: settings } : {}),
     rules,
   };
 }

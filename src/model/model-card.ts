@@ -50,6 +50,16 @@ const stability = z.object({
   ),
 });
 
+/** The candidate beside the trivial models on the validation split (the test split is the gate's): each one's gated metrics. */
+const baselines = z.object({
+  split: z.enum(['validation', 'train']),
+  rows: z.number().int().nonnegative(),
+  /** By model: candidate, constant, linear. */
+  metrics: z.record(z.string(), z.record(metricName, lossyNumber)),
+  /** A baseline that could not be trained, and why. */
+  skipped: z.record(z.string(), z.string()).optional(),
+});
+
 export const modelCardSchema = z.object({
   format: z.literal('mlops-model-card/1'),
   project: z.string().min(1),
@@ -77,6 +87,7 @@ export const modelCardSchema = z.object({
   }),
   reference: z.record(z.string(), featureReference),
   stability: stability.optional(),
+  baselines: baselines.optional(),
   /** sha256 of every file of the model, by name. */
   checksums: z.record(
     z.string().regex(/^(?!\.\.?$)[^/\\]+$/, 'expected a file name in the model folder, without a path'),

@@ -168,6 +168,62 @@ export async function trainModel(config: Config, data: TrainingData, { progress,
   }
 }
 
+type LinearBaseline = { trained: Trained; outputs: { modelDir: string } } | { outputs: { skipped: string } };
+
+/** The sha256 of a model folder's files, for its card. */
+async function checksumsOf(dir: string): Promise<Record<string, string>> {
+  const checksums: Record<string, string> = {};
+  for (const file of ['model.json', 'weights.bin', 'preprocess.json']) checksums[file] = await sha256File(join(dir, file));
+  return checksums;
+}
+
+/** How a model trained, as its card records it. */
+const trainingOf = ({ history, best }: Trained, epochs: number): ModelCard['training'] => ({
+  epochs: history.length,
+  bestEpoch: best.epoch,
+  stoppedEarly: history.length < epochs,
+  history,
+});
+
+/**
+ * The linear baseline: the configured training with no hidden layers, one seed, on the same prepared
+ * data, saved with the same preprocessing into `modelDir` for evaluate to score. One that does not
+ * converge is recorded as skipped: a gate rule against it then fails, and nothing else does.
+ */
+async function trainLinear(config: Config, data: TrainingData, { progress, log }: Hooks, modelDir: string): Promise<LinearBaseline> {
+  const linear = { ...config, model: { ...config.model, family: 'mlp' as const, hidden: [], stability: undefined } };
+  const labelled = { ...progress, start: (_: string, options?: { total?: number; unit?: string }) => progress.start('train linear baseline', options) };
+  try {
+    const trained = await trainModel(linear, data, { progress: labelled, log });
+    await mkdir(modelDir, { recursive: true });
+    await trained.model.save(modelDir);
+    await writePreprocess(modelDir, data.spec);
+    return { trained, outputs: { modelDir } };
+  } catch (err) {
+    if (!(err instanceof MlopsError) || err.errorClass !== 'quality') throw err;
+    log.warn(`train: the linear baseline was not trained: ${err.message}`);
+    return { outputs: { skipped: err.message } };
+  }
+}
+
+/** The candidate and the baselines' gated metrics on the validation split, for the model card. */
+function baselineCard(config: Config, data: TrainingData, candidate: Model, linear: LinearBaseline): NonNullable<ModelCard['baselines']> {
+  const { spec, valid } = data;
+  const labelled: Dataset = { rows: valid.rows, columns: {}, label: data.validLabels, sourceRows: [] };
+  const scored = (model: Model) => seedMetrics(config, spec, decodeOutputs(spec, model.predict(valid.x, valid.rows)), labelled);
+  const constant = Float32Array.from({ length: valid.rows * data.prior.length }, (_, i) => data.prior[i % data.prior.length]!);
+  return {
+    split: valid.split,
+    rows: valid.rows,
+    metrics: {
+      candidate: scored(candidate),
+      constant: seedMetrics(config, spec, constant, labelled),
+      ...('trained' in linear ? { linear: scored(linear.trained.model) } : {}),
+    },
+    ...('skipped' in linear.outputs ? { skipped: { linear: linear.outputs.skipped } } : {}),
+  };
+}
+
 /** The train step: fit the transforms on the train split, train the configured model on it, and write the model folder. */
 export async function train(ctx: StepContext): Promise<TrainOutputs> {
   const { config, log } = ctx;
@@ -179,14 +235,14 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
   const data = await trainingData(config, extractDir, extract);
   const { spec } = data;
   const trained = await trainModel(config, data, ctx);
+  let linear: LinearBaseline | undefined;
   try {
+    linear = await trainLinear(config, data, ctx, join(stepDir(ctx, 'train'), 'baselines', 'linear'));
     const { history, best, seconds, samplesPerSecond, stability } = trained;
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
     await trained.model.save(modelDir);
     await writePreprocess(modelDir, spec);
-    const checksums: Record<string, string> = {};
-    for (const file of ['model.json', 'weights.bin', 'preprocess.json']) checksums[file] = await sha256File(join(modelDir, file));
     const card: ModelCard = {
       format: 'mlops-model-card/1',
       project: config.project,
@@ -205,13 +261,27 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       },
       backend,
       timings: { trainSeconds: seconds, samplesPerSecond },
-      training: { epochs: history.length, bestEpoch: best.epoch, stoppedEarly: history.length < model.epochs, history },
+      training: trainingOf(trained, model.epochs),
       reference: data.reference,
       ...(stability ? { stability } : {}),
-      checksums,
+      baselines: baselineCard(config, data, trained.model, linear),
+      checksums: await checksumsOf(modelDir),
       createdAt: new Date().toISOString(),
     };
     await writeModelCard(modelDir, card);
+    // The linear baseline's own card, so it loads as any model folder does.
+    if ('trained' in linear) {
+      const { modelDir: dir } = linear.outputs;
+      const { seconds, samplesPerSecond } = linear.trained;
+      const { stability: _, baselines: __, ...shared } = card;
+      await writeModelCard(dir, {
+        ...shared,
+        family: 'mlp',
+        timings: { trainSeconds: seconds, samplesPerSecond },
+        training: trainingOf(linear.trained, model.epochs),
+        checksums: await checksumsOf(dir),
+      });
+    }
     const result: TrainOutputs = {
       backend,
       epochs: history.length,
@@ -220,10 +290,12 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       samplesPerSecond,
       modelDir,
       ...(stability ? { stability: stabilitySummary(stability) } : {}),
+      baselines: { constant: data.prior, linear: linear.outputs },
     };
     await writeArtifact(ctx, trainFile, result);
     return result;
   } finally {
     trained.model.dispose();
+    if (linear && 'trained' in linear) linear.trained.model.dispose();
   }
 }

@@ -30,6 +30,8 @@ export interface TrainingData {
   reference: Record<string, FeatureReference>;
   /** The loss of always predicting the train split's class shares (or mean), in the target's units: the bar any model must clear. */
   constant: number;
+  /** That constant prediction, as a model's decoded outputs: the class shares in the order of the classes, or the mean. */
+  prior: number[];
 }
 
 const kindOf = { float: 'numeric', integer: 'numeric', boolean: 'boolean', category: 'category' } as const;
@@ -67,11 +69,13 @@ function labelSpec(config: Config, labels: Value[], label: string): PreprocessSp
   return { name: label, task, classes };
 }
 
-function constantLoss(spec: PreprocessSpec, labels: Value[]): number {
-  if (spec.label.scale) return spec.label.scale.std ** 2; // regression: the variance, the MSE of predicting the mean
+/** The constant prediction fitted on the train labels, and its loss: the MSE of the mean (the variance), or the entropy of the class shares. */
+function constantOf(spec: PreprocessSpec, labels: Value[]): Pick<TrainingData, 'constant' | 'prior'> {
+  if (spec.label.scale) return { constant: spec.label.scale.std ** 2, prior: [spec.label.scale.mean] };
   const counts = new Map<string, number>();
   for (const v of labels) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
-  return [...counts.values()].reduce((h, c) => h - (c / labels.length) * Math.log(c / labels.length), 0);
+  const prior = spec.label.classes!.map((c) => (counts.get(c) ?? 0) / labels.length);
+  return { constant: prior.reduce((h, p) => h - (p > 0 ? p * Math.log(p) : 0), 0), prior };
 }
 
 /** A split's labels; a regression target is checked (a class label is text: a single class is refused by labelSpec). */
@@ -113,7 +117,7 @@ export async function trainingData(config: Config, extractDir: string, extract: 
     };
     const trainRows = await encode(train, 'train', trainLabels);
     const valid = validation.rows > 0 ? await encode(validation, 'validation', validLabels) : trainRows;
-    return { spec, train: trainRows, valid, validLabels, reference, constant: constantLoss(spec, trainLabels) };
+    return { spec, train: trainRows, valid, validLabels, reference, ...constantOf(spec, trainLabels) };
   } finally {
     train.close();
     validation.close();
