@@ -140,9 +140,7 @@ export const evaluationFile = artifact<EvaluateOutputs>(
     sliceColumn: z.string().optional(),
     champion: modelEvaluation.extend({ version: z.string() }).optional(),
     championSkipped: z.strictObject({ version: z.string(), reason: z.string() }).optional(),
-    baselines: z
-      .object({ constant: baselineEvaluation, linear: baselineEvaluation.optional() })
-      .optional(),
+    baselines: z.object({ constant: baselineEvaluation, linear: baselineEvaluation.optional() }).optional(),
   }),
 );
 
@@ -161,7 +159,9 @@ export const testPredictionsFile = artifact<TestPredictions>(
     })
     .refine(
       (p) =>
-        [p.candidate, p.champion, p.baselines?.constant, p.baselines?.linear].every((m) => m === undefined || m.length === p.labels.length * p.width) &&
+        [p.candidate, p.champion, p.baselines?.constant, p.baselines?.linear].every(
+          (m) => m === undefined || m.length === p.labels.length * p.width,
+        ) &&
         (!p.slices || p.slices.of.length === p.labels.length),
       'expected width values per row for each model, and a slice per row',
     ),

@@ -1,5 +1,4 @@
 import { count, measure } from './format.js';
-import type { Metrics } from './evaluate/metrics.js';
 import type { ExtractOutputs } from './data/extract.js';
 import { interruption, type RunView } from './runs/interrupted.js';
 import type { Decision, EvaluateOutputs, PipelineResult, RuleResult, TrainOutputs, UnchangedRun } from './step-outputs.js';
@@ -10,7 +9,10 @@ export function scoredModels(ev: EvaluateOutputs): [string, Record<string, unkno
   return [
     ['candidate', ev.metrics as unknown as Record<string, unknown>],
     [`champion${ev.champion ? ` ${ev.champion.version}` : ''}`, ev.champion?.metrics as unknown as Record<string, unknown> | undefined],
-    ...baselines.map(([name, m]): [string, Record<string, unknown> | undefined] => [name, m as unknown as Record<string, unknown> | undefined]),
+    ...baselines.map(([name, m]): [string, Record<string, unknown> | undefined] => [
+      name,
+      m as unknown as Record<string, unknown> | undefined,
+    ]),
   ];
 }
 

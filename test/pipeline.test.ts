@@ -8,6 +8,7 @@ import { memoryLogger } from '../src/log.js';
 import { runPipeline } from '../src/pipeline.js';
 import { silentProgress } from '../src/progress.js';
 import { openRegistry } from '../src/registry/registry.js';
+import { runSummary } from '../src/report.js';
 import { isolatedConfig, trained } from './helpers/model.js';
 
 let root: string;
@@ -36,7 +37,14 @@ describe('the whole pipeline on the sample data', () => {
   it('releases the first model on value thresholds alone, then judges the second against it', async () => {
     const first = trained(await runPipeline(context('first')));
     expect(first.decision).toMatchObject({ passed: true, blessed: true });
-    expect(first.decision.note).toContain('value thresholds only');
+    expect(first.decision.note).toContain('checked on value thresholds and the baselines only');
+    // The baselines on the same test rows, beside the candidate, and the constant one beaten on the interval.
+    expect(first.evaluate.baselines?.constant).toMatchObject({ metrics: { accuracy: 0.44 } });
+    expect(first.evaluate.baselines?.linear).toHaveProperty('metrics.accuracy');
+    const beaten = first.decision.rules.find((r) => r.rule === 'baseline');
+    expect(beaten).toMatchObject({ metric: 'accuracy', baseline: { name: 'constant', value: 0.44 }, passed: true });
+    expect(beaten!.interval!.held).toBeGreaterThan(0);
+    expect(runSummary('first', root, first)).toMatch(/metric +candidate +champion +constant +linear/);
     expect(first.record?.version).toBe('v1');
 
     // The same data, config and code as v1: only retrain makes it train again.

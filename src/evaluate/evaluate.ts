@@ -79,7 +79,10 @@ async function compareChampion(
  */
 async function scoreBaselines(ctx: StepContext, test: Dataset, evaluation: EvaluateOutputs, predictions: TestPredictions): Promise<void> {
   const { baselines } = await readArtifact(ctx, trainFile);
-  const constant = Array.from({ length: test.rows * baselines.constant.length }, (_, i) => baselines.constant[i % baselines.constant.length]!);
+  const constant = Array.from(
+    { length: test.rows * baselines.constant.length },
+    (_, i) => baselines.constant[i % baselines.constant.length]!,
+  );
   predictions.baselines = { constant };
   if ('modelDir' in baselines.linear) {
     const linear = await loadPredictor(baselines.linear.modelDir, preferredBackend(ctx.env));

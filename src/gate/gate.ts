@@ -162,12 +162,15 @@ function judge(
 }
 
 /** The baseline rules: `gates.baseline`, and the constant baseline on the first gated metric with margin 0 unless it is against the constant. */
-export function baselineRules(gates: Config['gates'], thresholds: MetricName[]): { against: BaselineName; metric: MetricName; margin: number }[] {
+export function baselineRules(
+  gates: Config['gates'],
+  thresholds: MetricName[],
+): { against: BaselineName; metric: MetricName; margin: number }[] {
   const first = thresholds.find((m) => !wholeModel.has(m));
   const configured = gates?.baseline && { ...gates.baseline, metric: gates.baseline.metric ?? first };
   const constant = configured?.against === 'constant' ? [] : [{ against: 'constant' as const, metric: first, margin: 0 }];
-  return [...constant, ...(configured ? [configured] : [])].filter((r): r is { against: BaselineName; metric: MetricName; margin: number } =>
-    Boolean(r.metric),
+  return [...constant, ...(configured ? [configured] : [])].filter(
+    (r): r is { against: BaselineName; metric: MetricName; margin: number } => Boolean(r.metric),
   );
 }
 
@@ -191,10 +194,23 @@ function judgeBaselines(
     const scored = baselines[against];
     if (!scored || 'skipped' in scored) {
       const why = scored ? `the ${against} baseline was not trained: ${scored.skipped}` : `the evaluation has no ${against} baseline`;
-      return [{ metric, scope: 'all', rule: 'baseline', value: null, bound: margin, baseline: { name: against, value: null }, passed: false, notJudged: why }];
+      return [
+        {
+          metric,
+          scope: 'all',
+          rule: 'baseline',
+          value: null,
+          bound: margin,
+          baseline: { name: against, value: null },
+          passed: false,
+          notJudged: why,
+        },
+      ];
     }
     const n = evaluation.rows;
-    const paired = predictions?.baselines?.[against] && pairedResamples([scorerOf(predictions, 'candidate'), scorerOf(predictions, against)], n, [metric], settings);
+    const paired =
+      predictions?.baselines?.[against] &&
+      pairedResamples([scorerOf(predictions, 'candidate'), scorerOf(predictions, against)], n, [metric], settings);
     const resampled = paired ? { rows: n, candidate: paired[0]!.get(metric)!, champion: paired[1]!.get(metric)!, settings } : undefined;
     return judge(metric, t, 'all', evaluation.metrics, scored.metrics, undefined, resampled, against);
   });

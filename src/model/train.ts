@@ -192,7 +192,10 @@ const trainingOf = ({ history, best }: Trained, epochs: number): ModelCard['trai
  */
 async function trainLinear(config: Config, data: TrainingData, { progress, log }: Hooks, modelDir: string): Promise<LinearBaseline> {
   const linear = { ...config, model: { ...config.model, family: 'mlp' as const, hidden: [], stability: undefined } };
-  const labelled = { ...progress, start: (_: string, options?: { total?: number; unit?: string }) => progress.start('train linear baseline', options) };
+  const labelled = {
+    ...progress,
+    start: (_: string, options?: { total?: number; unit?: string }) => progress.start('train linear baseline', options),
+  };
   try {
     const trained = await trainModel(linear, data, { progress: labelled, log });
     await mkdir(modelDir, { recursive: true });
