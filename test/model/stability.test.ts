@@ -54,6 +54,8 @@ describe('model.stability', () => {
       'start train seed 42 (1/3)',
       'start train seed 1042 (2/3)',
       'start train seed 2042 (3/3)',
+      // The linear baseline trains once, whatever model.stability says.
+      'start train linear baseline',
     ]);
     const card = await readModelCard(out.modelDir);
     const s = card.stability!;
@@ -102,7 +104,7 @@ describe('model.stability', () => {
   it('is off by default: one training, labelled as before, and no stability in the card', async () => {
     const { ctx, progress } = await prepared((c) => ((c.model.stability = undefined), (c.gates!.stability = undefined)));
     const out = await train(ctx);
-    expect(progress.lines.filter((l) => l.startsWith('start train'))).toEqual(['start train']);
+    expect(progress.lines.filter((l) => l.startsWith('start train'))).toEqual(['start train', 'start train linear baseline']);
     expect(out.stability).toBeUndefined();
     expect(JSON.parse(await readFile(join(out.modelDir, 'metadata.json'), 'utf8'))).not.toHaveProperty('stability');
   });
