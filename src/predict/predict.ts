@@ -63,7 +63,7 @@ export async function predictBatch(ctx: StepContext, inputs: PredictInputs = {})
   const dir = stepDir(ctx, 'predict');
   const tempDir = join(dir, '.tmp');
   await mkdir(tempDir, { recursive: true });
-  const instance = await openDuckInstance({ searchPath: ctx.configDir, tempDir, memoryLimit: '512MB' });
+  const instance = await openDuckInstance({ searchPath: ctx.configDir, tempDir, memoryLimit: '256MB' });
   const db = await instance.connect();
   const appendDb = await instance.connect();
   try {

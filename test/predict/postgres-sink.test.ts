@@ -94,6 +94,15 @@ describe.skipIf(!url)('mlops predict with PostgreSQL: the source and the sink', 
     expect(error).toMatchObject({ errorClass: 'transient' });
     expect((error as Error).message).toMatch(/PostgreSQL is unreachable/);
     expect(await batches()).toEqual(before);
+    // The next batch of the day drops the staging table the cut one left, and swaps its own in.
+    await predictBatch(await batchContext(pgConfig(), 'pg-after-cut'), { asOf: '2010-01-01' });
+    expect((await batches()).map((b) => b.run_id)).toEqual(['pg-other-day', 'pg-after-cut']);
+    const tables = await client.query(`SELECT tablename FROM pg_tables WHERE tablename LIKE 'predict_scores%' ORDER BY 1`);
+    expect(tables.rows.map((r: { tablename: string }) => r.tablename)).toEqual([
+      'predict_scores',
+      'predict_scores_20080601',
+      'predict_scores_20100101',
+    ]);
   });
 
   it("refuses a table whose columns are not the batch's, naming both", async () => {
