@@ -145,8 +145,8 @@ describe('retries, alerts and rekick', () => {
     expect(rekick.stderr).toContain('rekick cli-rekick from gate');
     expect(rekick.status).toBe(0);
     const status = cli('status');
-    expect(status.stdout).toMatch(/cli-rekick\s+\S+ \S+\s+succeeded/);
-    expect(status.stdout).toMatch(/down\s+\S+ \S+\s+failed .*extract: transient: connection reset/);
+    expect(status.stdout).toMatch(/cli-rekick\s+\S+ \S+\s+train\s+succeeded/);
+    expect(status.stdout).toMatch(/down\s+\S+ \S+\s+train\s+failed .*extract: transient: connection reset/);
   });
 
   it('backs off exponentially, capped, with jitter', () => {
