@@ -45,7 +45,7 @@ it('shows a run whose process was killed as interrupted, with the step it was in
   const status = mlopsFromSources('status', '--config', ctx.configFile);
   expect(status.stdout).toMatch(
     new RegExp(
-      `killed\\s+\\S+ \\S+\\s+interrupted\\s+-\\s+in train \\(its process, pid ${child.pid}, is gone\\): resume with mlops rekick killed`,
+      `killed\\s+\\S+ \\S+\\s+train\\s+interrupted\\s+-\\s+in train \\(its process, pid ${child.pid}, is gone\\): resume with mlops rekick killed`,
     ),
   );
 }, 30_000);

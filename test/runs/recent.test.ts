@@ -68,13 +68,15 @@ it('digests each run: its gate verdict, the version it recorded, and the step th
   expect(await recentRuns(runs)).toEqual([
     {
       runId: 'new',
+      kind: 'train',
       status: 'rejected',
       startedAt: '2026-01-02T00:00:00Z',
       gate: { blessed: false, verdict: 'REJECTED against champion v1', details: ['  FAIL  accuracy (all) lower: 0.5000 vs bound 0.8000'] },
     },
-    { runId: 'mid', status: 'succeeded', startedAt: '2026-01-01T12:00:00Z' },
+    { runId: 'mid', kind: 'train', status: 'succeeded', startedAt: '2026-01-01T12:00:00Z' },
     {
       runId: 'old',
+      kind: 'train',
       status: 'failed',
       startedAt: '2026-01-01T00:00:00Z',
       failure: { step: 'extract', errorClass: 'transient', message: 'connect to *** refused' },
