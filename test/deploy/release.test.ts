@@ -48,9 +48,10 @@ describe('deploy.release shadow and canary (deploy.target local)', () => {
     proxy = await deployTo(config, 'local');
     config.deploy.shadow = { share: 1, min_requests: 150, duration: 90 };
     config.deploy.canary = { weight: 0.3, min_requests: 150, duration: 90 };
-    // Judged here: agreement and errors. On the shared 2-core test machine a p99 of 150 requests
-    // swings by 2x from load alone; the latency verdict is tested with stand-ins (test/serving/canary.test.ts).
-    config.deploy.verdict.max_p99_latency_ratio = 10;
+    // Judged here: agreement and errors. On the shared 2-core test machine the p99 of 150 requests
+    // is one or two stalls (16x the champion's in one CI run), so latency is not judged here; the
+    // latency verdict is tested with stand-ins (test/serving/canary.test.ts).
+    config.deploy.verdict.latency_slack_ms = 60_000;
     ctx = await contextFor(config, 'release');
     await rollout(ctx, 'v1');
   }, 240_000);
