@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { MlopsError } from './errors.js';
 import type { Logger } from './log.js';
-import { isGone, processState, thisProcess, type HostProcess } from './processes.js';
+import { tempName } from './json-file.js';
+import { isGone, thisProcess, type HostProcess } from './processes.js';
 import { pollUntil } from './poll.js';
 
 /**
@@ -102,18 +102,6 @@ async function removeIfStill(lock: string, text: string | undefined): Promise<vo
   } finally {
     await rm(aside, { force: true });
   }
-}
-
-const tempName = (lock: string) => `${lock}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-
-/**
- * True for a lock's temporary file (`<lock>.<pid>-<hex>.tmp`) whose writer is gone: a killed run's,
- * to clean. A live writer's is a run waiting for the lock or releasing it. The pid is taken to be of
- * this host: another host's waiting run whose file is removed tries again at its next poll.
- */
-export function abandonedLockFile(name: string): boolean {
-  const pid = /\.lock\.(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1];
-  return pid !== undefined && processState({ pid: Number(pid) }) === 'gone';
 }
 
 /** True when `op` succeeds, false when it fails with one of `codes`; any other failure is thrown. */

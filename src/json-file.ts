@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { z } from 'zod';
 import { MlopsError } from './errors.js';
+import type { Logger } from './log.js';
+import { processState } from './processes.js';
 import { describeIssue } from './schema-issue.js';
 
 /**
@@ -46,7 +48,7 @@ export async function writeJson<S extends z.ZodType>(file: string, schema: S, va
 
 export async function writeAtomic(file: string, data: string | Buffer, mode?: number): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
-  const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  const temp = tempName(file);
   try {
     await writeFile(temp, data, { mode });
     await rename(temp, file);
@@ -55,6 +57,24 @@ export async function writeAtomic(file: string, data: string | Buffer, mode?: nu
     // A write through a file handle fails without a path (ENOSPC): the file's, for the message.
     throw Object.assign(err as NodeJS.ErrnoException, { path: (err as NodeJS.ErrnoException).path ?? file });
   }
+}
+
+/** A temporary name beside `file`, `<file>.<pid>-<hex>.tmp`: the writer's pid tells a killed writer's leftover from a live one's. */
+export const tempName = (file: string) => `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+
+/** True for a temporary file (tempName) whose writer is gone. The pid is taken to be of this host. */
+export function abandonedTemp(name: string): boolean {
+  const pid = /\.(\d+)-[0-9a-f]{8}\.tmp$/.exec(name)?.[1];
+  return pid !== undefined && processState({ pid: Number(pid) }) === 'gone';
+}
+
+/** Removes the temporary files killed writers left under `dir` (a run's folder, the deploy folder), with a warning naming them. */
+export async function removeAbandonedTemps(dir: string, log: Pick<Logger, 'warn'>): Promise<void> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  const found = entries.filter((e) => e.isFile() && abandonedTemp(e.name)).map((e) => join(e.parentPath, e.name));
+  if (!found.length) return;
+  await Promise.all(found.map((path) => rm(path, { force: true })));
+  log.warn(`removed the temporary files killed writers left: ${found.join(', ')}`);
 }
 
 const invalid = (file: string, what: string) =>

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { StepContext } from '../context.js';
 import { withFileLock } from '../file-lock.js';
-import { readJson, writeJson } from '../json-file.js';
+import { readJson, removeAbandonedTemps, writeJson } from '../json-file.js';
 import { lastWords, processState, terminate } from '../processes.js';
 import { openRegistry } from '../registry/registry.js';
 import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
@@ -119,6 +119,7 @@ export class LocalFleet implements Fleet<LocalServer> {
   private async reap(): Promise<void> {
     const known = [...(await readJson(this.file, localState, () => [])), await recordedProxy(this.ctx)].map((p) => p?.pid);
     await reapOrphans(childRecordsDir(this.ctx), this.ctx.log, (child) => known.includes(child.pid));
+    await removeAbandonedTemps(deployDir(this.ctx), this.ctx.log);
   }
 
   async list(): Promise<LocalServer[]> {

@@ -1,7 +1,8 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { abandonedLockFile, withFileLock } from '../file-lock.js';
+import { withFileLock } from '../file-lock.js';
+import { abandonedTemp } from '../json-file.js';
 import type { Logger } from '../log.js';
 import type { RegistryStore } from './store.js';
 
@@ -53,7 +54,7 @@ export class FolderStore implements RegistryStore {
 const isLeftover = (entry: Dirent) =>
   entry.isDirectory()
     ? entry.name.startsWith('.staging-')
-    : entry.name.endsWith('.tmp') && (!entry.name.startsWith('.lock.') || abandonedLockFile(entry.name));
+    : entry.name.endsWith('.tmp') && (!entry.name.startsWith('.lock.') || abandonedTemp(entry.name));
 
 async function leftovers(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);

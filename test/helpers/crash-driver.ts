@@ -229,6 +229,9 @@ export async function crashAt(target: CrashTarget, n: number): Promise<string[]>
       () => undefined,
     );
     check(living.length === 0, () => `processes left after undeploy: ${living.join(', ')}`);
+    // The rekick cleans the run's folder, the undeploy the deploy folder; the registry is checked above.
+    const temps = (await named(root, /.\.tmp$/)).filter((path) => !path.startsWith(join(root, 'registry')));
+    check(temps.length === 0, () => `temporary files left: ${temps.join(', ')}`);
     return failures;
   } finally {
     survivors(root).forEach(kill);

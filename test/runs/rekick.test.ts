@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,8 +35,10 @@ async function killedAt(ctx: StepContext, step: string, begun = true): Promise<v
   await writeFile(file, JSON.stringify(run));
 }
 
-const info = (ctx: StepContext) =>
-  (ctx.log as ReturnType<typeof memoryLogger>).lines.filter((l) => l.level === 'info').map((l) => l.message);
+const said = (level: string) => (ctx: StepContext) =>
+  (ctx.log as ReturnType<typeof memoryLogger>).lines.filter((l) => l.level === level).map((l) => l.message);
+const info = said('info');
+const warnings = said('warn');
 const versions = () => openRegistry({ config, configDir: process.cwd(), env: process.env }).versions();
 
 describe('rekick after a kill', () => {
@@ -53,9 +57,17 @@ describe('rekick after a kill', () => {
     await expect(runPipeline(ctx, { steps: killed, retrain: true })).rejects.toThrow('killed');
     await killedAt(ctx, 'evaluate', false);
     const before = (await readRun(ctx.runDir))!.steps;
+    // A write the kill cut short leaves its temporary file; one of a live writer is not touched.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    const abandoned = join(ctx.runDir, 'train', `train.json.${dead}-0a1b2c3d.tmp`);
+    const live = join(ctx.runDir, 'train', `train.json.${process.pid}-0a1b2c3d.tmp`);
+    await Promise.all([writeFile(abandoned, '{"trunc'), writeFile(live, '{')]);
 
     const result = await rekick(ctx);
     expect(info(ctx)).toContain('rekick killed-between from evaluate');
+    expect(warnings(ctx)).toEqual([`removed the temporary files killed writers left: ${abandoned}`]);
+    expect(existsSync(abandoned)).toBe(false);
+    expect(existsSync(live)).toBe(true);
     expect(result && 'record' in result && result.record?.version).toBe('v2');
     const after = (await readRun(ctx.runDir))!;
     expect(after.status).toBe('succeeded');
