@@ -40,7 +40,7 @@ if (values.child) {
   for (const format of ['parquet', 'csv'] as const) {
     if (!existsSync(join(dir, `synthetic.${format}`))) await synth({ rows, out: dir, format });
   }
-  /** minRowsPerSecond: the README's target, where it sets one. */
+  /** minRowsPerSecond: docs/benchmarks.md's target, where it sets one. */
   const cases: { name: string; config: string; minRowsPerSecond?: number }[] = [];
   for (const format of ['parquet', 'csv']) {
     const config = join(dir, `${format}.config.yaml`);

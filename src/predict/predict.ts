@@ -31,10 +31,7 @@ export interface PredictInputs {
 
 export const predictSettings = (ctx: StepContext): PredictConfig => {
   if (!ctx.config.predict)
-    throw configError(
-      'the config has no predict section',
-      'add predict.source, predict.keys and predict.sink (see the README: Config reference)',
-    );
+    throw configError('the config has no predict section', 'add predict.source, predict.keys and predict.sink (see docs/config.md)');
   return ctx.config.predict;
 };
 
