@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
 import { undocumentedKeys } from './helpers/config-reference.js';
+import { brokenLinks } from './helpers/markdown-links.js';
 
 const reference = readFileSync('docs/config.md', 'utf8');
 
@@ -27,5 +28,19 @@ describe('the config reference, docs/config.md', () => {
       'gates.baseline.metric',
       'gates.baseline.margin',
     ]);
+  });
+});
+
+describe('the documentation', () => {
+  const pages = [
+    'README.md',
+    ...readdirSync('docs').map((page) => `docs/${page}`),
+    'actions/README.md',
+    'serving/README.md',
+    'data/README.md',
+  ];
+
+  it('links only to files and headings that exist', () => {
+    expect(brokenLinks(pages)).toEqual([]);
   });
 });
