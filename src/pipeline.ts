@@ -13,7 +13,6 @@ import {
 import type { StepContext } from './context.js';
 import { extract, type ExtractOutputs } from './data/extract.js';
 import { configError } from './errors.js';
-import { removeAbandonedTemps } from './json-file.js';
 import { evaluate } from './evaluate/evaluate.js';
 import { gate } from './gate/gate.js';
 import { train } from './model/train.js';
@@ -90,7 +89,6 @@ async function concluded(ctx: StepContext, ledger: Ledger): Promise<PipelineResu
  */
 export async function rekick(ctx: StepContext, from?: StepName): Promise<PipelineResult | UnchangedRun | PredictRun | undefined> {
   const run = await Ledger.existing(ctx);
-  await removeAbandonedTemps(ctx.runDir, ctx.log);
   if (run.kind === 'predict') {
     if (from)
       throw configError(`run ${ctx.runId} is a batch scoring run, which has one step: --from does not apply`, `mlops rekick ${ctx.runId}`);

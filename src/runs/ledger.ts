@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { runSchema } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, describeError, MlopsError } from '../errors.js';
-import { readJson, writeJson } from '../json-file.js';
+import { readJson, removeAbandonedTemps, writeJson } from '../json-file.js';
 import { thisProcess } from '../processes.js';
 import { openRegistry } from '../registry/registry.js';
 import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../step-outputs.js';
@@ -25,7 +25,7 @@ export class Ledger {
 
   /** Opens the run for this process, which it records: on a runner, each step's job opens it anew. */
   static async open(ctx: StepContext, options: RunRecord['options'], kind?: RunRecord['kind']): Promise<Ledger> {
-    const existing = await readRun(ctx.runDir);
+    const existing = await Ledger.takeOver(ctx);
     if (existing && existing.kind !== kind)
       throw configError(
         `run ${ctx.runId} is a ${existing.kind ?? 'training'} run, not a ${kind ?? 'training'} run`,
@@ -50,9 +50,15 @@ export class Ledger {
 
   /** The ledger of an earlier run, for a rekick. */
   static async existing(ctx: StepContext): Promise<RunRecord> {
-    const run = await readRun(ctx.runDir);
+    const run = await Ledger.takeOver(ctx);
     if (!run) throw configError(`no run ${ctx.runId} in ${ctx.runDir}`, 'see `mlops status` for the recent runs');
     return run;
+  }
+
+  /** The run's record, once the temporary files a killed process of the run left in its folder are gone. */
+  private static async takeOver(ctx: StepContext): Promise<RunRecord | undefined> {
+    await removeAbandonedTemps(ctx.runDir, ctx.log);
+    return readRun(ctx.runDir);
   }
 
   private save(): Promise<void> {
