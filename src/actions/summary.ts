@@ -1,5 +1,6 @@
 import { count, measure, rate } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
+import type { SearchRecord } from '../model/search.js';
 import type { EpochLog } from '../model/train.js';
 import { bootstrapText, byStatus, percent, ruleName, ruleStatus, scoredModels, skippedBaselines, skippedText, verdict } from '../report.js';
 import type {
@@ -21,16 +22,16 @@ import type {
 export const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
-/** A mermaid `xychart-beta` (GitHub renders it): bars or a line of values, and the threshold as a flat line. */
-export function chart(title: string, x: string[], kind: 'bar' | 'line', values: number[], threshold: number): string {
+/** A mermaid `xychart-beta` (GitHub renders it): bars or a line of values, and the threshold, if any, as a flat line. */
+export function chart(title: string, x: string[], kind: 'bar' | 'line', values: number[], threshold?: number): string {
   const series = (vs: number[]) => `[${vs.map((v) => Number(v.toPrecision(4))).join(', ')}]`;
   return [
     '```mermaid',
     'xychart-beta',
-    `  title "${title} (flat line: threshold ${threshold})"`,
+    `  title "${title}${threshold === undefined ? '' : ` (flat line: threshold ${threshold})`}"`,
     `  x-axis [${x.map((l) => JSON.stringify(l)).join(', ')}]`,
     `  ${kind} ${series(values)}`,
-    `  line ${series(x.map(() => threshold))}`,
+    ...(threshold === undefined ? [] : [`  line ${series(x.map(() => threshold))}`]),
     '```',
   ].join('\n');
 }
@@ -63,12 +64,13 @@ export function extractSummary(out: ExtractOutputs, contract: ContractReport): s
     .join('\n\n');
 }
 
-/** The learning curve as a mermaid `xychart-beta`, which GitHub renders. */
-export function trainSummary(out: TrainOutputs, history: EpochLog[]): string {
+/** The learning curve as a mermaid `xychart-beta`, which GitHub renders; with model.search, its trials first. */
+export function trainSummary(out: TrainOutputs, history: EpochLog[], search?: SearchRecord): string {
   const series = (key: 'loss' | 'valLoss') => `[${history.map((h) => h[key].toFixed(4)).join(', ')}]`;
   return [
     `### train: ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch}`,
     `Validation loss ${out.valLoss.toFixed(4)}; ${count(out.samplesPerSecond)} samples/s.`,
+    ...(search ? [searchTable(search)] : []),
     ...(out.stability ? [stabilityTable(out.stability)] : []),
     [
       '```mermaid',
@@ -90,6 +92,40 @@ function stabilityTable({ seeds, seed, by, spread }: StabilitySummary): string {
     table(
       ['metric', 'mean', 'std', 'min', 'max'],
       Object.entries(spread).map(([m, s]) => [m, measure(s.mean), measure(s.std), measure(s.min), measure(s.max)]),
+    ),
+  ].join('\n\n');
+}
+
+/** model.search: every trial's settings and validation scores, the one released and any passed over, and a chart of the ranking metric. */
+function searchTable(search: SearchRecord): string {
+  const keys = [...new Set(search.trials.flatMap((t) => Object.keys(t.params)))] as (keyof SearchRecord['trials'][number]['params'])[];
+  const scoreOf = (t: SearchRecord['trials'][number]) => (search.by === 'val_loss' ? t.valLoss : t.metrics?.[search.by]);
+  const outcome = (t: SearchRecord['trials'][number]) =>
+    t.trial === search.released ? '**released**' : t.failed ? `failed: ${t.failed}` : t.unstable ? `passed over: ${t.unstable}` : '–';
+  const scored = search.trials.filter((t) => Number.isFinite(scoreOf(t)));
+  const passedOver = search.trials.filter((t) => t.unstable).map((t) => t.trial);
+  return [
+    `**Search over ${search.trials.length} trials** (budget ${search.budget.trials} trials, ${search.budget.minutes} min; draws seeded by ${search.seed}), each scored on ${count(search.rows)} ${search.split} rows and ranked by ${search.by === 'val_loss' ? 'validation loss' : `${search.by}, then validation loss`}: released trial ${search.released}${passedOver.length ? `, after passing over trial ${passedOver.join(', ')} as unstable across seeds` : ''}.${search.stopped ? ` Stopped early: ${search.stopped}.` : ''}`,
+    table(
+      ['trial', ...keys, search.by, 'val_loss', 'epochs', 'seconds', 'outcome'],
+      search.trials.map((t) => [
+        String(t.trial),
+        ...keys.map((k) => {
+          const v = t.params[k];
+          return v === undefined ? '–' : Array.isArray(v) ? `[${v.join(', ')}]` : String(v);
+        }),
+        measure(scoreOf(t), '–'),
+        measure(t.valLoss, '–'),
+        measure(t.epochs, '–'),
+        t.seconds.toFixed(1),
+        outcome(t),
+      ]),
+    ),
+    chart(
+      `${search.by} on the ${search.split} split per trial`,
+      scored.map((t) => (t.trial === search.released ? `${t.trial} released` : String(t.trial))),
+      'bar',
+      scored.map((t) => scoreOf(t)!),
     ),
   ].join('\n\n');
 }

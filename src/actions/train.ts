@@ -14,6 +14,6 @@ export const run = () =>
     outputs: ({ train: out }) => ({ epochs: out.epochs, 'best-epoch': out.bestEpoch, 'val-loss': out.valLoss, backend: out.backend }),
     summary: async ({ train: out }) => {
       const card = await readModelCard(out.modelDir);
-      return trainSummary(out, card.training.history);
+      return trainSummary(out, card.training.history, card.search);
     },
   });

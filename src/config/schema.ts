@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { stepNames } from '../step-names.js';
+import { searchSchema } from './search-schema.js';
 
 /**
  * The schema of `mlops.config.yaml`, the fork's single source of truth. Objects are strict so that
@@ -165,6 +166,8 @@ const model = z.strictObject({
       seeds: z.number().int().min(2, { error: 'expected at least 2 seeds (leave model.stability out to train one model)' }),
     })
     .optional(),
+  /** Search the hyperparameters over a space, trial by trial on the validation split (search-schema.ts); off by default. */
+  search: searchSchema.optional(),
 });
 
 /** The registry folder, relative to the config file (git-branch: the branch's working copy). */
@@ -207,6 +210,8 @@ export const regressionMetricNames = ['rmse', 'mae', 'r2'] as const;
 export const latencyMetricNames = ['latency_p50_ms', 'latency_p95_ms'] as const;
 export const metricNames = [...classificationMetricNames, ...regressionMetricNames, ...latencyMetricNames] as const;
 export type MetricName = (typeof metricNames)[number];
+/** The metrics a smaller value of is better, unless a threshold's `direction` says otherwise. */
+export const lowerIsBetter: ReadonlySet<MetricName> = new Set<MetricName>(['log_loss', 'rmse', 'mae', 'latency_p50_ms', 'latency_p95_ms']);
 /** The trivial models every run also scores on the test rows: the train split's class shares (or mean), and a linear model. */
 export const baselineNames = ['constant', 'linear'] as const;
 export type BaselineName = (typeof baselineNames)[number];

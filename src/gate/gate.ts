@@ -1,5 +1,5 @@
 import type { BaselineName, Config, MetricName } from '../config/schema.js';
-import { latencyMetricNames } from '../config/schema.js';
+import { latencyMetricNames, lowerIsBetter } from '../config/schema.js';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile, testPredictionsFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
@@ -38,7 +38,6 @@ interface Resampled {
   settings: BootstrapSettings;
 }
 
-const lowerIsBetter = new Set<MetricName>(['log_loss', 'rmse', 'mae', 'latency_p50_ms', 'latency_p95_ms']);
 /** Measured on the whole model, not per row: never resampled, nor judged per slice. */
 const wholeModel: ReadonlySet<MetricName> = new Set(latencyMetricNames);
 

@@ -60,6 +60,42 @@ const baselines = z.object({
   skipped: z.record(z.string(), z.string()).optional(),
 });
 
+/** model.search: every trial's hyperparameters and validation scores, and the one released (src/model/search.ts). */
+const search = z.object({
+  /** Where the trials were scored: the validation split, or the train split when there is none; the test split is the gate's. */
+  split: z.enum(['validation', 'train']),
+  rows: z.number().int().nonnegative(),
+  /** What ranks the trials: the first gated metric (ties by validation loss), or `val_loss` when nothing is gated. */
+  by: metricName,
+  seed: z.number().int(),
+  budget: z.object({ trials: z.number().int().positive(), minutes: z.number().positive() }),
+  /** Why fewer trials ran than the budget allows. */
+  stopped: z.string().optional(),
+  trials: z.array(
+    z.object({
+      trial: z.number().int().positive(),
+      /** What it drew; every other setting is the model's own. */
+      params: z.object({
+        hidden: z.array(z.number().int()).optional(),
+        dropout: z.number().optional(),
+        learning_rate: z.number().optional(),
+        batch_size: z.number().int().optional(),
+      }),
+      seconds: lossyNumber,
+      epochs: z.number().int().nonnegative().optional(),
+      valLoss: lossyNumber.optional(),
+      /** The gated metrics on the split; absent when it trained no model. */
+      metrics: z.record(metricName, lossyNumber).optional(),
+      /** Why it trained no model: it diverged, or did no better than a constant. */
+      failed: z.string().optional(),
+      /** Why it was passed over though it ranked above the one released: its spread across the seeds of model.stability. */
+      unstable: z.string().optional(),
+    }),
+  ),
+  /** The trial released. */
+  released: z.number().int().positive(),
+});
+
 export const modelCardSchema = z.object({
   format: z.literal('mlops-model-card/1'),
   project: z.string().min(1),
@@ -88,6 +124,7 @@ export const modelCardSchema = z.object({
   reference: z.record(z.string(), featureReference),
   stability: stability.optional(),
   baselines: baselines.optional(),
+  search: search.optional(),
   /** sha256 of every file of the model, by name. */
   checksums: z.record(
     z.string().regex(/^(?!\.\.?$)[^/\\]+$/, 'expected a file name in the model folder, without a path'),

@@ -18,6 +18,7 @@ import { sha256File } from './io.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { decodeOutputs } from './predictor.js';
 import { targetScale, writePreprocess } from './preprocess.js';
+import { searchModel, type SearchRecord } from './search.js';
 import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun, type StabilityRecord } from './stability.js';
 import { trainingData, type TrainingData } from './training-data.js';
 import type { TrainOutputs } from '../step-outputs.js';
@@ -138,14 +139,23 @@ export interface Trained {
   seconds: number;
   samplesPerSecond: number;
   stability?: StabilityRecord;
+  /** With model.search: every trial, and the one released. */
+  search?: SearchRecord;
 }
 
 /**
  * The training core: the model family `config.model` names, trained on prepared data (on each seed
- * of model.stability, the median one kept). It reads and writes no files, so one preparation of the
- * data serves several trainings. TF.js runs on the backend selected before (`selectBackend`).
+ * of model.stability, the median one kept; with model.search, the best stable trial, search.ts).
+ * It reads and writes no files, so one preparation of the data serves several trainings. TF.js
+ * runs on the backend selected before (`selectBackend`).
  */
-export async function trainModel(config: Config, data: TrainingData, { progress, log }: Hooks): Promise<Trained> {
+export async function trainModel(config: Config, data: TrainingData, hooks: Hooks): Promise<Trained> {
+  if (!config.model.search) return trainSeeds(config, data, hooks);
+  return searchModel(config, data, hooks, (trial, trialHooks) => trainSeeds(trial, data, trialHooks));
+}
+
+/** The configured model trained on model.seed, or on every seed of model.stability with the median one kept. */
+async function trainSeeds(config: Config, data: TrainingData, { progress, log }: Hooks): Promise<Trained> {
   const { model } = config;
   const family = families[model.family];
   const seeds = stabilitySeeds(model);
@@ -191,7 +201,7 @@ const trainingOf = ({ history, best }: Trained, epochs: number): ModelCard['trai
  * converge is recorded as skipped: a gate rule against it then fails, and nothing else does.
  */
 async function trainLinear(config: Config, data: TrainingData, { progress, log }: Hooks, modelDir: string): Promise<LinearBaseline> {
-  const linear = { ...config, model: { ...config.model, family: 'mlp' as const, hidden: [], stability: undefined } };
+  const linear = { ...config, model: { ...config.model, family: 'mlp' as const, hidden: [], stability: undefined, search: undefined } };
   const labelled = {
     ...progress,
     start: (_: string, options?: { total?: number; unit?: string }) => progress.start('train linear baseline', options),
@@ -241,7 +251,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
   let linear: LinearBaseline | undefined;
   try {
     linear = await trainLinear(config, data, ctx, join(stepDir(ctx, 'train'), 'baselines', 'linear'));
-    const { history, best, seconds, samplesPerSecond, stability } = trained;
+    const { history, best, seconds, samplesPerSecond, stability, search } = trained;
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
     await trained.model.save(modelDir);
@@ -267,6 +277,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       training: trainingOf(trained, model.epochs),
       reference: data.reference,
       ...(stability ? { stability } : {}),
+      ...(search ? { search } : {}),
       baselines: baselineCard(config, data, trained.model, linear),
       checksums: await checksumsOf(modelDir),
       createdAt: new Date().toISOString(),
@@ -276,7 +287,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     if ('trained' in linear) {
       const { modelDir: dir } = linear.outputs;
       const { seconds, samplesPerSecond } = linear.trained;
-      const { stability: _, baselines: __, ...shared } = card;
+      const { stability: _, baselines: __, search: ___, ...shared } = card;
       await writeModelCard(dir, {
         ...shared,
         family: 'mlp',
