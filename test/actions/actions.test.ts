@@ -79,10 +79,13 @@ describe('the actions, run as the runner runs them', () => {
     expect(Number(extract.outputs['rows-read'])).toBe(344);
     expect(extract.summary).toContain('### extract: 344 rows');
 
-    const train = await runAction('train', { ...inputs, hyperparameters: '{"epochs": 40}' });
+    // The dispatch input sets a search too: the summary shows its trials.
+    const search = { trials: 2, space: { learning_rate: [0.001, 0.003] } };
+    const train = await runAction('train', { ...inputs, hyperparameters: JSON.stringify({ epochs: 40, search }) });
     expect(train.code).toBe(0);
     expect(Number(train.outputs.epochs)).toBeLessThanOrEqual(40);
     expect(train.summary).toContain('xychart-beta');
+    expect(train.summary).toContain('**Search over 2 trials** (budget 2 trials, 30 min; draws seeded by 42)');
 
     const evaluate = await runAction('evaluate', inputs);
     expect(evaluate.code).toBe(0);
