@@ -127,6 +127,22 @@ describe('model.search', () => {
     );
   });
 
+  it('fails as a quality error naming every trial when none trains stably', async () => {
+    const { ctx, log } = await prepared({ trials: 8, space: { learning_rate: [0.1], batch_size: [32] } }, (c) => {
+      c.data.window.days = 200;
+    });
+    const err = (await train(ctx).catch((e: unknown) => e)) as MlopsError;
+    expect(err).toMatchObject({ errorClass: 'quality' });
+    expect(err.message).toMatch(
+      /^no trial of the search trains stably: trial 1 \(learning_rate 0\.1, batch_size 32\): training is unstable: accuracy has a standard deviation/,
+    );
+    expect(err.hint).toContain('narrow model.search.space toward lower learning rates');
+    // A space of one setting runs one trial, however many the budget allows.
+    const lines = log.lines.map((l) => l.message);
+    expect(lines.filter((l) => /^search: trial \d+:/.test(l))).toHaveLength(1);
+    expect(lines).toContainEqual(expect.stringMatching(/^search: trial 1, ranked 1 of 1, is passed over: training is unstable/));
+  });
+
   it('records a trial that trains no model as failed, and ranks the rest', async () => {
     const { ctx } = await prepared({ trials: 2, space: { learning_rate: [0.001, 1000] } }, (c) => {
       delete c.model.stability;
