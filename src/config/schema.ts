@@ -168,6 +168,18 @@ const model = z.strictObject({
     .optional(),
   /** Search the hyperparameters over a space, trial by trial on the validation split (search-schema.ts); off by default. */
   search: searchSchema.optional(),
+  /** Classification: each row's loss weighted by its class's weight; `balanced` weighs classes inversely to their train counts. */
+  class_weight: z
+    .union([z.literal('balanced'), z.record(z.string(), z.number().positive())], {
+      error: 'expected balanced, or a map of class to a positive weight (e.g. { fraud: 20 })',
+    })
+    .optional(),
+  /** Binary: P(second class) above it predicts the second class; `f1` or `youden` choose it on the validation split. */
+  threshold: z
+    .union([z.number().gt(0).lt(1), z.enum(['f1', 'youden'])], {
+      error: 'expected a number between 0 and 1 (exclusive), f1 or youden',
+    })
+    .optional(),
 });
 
 /** The registry folder, relative to the config file (git-branch: the branch's working copy). */
@@ -622,6 +634,18 @@ export const configSchema = z
         });
       }
     }
+    if (cfg.model.class_weight !== undefined && cfg.model.task === 'regression')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'class_weight'],
+        message: 'class weights apply to a classification task, not regression; remove model.class_weight',
+      });
+    if (cfg.model.threshold !== undefined && cfg.model.task !== 'binary')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'threshold'],
+        message: `a decision threshold applies to a binary task, not ${cfg.model.task}; remove model.threshold${cfg.model.task === 'multiclass' ? ' (a multiclass model predicts its most probable class)' : ''}`,
+      });
     const gated = stabilityMetrics(cfg);
     const baselineMetric = cfg.gates?.baseline?.metric;
     if (baselineMetric && (!allowed.includes(baselineMetric) || latency.has(baselineMetric)))

@@ -102,7 +102,7 @@ interface Layer {
 export interface DenseTrainer {
   /** One optimizer step on the rows `order[start, start + n)` of `x` and `y`; returns the batch's loss with the penalties, as fit reports it. */
   step(x: Float32Array, y: Float32Array, order: Int32Array, start: number, n: number): number;
-  /** The summed loss (without penalties) and the count of rows predicted right, over every row of `x` and `y`. */
+  /** The summed (class-weighted) loss (without penalties) and the count of rows predicted right, over every row of `x` and `y`. */
   evaluate(x: Float32Array, y: Float32Array, rows: number): { loss: number; right: number };
   /** A copy of the weights in TF.js's layout, for early stopping's best epoch. */
   weights(): Float32Array[];
@@ -116,12 +116,13 @@ export function denseTrainer(
   task: 'binary' | 'multiclass' | 'regression',
   batchSize: number,
   random: () => number,
+  classWeights?: number[],
 ): DenseTrainer | undefined {
   const plan = planOf(net, task);
-  return plan && trainer(net, plan, batchSize, random);
+  return plan && trainer(net, plan, batchSize, random, classWeights);
 }
 
-function trainer(net: tf.LayersModel, plan: Plan, batchSize: number, random: () => number): DenseTrainer {
+function trainer(net: tf.LayersModel, plan: Plan, batchSize: number, random: () => number, classWeights?: number[]): DenseTrainer {
   const kernel = instantiate();
   const capacity = up(Math.max(batchSize, EVALUATE_ROWS), 4);
   let top = 16; // 0 means "none" to the kernel
@@ -196,7 +197,7 @@ function trainer(net: tf.LayersModel, plan: Plan, batchSize: number, random: () 
   const headOf = (y: Float32Array, rows: number, grad: boolean) => {
     const z = view(last.out, rows * last.stride);
     const gradient = grad ? view(last.delta, up(rows, 4) * last.stride).fill(0) : undefined;
-    return headLoss(plan.head, { z, stride: last.stride, outputs: last.plan.units, rows, y, grad: gradient, mean: rows });
+    return headLoss(plan.head, { z, stride: last.stride, outputs: last.plan.units, rows, y, grad: gradient, mean: rows, classWeights });
   };
 
   let steps = 0;

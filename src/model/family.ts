@@ -16,6 +16,8 @@ export interface FitData {
   valid: Rows;
   width: number;
   outputs: number;
+  /** model.class_weight: each class's weight (in the encoding's order), by which each row's loss is multiplied. */
+  classWeights?: number[];
 }
 
 /** A model in memory, trained or loaded. Its memory (tensors, WebAssembly) is freed only by `dispose`. */

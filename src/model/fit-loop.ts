@@ -39,6 +39,8 @@ export interface LoopOptions {
   seed: number;
   /** The loss minimised, and the validation's accuracy for a classifier. */
   task: 'binary' | 'multiclass' | 'regression';
+  /** Each row's loss, in training and validation, multiplied by its class's weight (model.class_weight). */
+  classWeights?: number[];
   onEpoch(stats: EpochStats): void;
 }
 
@@ -80,9 +82,21 @@ export function predictRows(net: tf.LayersModel, x: Float32Array, rows: number):
   return out;
 }
 
+/**
+ * Each row's loss under the compiled loss, times its class's weight when there are class weights
+ * (the weight read from the row's target: one-hot, or 0/1 for binary), as model.fit's classWeight weighs it.
+ */
+function rowLosses({ task, classWeights: w }: Pick<LoopOptions, 'task' | 'classWeights'>): (y: tf.Tensor, out: tf.Tensor) => tf.Tensor {
+  const { loss } = taskLoss[task];
+  if (!w) return loss;
+  const weightOf = (y: tf.Tensor) => (task === 'binary' ? y.mul(w[1]! - w[0]!).add(w[0]!) : y.mul(tf.tensor1d(w))).sum(-1);
+  return (y, out) => loss(y, out).mul(weightOf(y));
+}
+
 /** The compiled loss (and accuracy, for a classifier) on `data`, without regularisers, as fit's validation reports it. */
-function evaluateRows(net: tf.LayersModel, data: Rows, task: LoopOptions['task']): Pick<EpochStats, 'valLoss' | 'valAccuracy'> {
-  const { loss, accuracy } = taskLoss[task];
+function evaluateRows(net: tf.LayersModel, data: Rows, o: LoopOptions): Pick<EpochStats, 'valLoss' | 'valAccuracy'> {
+  const { accuracy } = taskLoss[o.task];
+  const loss = rowLosses(o);
   let [lossSum, right] = [0, 0];
   inSlices(data, PREDICT_BATCH, (x, y, n) => {
     const out = net.apply(x) as tf.Tensor;
@@ -106,7 +120,7 @@ interface Steps {
 /** fit's own step on TF.js: the compiled loss plus the layers' regularisers, minimised by the compiled optimizer. */
 function tfjsSteps(net: tf.LayersModel, train: Rows, valid: Rows, o: LoopOptions): Steps {
   const [w, k] = [widthOf(train, 'x'), widthOf(train, 'y')];
-  const { loss } = taskLoss[o.task];
+  const loss = rowLosses(o);
   const optimizer = net.optimizer;
   const variables = net.trainableWeights.map((v) => v.read() as tf.Variable);
   const xs = new Float32Array(o.batchSize * w);
@@ -128,7 +142,7 @@ function tfjsSteps(net: tf.LayersModel, train: Rows, valid: Rows, o: LoopOptions
         return optimizer.minimize(total, true, variables)!.dataSync()[0]!;
       });
     },
-    evaluate: () => evaluateRows(net, valid, o.task),
+    evaluate: () => evaluateRows(net, valid, o),
     weights: () => net.getWeights().map((t) => t.clone()),
     restore: (weights) => net.setWeights(weights as tf.Tensor[]),
     dispose: (weights) => tf.dispose(weights as tf.Tensor[]),
@@ -141,7 +155,7 @@ function tfjsSteps(net: tf.LayersModel, train: Rows, valid: Rows, o: LoopOptions
  */
 function fastSteps(net: tf.LayersModel, train: Rows, valid: Rows, o: LoopOptions, random: () => number): Steps | undefined {
   if (tf.getBackend() === 'tensorflow') return undefined;
-  const trainer = denseTrainer(net, o.task, o.batchSize, random);
+  const trainer = denseTrainer(net, o.task, o.batchSize, random, o.classWeights);
   if (!trainer) return undefined;
   return {
     step: (order, start, n) => trainer.step(train.x, train.y, order, start, n),

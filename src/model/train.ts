@@ -77,7 +77,12 @@ async function fit(
     const metric = model.task === 'regression' ? `val_rmse ${entry.valMetric.toFixed(4)}` : `val_acc ${entry.valMetric.toFixed(4)}`;
     task.update(epoch, `loss ${entry.loss.toFixed(4)} val_loss ${entry.valLoss.toFixed(4)} ${metric}`);
   };
-  const fitted = await family.fit(model, { train: data.train, valid: data.valid, width: data.spec.width, outputs }, seed, onEpoch);
+  const fitted = await family.fit(
+    model,
+    { train: data.train, valid: data.valid, width: data.spec.width, outputs, classWeights: data.classWeights },
+    seed,
+    onEpoch,
+  );
   try {
     const last = history.at(-1);
     const cause = () => divergenceCause(data.spec, [data.train, data.valid], model.learning_rate);

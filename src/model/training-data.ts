@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { ExtractOutputs } from '../data/extract.js';
 import { configError, dataError } from '../errors.js';
+import { classWeightsOf, weightedConstantLoss } from './class-weights.js';
 import { summariser } from './column-summary.js';
 import { openSplit, type SplitColumns, type Value } from './dataset.js';
 import type { SeenRows } from './divergence.js';
@@ -28,10 +29,12 @@ export interface TrainingData {
   validLabels: Value[];
   /** Reference statistics of every feature on the train split, for drift monitoring. */
   reference: Record<string, FeatureReference>;
-  /** The loss of always predicting the train split's class shares (or mean), in the target's units: the bar any model must clear. */
+  /** The loss of the best constant prediction (under the class weights), in the target's units: the bar any model must clear. */
   constant: number;
   /** That constant prediction, as a model's decoded outputs: the class shares in the order of the classes, or the mean. */
   prior: number[];
+  /** model.class_weight: each class's weight, in the order of the classes. */
+  classWeights?: number[];
 }
 
 const kindOf = { float: 'numeric', integer: 'numeric', boolean: 'boolean', category: 'category' } as const;
@@ -69,13 +72,21 @@ function labelSpec(config: Config, labels: Value[], label: string): PreprocessSp
   return { name: label, task, classes };
 }
 
-/** The constant prediction fitted on the train labels, and its loss: the MSE of the mean (the variance), or the entropy of the class shares. */
-function constantOf(spec: PreprocessSpec, labels: Value[]): Pick<TrainingData, 'constant' | 'prior'> {
+/**
+ * The constant prediction fitted on the train labels, and the loss of the best constant: the MSE of
+ * the mean (the variance), or the class shares' (weighted) cross-entropy.
+ */
+function constantOf(
+  model: Config['model'],
+  spec: PreprocessSpec,
+  labels: Value[],
+): Pick<TrainingData, 'constant' | 'prior' | 'classWeights'> {
   if (spec.label.scale) return { constant: spec.label.scale.std ** 2, prior: [spec.label.scale.mean] };
   const counts = new Map<string, number>();
   for (const v of labels) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
   const prior = spec.label.classes!.map((c) => (counts.get(c) ?? 0) / labels.length);
-  return { constant: prior.reduce((h, p) => h - (p > 0 ? p * Math.log(p) : 0), 0), prior };
+  const classWeights = classWeightsOf(model, spec, labels);
+  return { constant: weightedConstantLoss(prior, classWeights), prior, ...(classWeights ? { classWeights } : {}) };
 }
 
 /** A split's labels; a regression target is checked (a class label is text: a single class is refused by labelSpec). */
@@ -117,7 +128,7 @@ export async function trainingData(config: Config, extractDir: string, extract: 
     };
     const trainRows = await encode(train, 'train', trainLabels);
     const valid = validation.rows > 0 ? await encode(validation, 'validation', validLabels) : trainRows;
-    return { spec, train: trainRows, valid, validLabels, reference, ...constantOf(spec, trainLabels) };
+    return { spec, train: trainRows, valid, validLabels, reference, ...constantOf(config.model, spec, trainLabels) };
   } finally {
     train.close();
     validation.close();

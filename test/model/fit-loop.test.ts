@@ -100,17 +100,31 @@ describe('the training loop against model.fit', () => {
   });
 });
 
-/** The network of `change` over the defaults, trained `epochs` by model.fit and by the loop on the same seed and rows. */
-async function both(change: Partial<typeof defaults> & { task: Task }, epochs: number) {
+/**
+ * The network of `change` over the defaults, trained `epochs` by model.fit and by the loop on the
+ * same seed and rows; with `classWeights`, fit's classWeight and the loop's class weights.
+ */
+async function both(change: Partial<typeof defaults> & { task: Task }, epochs: number, classWeights?: number[]) {
   const config = { ...defaults, hidden: [16, 8], seed: 3, ...change };
   const k = outputsOf(config.task);
   const [data, check] = [synthetic(400, 5, config.task), synthetic(100, 6, config.task)];
   const [x, y] = [tf.tensor2d(data.x, [data.rows, 6]), tf.tensor2d(data.y, [data.rows, k])];
   const fitted = buildModel(config, 6, k);
-  const history = await withSeed(config.seed, () => fitted.fit(x, y, { epochs, batchSize: config.batch_size, shuffle: true, verbose: 0 }));
+  const classWeight = classWeights && Object.fromEntries(classWeights.map((w, c) => [c, w]));
+  const history = await withSeed(config.seed, () =>
+    fitted.fit(x, y, { epochs, batchSize: config.batch_size, shuffle: true, verbose: 0, ...(classWeight ? { classWeight } : {}) }),
+  );
   tf.dispose([x, y]);
   const looped = buildModel(config, 6, k);
-  const options = { epochs, batchSize: config.batch_size, patience: epochs, seed: config.seed, task: config.task, onEpoch: () => {} };
+  const options = {
+    epochs,
+    batchSize: config.batch_size,
+    patience: epochs,
+    seed: config.seed,
+    task: config.task,
+    onEpoch: () => {},
+    ...(classWeights ? { classWeights } : {}),
+  };
   const loop = await withSeed(config.seed, () => fitLoop(looped, data, check, options));
   return { fitted, looped, fitLosses: history.history.loss as number[], loopLosses: loop.history.map((e) => e.loss), check };
 }
@@ -128,6 +142,26 @@ describe('the WebAssembly step against model.fit, on what the config can ask for
     it(`${JSON.stringify(change)}: the same weights after two epochs`, async () => {
       const { fitted, looped, fitLosses, loopLosses } = await both(change, 2);
       expect(planOf(looped, change.task) !== undefined).toBe(change.optimizer !== 'rmsprop');
+      const [wa, wb] = [fitted.getWeights(), looped.getWeights()];
+      wa.forEach((w, i) => {
+        const [a, b] = [w.dataSync(), wb[i]!.dataSync()];
+        for (let j = 0; j < a.length; j++) expect(Math.abs(a[j]! - b[j]!)).toBeLessThan(1e-4);
+      });
+      loopLosses.forEach((loss, i) => expect(loss).toBeCloseTo(fitLosses[i]!, 4));
+      [fitted, looped].forEach((n) => n.dispose());
+    });
+
+  // model.class_weight: both steps weigh each row's loss and gradient by its class's weight, as fit's classWeight does.
+  const weighted: [Partial<typeof defaults> & { task: Task }, number[]][] = [
+    [{ task: 'binary' }, [1, 4]],
+    [{ task: 'multiclass', hidden: [9] }, [0.5, 3, 1]],
+    [{ task: 'binary', optimizer: 'rmsprop' }, [1, 4]], // not covered: TF.js's step
+    [{ task: 'multiclass', activation: 'gelu' }, [0.5, 3, 1]],
+  ];
+  for (const [change, classWeights] of weighted)
+    it(`${JSON.stringify(change)} with class weights ${classWeights.join(', ')}: the same weights and weighted losses as fit's classWeight`, async () => {
+      const { fitted, looped, fitLosses, loopLosses } = await both(change, 2, classWeights);
+      expect(planOf(looped, change.task) !== undefined).toBe(change.optimizer !== 'rmsprop' && change.activation !== 'gelu');
       const [wa, wb] = [fitted.getWeights(), looped.getWeights()];
       wa.forEach((w, i) => {
         const [a, b] = [w.dataSync(), wb[i]!.dataSync()];

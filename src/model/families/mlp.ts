@@ -29,6 +29,7 @@ export const mlp: ModelFamily = {
         patience: config.early_stopping_patience,
         seed,
         task: config.task,
+        ...(data.classWeights ? { classWeights: data.classWeights } : {}),
       };
       // Dropout draws its masks from Math.random: seeded too, so a run repeats exactly.
       const { best } = await withSeed(seed, () => fitLoop(net, data.train, data.valid, { ...options, onEpoch }));
