@@ -34,7 +34,7 @@ export function predict(
   const overflowed = unpredictable(out, scores, rows, batch);
   if (overflowed.length) return { ok: false, fields: overflowed };
 
-  const outputs = outputJson(spec.label.classes, out, rows);
+  const outputs = outputJson(spec.label.classes, out, rows, spec.label.threshold);
   const outlier = new Uint8Array(rows);
   const perClass = new Map<string, number>();
   let outliers = 0;

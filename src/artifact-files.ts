@@ -73,6 +73,11 @@ export const contractFile = artifact<ContractReport>(
   }),
 );
 
+/**
+ * A metric: a number, or null where it was NaN (JSON has no NaN: a metric undefined on the rows, such
+ * as ROC AUC of one class). Read back as NaN, as the step that computed it held it.
+ */
+const metric = z.custom<number | null>((v) => v === null || typeof v === 'number', 'expected a number or null').transform((v) => v ?? NaN);
 export const trainFile = artifact<TrainOutputs>(
   'train',
   'train.json',
@@ -101,6 +106,17 @@ export const trainFile = artifact<TrainOutputs>(
         ),
       })
       .optional(),
+    threshold: z
+      .object({
+        rule: z.enum(['fixed', 'f1', 'youden']),
+        positive: z.string(),
+        value: z.number(),
+        split: z.enum(['validation', 'train']),
+        rows: z.number(),
+        metrics: z.record(z.string(), metric),
+        atDefault: z.record(z.string(), metric),
+      })
+      .optional(),
     baselines: z.object({
       constant: z.array(z.number()),
       linear: z.union([z.object({ modelDir: z.string() }), z.object({ skipped: z.string() })]),
@@ -108,11 +124,6 @@ export const trainFile = artifact<TrainOutputs>(
   }),
 );
 
-/**
- * A metric: a number, or null where it was NaN (JSON has no NaN: a metric undefined on the rows, such
- * as ROC AUC of one class). Read back as NaN, as the step that computed it held it.
- */
-const metric = z.custom<number | null>((v) => v === null || typeof v === 'number', 'expected a number or null').transform((v) => v ?? NaN);
 const classification = z.object({
   accuracy: metric,
   precision: metric,
@@ -141,6 +152,7 @@ export const evaluationFile = artifact<EvaluateOutputs>(
     champion: modelEvaluation.extend({ version: z.string() }).optional(),
     championSkipped: z.strictObject({ version: z.string(), reason: z.string() }).optional(),
     baselines: z.object({ constant: baselineEvaluation, linear: baselineEvaluation.optional() }).optional(),
+    threshold: z.number().optional(),
   }),
 );
 
@@ -156,6 +168,7 @@ export const testPredictionsFile = artifact<TestPredictions>(
       candidate: z.array(z.number()),
       champion: z.array(z.number()).optional(),
       baselines: z.object({ constant: z.array(z.number()), linear: z.array(z.number()).optional() }).optional(),
+      thresholds: z.partialRecord(z.enum(['candidate', 'champion', ...baselineNames]), z.number()).optional(),
     })
     .refine(
       (p) =>

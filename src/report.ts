@@ -1,5 +1,6 @@
 import { count, measure } from './format.js';
 import type { ExtractOutputs } from './data/extract.js';
+import { thresholdText } from './model/threshold.js';
 import { interruption, type RunView } from './runs/interrupted.js';
 import type { Decision, EvaluateOutputs, PipelineResult, RuleResult, TrainOutputs, UnchangedRun } from './step-outputs.js';
 
@@ -29,8 +30,13 @@ export function metricsTable(ev: EvaluateOutputs): string[] {
     [`${'metric'.padEnd(width)}`, ...models.map(([name]) => name.padStart(9))].join('  '),
     ...rows.map((k) => [k.padEnd(width), ...models.map(([name, m]) => measure(m?.[k]).padStart(Math.max(9, name.length)))].join('  ')),
     ...skippedBaselines(ev),
+    ...(ev.threshold !== undefined ? [candidateThreshold(ev.threshold)] : []),
   ];
 }
+
+/** Under the metrics, with model.threshold: what the candidate's class decisions were made at. */
+export const candidateThreshold = (value: number) =>
+  `The candidate decides at its threshold ${+value.toPrecision(4)} (model.threshold): accuracy, precision, recall and macro_f1 are at it`;
 
 /** The gate's verdict in a few words: `PASSED against champion v2`, `REJECTED, released anyway (forced: …)`. */
 export function verdict(decision: Decision): string {
@@ -144,6 +150,7 @@ export function extractSummary(out: ExtractOutputs, dir: string): string {
 export function trainSummary(out: TrainOutputs): string {
   return [
     `training    ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch} (val_loss ${out.valLoss.toFixed(4)}), ${count(out.samplesPerSecond)} samples/s`,
+    ...(out.threshold ? [`threshold   ${thresholdText(out.threshold)}`] : []),
     `model       ${out.modelDir}`,
   ].join('\n');
 }

@@ -109,6 +109,8 @@ export interface EvaluateOutputs extends ModelEvaluation {
   championSkipped?: { version: string; reason: string };
   /** The trivial models on the same test rows (whole split only), or why one is missing. */
   baselines?: Baselines<{ metrics: Metrics } | { skipped: string }>;
+  /** Binary, with model.threshold: the candidate's decision threshold, at which its metrics are. */
+  threshold?: number;
 }
 
 /** Something per baseline model: the constant one always, the linear one unless it could not be trained. */
@@ -131,6 +133,8 @@ export interface TestPredictions {
   champion?: number[];
   /** Each baseline's predictions, in the candidate's layout. */
   baselines?: Baselines<number[]>;
+  /** Binary: the decision threshold of each model saved with one (model.threshold); the others predict their most probable class. */
+  thresholds?: Partial<Record<'candidate' | 'champion' | BaselineName, number>>;
 }
 
 /** One production version, judged on the labelled rows that arrived after its training window. */
@@ -237,11 +241,27 @@ export interface TrainOutputs {
   modelDir: string;
   /** With model.stability: the seeds trained, the one released, and each gated metric's spread on the validation split. */
   stability?: StabilitySummary;
+  /** Binary, with model.threshold: the decision threshold, how it was set, and the metrics at it and at 0.5 where it was chosen. */
+  threshold?: ThresholdChoice;
   /**
    * What evaluate scores the baselines with: the constant prediction (class shares, or the mean) and
    * the linear model's folder, or why it could not be trained.
    */
   baselines: { constant: number[]; linear: { modelDir: string } | { skipped: string } };
+}
+
+/** model.threshold as train set it (the model card's `threshold`). */
+export interface ThresholdChoice {
+  rule: 'fixed' | 'f1' | 'youden';
+  /** The second class: predicted when its probability is above `value`. */
+  positive: string;
+  value: number;
+  /** Where it was chosen: the validation split, or the train split when there is none. */
+  split: 'validation' | 'train';
+  rows: number;
+  /** accuracy, precision, recall (of the second class) and macro_f1 at the threshold, and at 0.5. */
+  metrics: Record<string, number>;
+  atDefault: Record<string, number>;
 }
 
 /** A metric across the seeds of model.stability; `std` is the sample standard deviation. */

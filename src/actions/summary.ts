@@ -2,7 +2,19 @@ import { count, measure, rate } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
 import type { SearchRecord } from '../model/search.js';
 import type { EpochLog } from '../model/train.js';
-import { bootstrapText, byStatus, percent, ruleName, ruleStatus, scoredModels, skippedBaselines, skippedText, verdict } from '../report.js';
+import { thresholdText } from '../model/threshold.js';
+import {
+  bootstrapText,
+  byStatus,
+  candidateThreshold,
+  percent,
+  ruleName,
+  ruleStatus,
+  scoredModels,
+  skippedBaselines,
+  skippedText,
+  verdict,
+} from '../report.js';
 import type {
   BuildOutputs,
   Decision,
@@ -72,6 +84,7 @@ export function trainSummary(out: TrainOutputs, history: EpochLog[], search?: Se
     `Validation loss ${out.valLoss.toFixed(4)}; ${count(out.samplesPerSecond)} samples/s.`,
     ...(search ? [searchTable(search)] : []),
     ...(out.stability ? [stabilityTable(out.stability)] : []),
+    ...(out.threshold ? [`The ${thresholdText(out.threshold)}.`] : []),
     [
       '```mermaid',
       'xychart-beta',
@@ -141,6 +154,7 @@ export function evaluateSummary(out: EvaluateOutputs, classes: string[]): string
         .map((k) => [k, ...models.map(([, m]) => measure(m?.[k], '–'))]),
     ),
     ...skippedBaselines(out).map((s) => `The ${s}.`),
+    ...(out.threshold !== undefined ? [`${candidateThreshold(out.threshold)}.`] : []),
   ];
   if (out.championSkipped) parts.push(`The champion was not compared: ${skippedText(out.championSkipped)}.`);
   const confusion = (out.metrics as { confusion?: number[][] }).confusion;

@@ -62,6 +62,8 @@ async function compareChampion(
     else {
       const test = await readSplit(extractDir, extract, 'test', features);
       predictions.champion = predictAll(model, test);
+      if (model.spec.label.threshold !== undefined)
+        predictions.thresholds = { ...predictions.thresholds, champion: model.spec.label.threshold };
       const scored = evaluationOf(predictions, 'champion');
       Object.assign(scored.metrics, latency(model, test));
       evaluation.champion = { version: champion.version, ...scored };
@@ -87,6 +89,8 @@ async function scoreBaselines(ctx: StepContext, test: Dataset, evaluation: Evalu
   if ('modelDir' in baselines.linear) {
     const linear = await loadPredictor(baselines.linear.modelDir, preferredBackend(ctx.env));
     predictions.baselines.linear = predictAll(linear, test);
+    if (linear.spec.label.threshold !== undefined)
+      predictions.thresholds = { ...predictions.thresholds, linear: linear.spec.label.threshold };
     linear.dispose();
   }
   const metrics = (model: 'constant' | 'linear') => ({ metrics: evaluationOf(predictions, model).metrics });
@@ -111,6 +115,7 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   // Each model predicts every test row once; metrics, slices and the gate's resamples all use these.
   const predictions: TestPredictions = { ...testRows(candidate.spec, test, sliceColumn), candidate: predictAll(candidate, test) };
   const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...evaluationOf(predictions, 'candidate') };
+  if (candidate.spec.label.threshold !== undefined) result.threshold = candidate.spec.label.threshold;
   Object.assign(result.metrics, latency(candidate, test));
   candidate.dispose();
   await scoreBaselines(ctx, test, result, predictions);
@@ -141,6 +146,7 @@ export async function evaluateAgainst(
   delete evaluation.champion;
   delete evaluation.championSkipped;
   delete predictions.champion;
+  delete predictions.thresholds?.champion;
   await compareChampion(ctx, spec, champion, evaluation, predictions);
   await writeArtifact(ctx, testPredictionsFile, predictions);
   await writeArtifact(ctx, evaluationFile, evaluation);

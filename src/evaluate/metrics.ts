@@ -1,3 +1,5 @@
+import { decide } from '../model/decision.js';
+
 /**
  * Model metrics from predictions, as plain functions over arrays so they can be checked by hand.
  * Classification takes the true class index per row and a row-major matrix of class probabilities.
@@ -70,16 +72,20 @@ function weightedAuc(positive: Uint8Array, { order, runEnd }: ReturnType<typeof 
   return positives === 0 || negativesBelow === 0 ? NaN : pairs / (positives * negativesBelow);
 }
 
-export function classificationScorer(truth: ArrayLike<number>, probs: ArrayLike<number>, classes: number): Scorer<ClassificationMetrics> {
+/** The scorer of fixed class probabilities; a binary model's decision `threshold` decides the classes the confusion counts. */
+export function classificationScorer(
+  truth: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  classes: number,
+  threshold?: number,
+): Scorer<ClassificationMetrics> {
   const n = truth.length;
   const k = classes;
   // Each row's cell of the flat confusion matrix, and its log loss.
   const cell = new Uint32Array(n);
   const loss = new Float64Array(n);
   for (let r = 0; r < n; r++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (probs[r * k + c]! > probs[r * k + best]!) best = c;
-    cell[r] = truth[r]! * k + best;
+    cell[r] = truth[r]! * k + decide(probs, r, k, threshold);
     loss[r] = -Math.log(Math.min(1 - EPS, Math.max(EPS, probs[r * k + truth[r]!]!)));
   }
   const binary = k === 2;
@@ -132,8 +138,13 @@ export function classificationScorer(truth: ArrayLike<number>, probs: ArrayLike<
   };
 }
 
-export function classificationMetrics(truth: ArrayLike<number>, probs: ArrayLike<number>, classes: number): ClassificationMetrics {
-  return classificationScorer(truth, probs, classes)(ones(truth.length));
+export function classificationMetrics(
+  truth: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  classes: number,
+  threshold?: number,
+): ClassificationMetrics {
+  return classificationScorer(truth, probs, classes, threshold)(ones(truth.length));
 }
 
 /** ROC AUC by the rank statistic (Mann-Whitney U), with ties sharing their average rank. */

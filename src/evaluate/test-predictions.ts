@@ -10,12 +10,13 @@ import { classificationScorer, regressionScorer, type Metrics, type Scorer } fro
  * evaluation's metrics, overall and per slice, and the gate's resamples all score these same numbers.
  */
 
-/** The labels (class index, or target) and slices of labelled rows, as `spec` encodes them; no predictions yet. */
+/** The labels (class index, or target) and slices of labelled rows, as `spec` encodes them, and its threshold; no predictions yet. */
 export function testRows(spec: PreprocessSpec, test: Dataset, sliceColumn?: string): Omit<TestPredictions, 'candidate'> {
   const { task, classes } = spec.label;
   const index = new Map((classes ?? []).map((c, i) => [c, i]));
   const labels = test.label.map((v) => (task === 'regression' ? Number(v) : index.get(String(v))!));
   const rows: Omit<TestPredictions, 'candidate'> = { task, width: task === 'regression' ? 1 : classes!.length, labels };
+  if (spec.label.threshold !== undefined) rows.thresholds = { candidate: spec.label.threshold };
   if (sliceColumn) {
     const values = test.columns[sliceColumn]!.map((v) => String(v ?? '(missing)'));
     const keys = [...new Set(values)].sort((a, b) => (a < b ? -1 : 1));
@@ -48,7 +49,7 @@ export function scorerOf(p: TestPredictions, model: Scored, rows?: readonly numb
   picked.forEach((r, i) => {
     for (let c = 0; c < k; c++) out[i * k + c] = outputs[r * k + c]!;
   });
-  return p.task === 'regression' ? regressionScorer(truth, out) : classificationScorer(truth, out, k);
+  return p.task === 'regression' ? regressionScorer(truth, out) : classificationScorer(truth, out, k, p.thresholds?.[model]);
 }
 
 /** A model's metrics on the whole test split and per slice, from its stored predictions. */

@@ -96,6 +96,18 @@ const search = z.object({
   released: z.number().int().positive(),
 });
 
+/** model.threshold: a binary model's decision threshold, how it was set, and the metrics at it and at 0.5 where it was chosen. */
+const threshold = z.object({
+  rule: z.enum(['fixed', 'f1', 'youden']),
+  /** The second class: predicted when its probability is above `value`. */
+  positive: z.string(),
+  value: z.number().gt(0).lt(1),
+  split: z.enum(['validation', 'train']),
+  rows: z.number().int().nonnegative(),
+  metrics: z.record(metricName, lossyNumber),
+  atDefault: z.record(metricName, lossyNumber),
+});
+
 export const modelCardSchema = z.object({
   format: z.literal('mlops-model-card/1'),
   project: z.string().min(1),
@@ -125,6 +137,9 @@ export const modelCardSchema = z.object({
   stability: stability.optional(),
   baselines: baselines.optional(),
   search: search.optional(),
+  threshold: threshold.optional(),
+  /** model.class_weight: each class's weight in training's loss. */
+  classWeights: z.record(z.string(), z.number()).optional(),
   /** sha256 of every file of the model, by name. */
   checksums: z.record(
     z.string().regex(/^(?!\.\.?$)[^/\\]+$/, 'expected a file name in the model folder, without a path'),

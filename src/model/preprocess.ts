@@ -35,6 +35,8 @@ export const preprocessSchema = z.object({
      * none, and read as the identity.
      */
     scale: z.object(standardised).optional(),
+    /** Binary, with model.threshold: the second class is predicted when its probability is above this (decision.ts). */
+    threshold: z.number().gt(0).lt(1).optional(),
   }),
 });
 

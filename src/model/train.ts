@@ -17,9 +17,10 @@ import type { EpochStats } from './fit-loop.js';
 import { sha256File } from './io.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { decodeOutputs } from './predictor.js';
-import { targetScale, writePreprocess } from './preprocess.js';
+import { targetScale, writePreprocess, type PreprocessSpec } from './preprocess.js';
 import { searchModel, type SearchRecord } from './search.js';
 import { judgeStability, seedMetrics, stabilitySeeds, stabilitySummary, type SeedRun, type StabilityRecord } from './stability.js';
+import { chooseThreshold, thresholdText, type ThresholdRecord } from './threshold.js';
 import { trainingData, type TrainingData } from './training-data.js';
 import type { TrainOutputs } from '../step-outputs.js';
 
@@ -146,7 +147,26 @@ export interface Trained {
   stability?: StabilityRecord;
   /** With model.search: every trial, and the one released. */
   search?: SearchRecord;
+  /** model.threshold, set on the released model's validation outputs. */
+  threshold?: ThresholdRecord;
 }
+
+/** model.threshold for `model`, on the validation rows (the train rows when there are none), logged. */
+function thresholdOf(config: Config, data: TrainingData, model: Model, log: Hooks['log']): ThresholdRecord | undefined {
+  const { spec, valid } = data;
+  const rule = config.model.threshold;
+  if (rule === undefined || spec.label.task !== 'binary') return undefined;
+  const classes = spec.label.classes!;
+  const truth = data.validLabels.map((v) => (String(v) === classes[1] ? 1 : 0));
+  const outputs = decodeOutputs(spec, model.predict(valid.x, valid.rows));
+  const threshold = chooseThreshold(rule, outputs, truth, { split: valid.split, classes });
+  log.info(`train: ${thresholdText(threshold)}`);
+  return threshold;
+}
+
+/** The spec a model is saved with: the preprocessing, and its decision threshold if it has one. */
+const withThreshold = (spec: PreprocessSpec, trained: Trained): PreprocessSpec =>
+  trained.threshold ? { ...spec, label: { ...spec.label, threshold: trained.threshold.value } } : spec;
 
 /**
  * The training core: the model family `config.model` names, trained on prepared data (on each seed
@@ -177,7 +197,16 @@ async function trainSeeds(config: Config, data: TrainingData, { progress, log }:
     kept = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
     const seconds = fitted.reduce((t, f) => t + f.seconds, 0);
     const samplesPerSecond = Math.round((data.train.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
-    return { model: kept.model, history: kept.history, best: kept.best, seconds, samplesPerSecond, ...(stability ? { stability } : {}) };
+    const threshold = thresholdOf(config, data, kept.model, log);
+    return {
+      model: kept.model,
+      history: kept.history,
+      best: kept.best,
+      seconds,
+      samplesPerSecond,
+      ...(stability ? { stability } : {}),
+      ...(threshold ? { threshold } : {}),
+    };
   } finally {
     fitted.filter((f) => f !== kept).forEach((f) => f.model.dispose());
   }
@@ -215,7 +244,7 @@ async function trainLinear(config: Config, data: TrainingData, { progress, log }
     const trained = await trainModel(linear, data, { progress: labelled, log });
     await mkdir(modelDir, { recursive: true });
     await trained.model.save(modelDir);
-    await writePreprocess(modelDir, data.spec);
+    await writePreprocess(modelDir, withThreshold(data.spec, trained));
     return { trained, outputs: { modelDir } };
   } catch (err) {
     if (!(err instanceof MlopsError) || err.errorClass !== 'quality') throw err;
@@ -224,11 +253,12 @@ async function trainLinear(config: Config, data: TrainingData, { progress, log }
   }
 }
 
-/** The candidate and the baselines' gated metrics on the validation split, for the model card. */
-function baselineCard(config: Config, data: TrainingData, candidate: Model, linear: LinearBaseline): NonNullable<ModelCard['baselines']> {
+/** The candidate and the baselines' gated metrics on the validation split (each at its threshold), for the model card. */
+function baselineCard(config: Config, data: TrainingData, candidate: Trained, linear: LinearBaseline): NonNullable<ModelCard['baselines']> {
   const { spec, valid } = data;
   const labelled: Dataset = { rows: valid.rows, columns: {}, label: data.validLabels, sourceRows: [] };
-  const scored = (model: Model) => seedMetrics(config, spec, decodeOutputs(spec, model.predict(valid.x, valid.rows)), labelled);
+  const scored = (t: Trained) =>
+    seedMetrics(config, withThreshold(spec, t), decodeOutputs(spec, t.model.predict(valid.x, valid.rows)), labelled);
   const constant = Float32Array.from({ length: valid.rows * data.prior.length }, (_, i) => data.prior[i % data.prior.length]!);
   return {
     split: valid.split,
@@ -236,7 +266,7 @@ function baselineCard(config: Config, data: TrainingData, candidate: Model, line
     metrics: {
       candidate: scored(candidate),
       constant: seedMetrics(config, spec, constant, labelled),
-      ...('trained' in linear ? { linear: scored(linear.trained.model) } : {}),
+      ...('trained' in linear ? { linear: scored(linear.trained) } : {}),
     },
     ...('skipped' in linear.outputs ? { skipped: { linear: linear.outputs.skipped } } : {}),
   };
@@ -256,11 +286,11 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
   let linear: LinearBaseline | undefined;
   try {
     linear = await trainLinear(config, data, ctx, join(stepDir(ctx, 'train'), 'baselines', 'linear'));
-    const { history, best, seconds, samplesPerSecond, stability, search } = trained;
+    const { history, best, seconds, samplesPerSecond, stability, search, threshold } = trained;
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
     await trained.model.save(modelDir);
-    await writePreprocess(modelDir, spec);
+    await writePreprocess(modelDir, withThreshold(spec, trained));
     const card: ModelCard = {
       format: 'mlops-model-card/1',
       project: config.project,
@@ -283,7 +313,9 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       reference: data.reference,
       ...(stability ? { stability } : {}),
       ...(search ? { search } : {}),
-      baselines: baselineCard(config, data, trained.model, linear),
+      baselines: baselineCard(config, data, trained, linear),
+      ...(threshold ? { threshold } : {}),
+      ...(data.classWeights ? { classWeights: Object.fromEntries(spec.label.classes!.map((c, i) => [c, data.classWeights![i]!])) } : {}),
       checksums: await checksumsOf(modelDir),
       createdAt: new Date().toISOString(),
     };
@@ -292,12 +324,13 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
     if ('trained' in linear) {
       const { modelDir: dir } = linear.outputs;
       const { seconds, samplesPerSecond } = linear.trained;
-      const { stability: _, baselines: __, search: ___, ...shared } = card;
+      const { stability: _, baselines: __, search: ___, threshold: ____, ...shared } = card;
       await writeModelCard(dir, {
         ...shared,
         family: 'mlp',
         timings: { trainSeconds: seconds, samplesPerSecond },
         training: trainingOf(linear.trained, model.epochs),
+        ...(linear.trained.threshold ? { threshold: linear.trained.threshold } : {}),
         checksums: await checksumsOf(dir),
       });
     }
@@ -309,6 +342,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
       samplesPerSecond,
       modelDir,
       ...(stability ? { stability: stabilitySummary(stability) } : {}),
+      ...(threshold ? { threshold } : {}),
       baselines: { constant: data.prior, linear: linear.outputs },
     };
     await writeArtifact(ctx, trainFile, result);

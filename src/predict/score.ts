@@ -66,7 +66,7 @@ export async function scoreRows(
       const ids = chunk.getColumnValues(0);
       const appended = DuckDBDataChunk.create(types, rows);
       if (classes) {
-        const { json, best } = probabilitiesJson(classes, out, rows);
+        const { json, best } = probabilitiesJson(classes, out, rows, spec.label.threshold);
         const labels = Array.from(best, (b) => classes[b]!);
         for (const b of best) perClass[b]!++;
         appended.setColumns([ids, labels, json]);
