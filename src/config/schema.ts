@@ -143,6 +143,8 @@ const data = z.strictObject({
 /** The model families, each a module behind the seam in src/model/family.ts and named in src/model/families.ts. */
 export const modelFamilyNames = ['mlp'] as const;
 
+const betweenZeroAndOne = 'expected a probability between 0 and 1 (exclusive), f1 or youden';
+
 const model = z.strictObject({
   task: z.enum(['binary', 'multiclass', 'regression']).default('multiclass'),
   family: z.enum(modelFamilyNames).default('mlp'),
@@ -170,14 +172,20 @@ const model = z.strictObject({
   search: searchSchema.optional(),
   /** Classification: each row's loss weighted by its class's weight; `balanced` weighs classes inversely to their train counts. */
   class_weight: z
-    .union([z.literal('balanced'), z.record(z.string(), z.number().positive())], {
-      error: 'expected balanced, or a map of class to a positive weight (e.g. { fraud: 20 })',
-    })
+    .union(
+      [
+        z.literal('balanced'),
+        z.record(z.string(), z.number().positive({ error: 'expected a positive weight (a class left out weighs 1)' })),
+      ],
+      {
+        error: 'expected balanced, or a map of class to a positive weight (e.g. { fraud: 20 })',
+      },
+    )
     .optional(),
   /** Binary: P(second class) above it predicts the second class; `f1` or `youden` choose it on the validation split. */
   threshold: z
-    .union([z.number().gt(0).lt(1), z.enum(['f1', 'youden'])], {
-      error: 'expected a number between 0 and 1 (exclusive), f1 or youden',
+    .union([z.number().gt(0, { error: betweenZeroAndOne }).lt(1, { error: betweenZeroAndOne }), z.enum(['f1', 'youden'])], {
+      error: betweenZeroAndOne,
     })
     .optional(),
 });

@@ -193,6 +193,27 @@ describe('config validation messages', () => {
     expect(parseConfig(raw, {}).data.contract.columns.label!.range).toEqual([0, 1]);
   });
 
+  it('refuses a decision threshold on a task that is not binary, and one outside (0, 1)', () => {
+    const multiclass = configErrorFor((c) => (c.model = { threshold: 'f1' }));
+    expect(multiclass.message).toContain(
+      'model.threshold: a decision threshold applies to a binary task, not multiclass; remove model.threshold (a multiclass model predicts its most probable class)',
+    );
+    const regression = configErrorFor((c) => (c.model = { task: 'regression', threshold: 0.3 }));
+    expect(regression.message).toContain('model.threshold: a decision threshold applies to a binary task, not regression');
+    const outside = configErrorFor((c) => (c.model = { task: 'binary', threshold: 1.5 }));
+    expect(outside.message).toContain('model.threshold: expected a probability between 0 and 1 (exclusive), f1 or youden, got 1.5');
+    expect(parseConfig({ ...minimal(), model: { task: 'binary', threshold: 'youden' } }, {}).model.threshold).toBe('youden');
+  });
+
+  it('refuses class weights on a regression task, and a weight that is not a positive number', () => {
+    const regression = configErrorFor((c) => (c.model = { task: 'regression', class_weight: 'balanced' }));
+    expect(regression.message).toContain('model.class_weight: class weights apply to a classification task, not regression');
+    const negative = configErrorFor((c) => (c.model = { class_weight: { yes: -1 } }));
+    expect(negative.message).toContain('model.class_weight.yes: expected a positive weight (a class left out weighs 1), got -1');
+    const word = configErrorFor((c) => (c.model = { class_weight: 'inverse' }));
+    expect(word.message).toContain('model.class_weight: expected one of balanced, got "inverse"');
+  });
+
   it('refuses allowed values of an integer column that are not whole numbers', () => {
     const err = configErrorFor((c) => {
       c.data.contract.columns.age = { type: 'integer', values: [1, 'two'] };
