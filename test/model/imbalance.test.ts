@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { evaluateSummary as evaluateJobSummary, trainSummary as trainJobSummary } from '../../src/actions/summary.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { extract } from '../../src/data/extract.js';
@@ -115,6 +116,11 @@ describe('imbalanced classes: model.class_weight and model.threshold on a 1:20 b
     expect(weighted.evaluate.threshold).toBe(t.value);
     expect(runSummary('weighted', root, weighted)).toContain(`The candidate decides at its threshold ${+t.value.toPrecision(4)}`);
     expect(runSummary('defaults', root, defaults)).not.toContain('decides at its threshold');
+    // The job summaries say the same.
+    expect(trainJobSummary(weighted.train, [])).toContain(`The decision threshold ${+t.value.toPrecision(4)} on P(yes)`);
+    expect(evaluateJobSummary(weighted.evaluate, ['no', 'yes'])).toContain(
+      `The candidate decides at its threshold ${+t.value.toPrecision(4)}`,
+    );
   });
 
   it('saves the threshold with the model, and the class weights in its card', async () => {
