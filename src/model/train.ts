@@ -151,17 +151,15 @@ export interface Trained {
   threshold?: ThresholdRecord;
 }
 
-/** model.threshold for `model`, on the validation rows (the train rows when there are none), logged. */
-function thresholdOf(config: Config, data: TrainingData, model: Model, log: Hooks['log']): ThresholdRecord | undefined {
+/** model.threshold for `model`, on the validation rows (the train rows when there are none). */
+function thresholdOf(config: Config, data: TrainingData, model: Model): ThresholdRecord | undefined {
   const { spec, valid } = data;
   const rule = config.model.threshold;
   if (rule === undefined || spec.label.task !== 'binary') return undefined;
   const classes = spec.label.classes!;
   const truth = data.validLabels.map((v) => (String(v) === classes[1] ? 1 : 0));
   const outputs = decodeOutputs(spec, model.predict(valid.x, valid.rows));
-  const threshold = chooseThreshold(rule, outputs, truth, { split: valid.split, classes });
-  log.info(`train: ${thresholdText(threshold)}`);
-  return threshold;
+  return chooseThreshold(rule, outputs, truth, { split: valid.split, classes });
 }
 
 /** The spec a model is saved with: the preprocessing, and its decision threshold if it has one. */
@@ -194,10 +192,11 @@ async function trainSeeds(config: Config, data: TrainingData, { progress, log }:
     }
     // Without validation rows the seeds are scored where they were early-stopped: on the train split.
     const stability = seeds.length > 1 ? judgeSeeds(config, log, fitted, data) : undefined;
-    kept = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
+    const released = fitted.find((f) => f.seed === (stability?.seed ?? model.seed))!;
+    const threshold = thresholdOf(config, data, released.model);
+    kept = released;
     const seconds = fitted.reduce((t, f) => t + f.seconds, 0);
     const samplesPerSecond = Math.round((data.train.rows * fitted.reduce((n, f) => n + f.history.length, 0)) / seconds);
-    const threshold = thresholdOf(config, data, kept.model, log);
     return {
       model: kept.model,
       history: kept.history,
@@ -287,6 +286,7 @@ export async function train(ctx: StepContext): Promise<TrainOutputs> {
   try {
     linear = await trainLinear(config, data, ctx, join(stepDir(ctx, 'train'), 'baselines', 'linear'));
     const { history, best, seconds, samplesPerSecond, stability, search, threshold } = trained;
+    if (threshold) log.info(`train: ${thresholdText(threshold)}`);
     const modelDir = join(stepDir(ctx, 'train'), 'model');
     await mkdir(modelDir, { recursive: true });
     await trained.model.save(modelDir);
