@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { baselineNames, deployTargets, metricNames } from './config/schema.js';
-import type { ContractReport, ExtractOutputs } from './data/extract.js';
 import type { Window } from './data/window.js';
 import type { MonitorReport } from './monitor/report.js';
 import { manifestSchema } from './registry/schemas.js';
 import type {
   BatchCounts,
+  ContractReport,
+  ExtractOutputs,
   BuildOutputs,
   Decision,
   DeployOutputs,

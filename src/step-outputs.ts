@@ -1,5 +1,5 @@
 import type { BaselineName, Config, DeployTarget, MetricName, PredictSinkConfig } from './config/schema.js';
-import type { ExtractOutputs } from './data/extract.js';
+import type { SplitName } from './data/split.js';
 import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
 import type { Metrics } from './evaluate/metrics.js';
@@ -12,6 +12,36 @@ import type { VersionManifest } from './registry/schemas.js';
  * the files they are written to (artifact-files.ts) are typed against them, and the steps, reports
  * and adapters import them from here, so that no step's module needs another's to name its outputs.
  */
+
+/** What the step leaves in `<run>/extract/extract.json` for the steps after it. */
+export interface ExtractOutputs {
+  window: Window;
+  source: Config['data']['source']['kind'];
+  label: string;
+  task: Config['model']['task'];
+  features: string[];
+  /** Output columns and their types, in order. */
+  schema: Record<string, string>;
+  rows: { read: number; clean: number; quarantined: number };
+  split: Record<SplitName, number>;
+  /** sha256 of the clean rows and their schema: the data's identity for lineage (the split follows from it and the seed). */
+  dataHash: string;
+  /** File names inside the step folder. */
+  files: Record<SplitName | 'quarantine' | 'report', string>;
+}
+
+/** The contract report, `contract.json`. */
+export interface ContractReport {
+  window: Window;
+  rows: { read: number; clean: number; quarantined: number; quarantinedShare: number };
+  maxQuarantineRatio: number;
+  columns: Record<string, { type: string; sourceType: string; coerced: number; missing: number; violations: Record<string, number> }>;
+  /** `column:rule` -> rows that broke it, most frequent first. */
+  rules: Record<string, number>;
+  undeclaredColumns: string[];
+  /** sha256 of the clean rows and their schema: the data's identity for lineage. */
+  dataHash: string;
+}
 
 export interface DeployOutputs {
   target: DeployTarget;

@@ -4,7 +4,6 @@ import { MlopsError } from '../errors.js';
 import { describeBreach } from '../monitor/alerts.js';
 import { monitor } from '../monitor/monitor.js';
 import type { HistoryEntry, MonitorReport } from '../monitor/report.js';
-import { openRegistry } from '../registry/registry.js';
 import { runAction } from './action.js';
 import { monitorSummary } from './monitor-summary.js';
 
@@ -39,7 +38,7 @@ export const run = () =>
         for (const b of v.breaches) core.error(describeBreach(b), { title: `monitor: model ${v.version} breached` });
     },
     summary: async (report, ctx) => {
-      const registry = openRegistry(ctx);
+      const { registry } = ctx;
       const history: Record<string, HistoryEntry[]> = {};
       for (const v of report.versions.filter((v) => v.inRegistry))
         history[v.version] = await registry.monitoringHistory(v.version, HISTORY);

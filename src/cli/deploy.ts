@@ -4,7 +4,6 @@ import { rollback, rollout, undeploy } from '../deploy/rollout.js';
 import { scale } from '../deploy/scale.js';
 import { rate } from '../format.js';
 import { pushImage } from '../image/push.js';
-import { openRegistry } from '../registry/registry.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 import type { DeployOutputs } from '../step-outputs.js';
 
@@ -44,7 +43,7 @@ export function registerDeploy(cli: Command): void {
     .action(async (opts: { version: string; release?: ReleaseModeName; replicas?: number }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
       if (opts.replicas) ctx.config.deploy.replicas = opts.replicas;
-      const version = (await openRegistry(ctx).open(opts.version)).manifest.version;
+      const version = (await ctx.registry.open(opts.version)).manifest.version;
       process.stdout.write(released(await rollout(ctx, version, opts.release ?? ctx.config.deploy.release)));
     });
 

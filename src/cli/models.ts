@@ -1,12 +1,8 @@
 import { measure } from '../format.js';
 import type { Command } from 'commander';
-import { openRegistry } from '../registry/registry.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
-const registryFrom = async (cmd: Command) => {
-  const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
-  return openRegistry(ctx);
-};
+const registryFrom = async (cmd: Command) => (await contextFrom(cmd.optsWithGlobals<GlobalOptions>())).registry;
 
 const metric = (summary: Record<string, unknown>, name: string) =>
   measure((summary.metrics as Record<string, unknown> | undefined)?.[name]);

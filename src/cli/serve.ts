@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { preferredBackend } from '../model/backend.js';
-import { openRegistry } from '../registry/registry.js';
 import { registerSecret } from '../secrets.js';
 import { closeOnSignal, startServer } from '../../serving/server.js';
 import { contextFrom, type GlobalOptions } from './context.js';
@@ -29,7 +28,7 @@ export function registerServe(cli: Command): void {
         backend: preferredBackend(ctx.env),
         source: opts.modelDir
           ? { kind: 'dir', dir: resolve(opts.modelDir) }
-          : { kind: 'registry', registry: openRegistry(ctx), alias: opts.registry },
+          : { kind: 'registry', registry: ctx.registry, alias: opts.registry },
         poll: !opts.modelDir,
       });
       process.stdout.write(`${server.url}\n`);

@@ -12,42 +12,15 @@ import { postgresSource } from './sources/postgres.js';
 import type { Source } from './sources/source.js';
 import { splitPlan, type SplitName } from './split.js';
 import { bindWindow, resolveWindow, type Window } from './window.js';
+import type { ContractReport, ExtractOutputs } from '../step-outputs.js';
+
+export type { ContractReport, ExtractOutputs } from '../step-outputs.js';
 
 export interface ExtractInputs {
   /** Overrides `data.window.as_of`: rerunning with the as_of of day D reproduces day D's batch. */
   asOf?: string;
   /** Overrides `data.window.days`: re-evaluation reads just the days after a model's own window. */
   days?: number;
-}
-
-/** What the step leaves in `<run>/extract/extract.json` for the steps after it. */
-export interface ExtractOutputs {
-  window: Window;
-  source: Config['data']['source']['kind'];
-  label: string;
-  task: Config['model']['task'];
-  features: string[];
-  /** Output columns and their types, in order. */
-  schema: Record<string, string>;
-  rows: { read: number; clean: number; quarantined: number };
-  split: Record<SplitName, number>;
-  /** sha256 of the clean rows and their schema: the data's identity for lineage (the split follows from it and the seed). */
-  dataHash: string;
-  /** File names inside the step folder. */
-  files: Record<SplitName | 'quarantine' | 'report', string>;
-}
-
-/** The contract report, `contract.json`. */
-export interface ContractReport {
-  window: Window;
-  rows: { read: number; clean: number; quarantined: number; quarantinedShare: number };
-  maxQuarantineRatio: number;
-  columns: Record<string, { type: string; sourceType: string; coerced: number; missing: number; violations: Record<string, number> }>;
-  /** `column:rule` -> rows that broke it, most frequent first. */
-  rules: Record<string, number>;
-  undeclaredColumns: string[];
-  /** sha256 of the clean rows and their schema: the data's identity for lineage. */
-  dataHash: string;
 }
 
 const splitNames = ['train', 'validation', 'test'] as const;

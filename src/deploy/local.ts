@@ -7,7 +7,6 @@ import type { StepContext } from '../context.js';
 import { withFileLock } from '../file-lock.js';
 import { readJson, removeAbandonedTemps, writeJson } from '../json-file.js';
 import { lastWords, processState, terminate } from '../processes.js';
-import { openRegistry } from '../registry/registry.js';
 import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
 import { answersOk, type HostRequest } from './host-request.js';
 import { hostPort } from './ports.js';
@@ -128,7 +127,7 @@ export class LocalFleet implements Fleet<LocalServer> {
   }
 
   async start(version: string, port: number): Promise<LocalServer> {
-    const { dir } = await openRegistry(this.ctx).open(version);
+    const { dir } = await this.ctx.registry.open(version);
     const id = `${version}-${port}`;
     const logs = join(deployDir(this.ctx), 'logs');
     await mkdir(logs, { recursive: true });

@@ -1,5 +1,4 @@
 import type { StepContext } from '../context.js';
-import { openRegistry } from '../registry/registry.js';
 import { retiredAmong } from '../retirement/retirement.js';
 import { fallback, rollout } from './rollout.js';
 import { hasFleet, openFleet } from './targets.js';
@@ -13,7 +12,7 @@ import type { RetiredServers } from '../step-outputs.js';
 export async function removeRetiredServers(ctx: StepContext): Promise<RetiredServers> {
   if (!hasFleet(ctx)) return { removed: [], kept: [] };
   const fleet = await openFleet(ctx);
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const servers = await fleet.list();
   const retired = await retiredAmong(
     registry,

@@ -4,7 +4,7 @@ import type { ReleaseModeName } from '../config/schema.js';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { championGuard } from '../gate/champion-guard.js';
-import { openRegistry, type PromotionGuard, type Registry } from '../registry/registry.js';
+import type { PromotionGuard, Registry } from '../registry/registry.js';
 import { assertNotRetired, retiredAmong } from '../retirement/retirement.js';
 import { waitUntilReady, type Fleet } from './fleet.js';
 import { releaseStrategy } from './release/modes.js';
@@ -17,12 +17,12 @@ import type { DeployOutputs, ReleaseReport, Server } from '../step-outputs.js';
  * so is a stopped server of the version now live, which a rollback would never pick, and any of a
  * retired version.
  */
-async function removeStopped(ctx: StepContext, fleet: Fleet, registry: Registry, liveVersion: string): Promise<string[]> {
+async function removeStopped(ctx: StepContext, fleet: Fleet, liveVersion: string): Promise<string[]> {
   const { keep, ttl_hours } = ctx.config.deploy.retire;
   const oldest = Date.now() - ttl_hours * 3_600_000;
   const stopped = (await fleet.list()).filter((s) => !s.running);
   const retired = await retiredAmong(
-    registry,
+    ctx.registry,
     stopped.map((s) => s.version),
   );
   const kept = stopped.filter((s) => s.version !== liveVersion && !retired.has(s.version) && Date.parse(s.since) >= oldest).slice(0, keep);
@@ -46,7 +46,7 @@ export async function rollout(
   mode: ReleaseModeName = 'direct',
   guard?: PromotionGuard,
 ): Promise<DeployOutputs> {
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   await assertNotRetired(registry, version);
   const fleet = await openFleet(ctx);
   if (mode !== 'direct' && !fleet.stages)
@@ -100,7 +100,7 @@ export async function rollout(
   for (const old of live) await fleet.evict(proxy, old);
   const seconds = (performance.now() - began) / 1000;
   await Promise.all(live.map((old) => fleet.stop(old)));
-  const removed = await removeStopped(ctx, fleet, registry, version);
+  const removed = await removeStopped(ctx, fleet, version);
   task.finish(`${version} serves on ${proxy.url} (${seconds.toFixed(1)}s)`);
 
   await registry.tag(version, { deployed_at: new Date().toISOString(), deploy_target: fleet.target });
@@ -134,7 +134,7 @@ export async function deploy(ctx: StepContext): Promise<DeployOutputs | undefine
 export async function rollback(ctx: StepContext): Promise<DeployOutputs> {
   const fleet = await openFleet(ctx);
   const servers = await fleet.list();
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const live = new Set(servers.filter((s) => s.running).map((s) => s.version));
   const target = await fallback(registry, servers, live);
   if (!target) throw configError('there is no previous version to roll back to', 'see `mlops models list`');

@@ -3,7 +3,6 @@ import type Docker from 'dockerode';
 import type { StepContext } from '../context.js';
 import { PREDICTIONS_DIR } from '../image/context.js';
 import { pollUntil } from '../poll.js';
-import { openRegistry } from '../registry/registry.js';
 import { demux } from './docker-exec.js';
 import type { PredictionLogSource } from './fleet.js';
 import { predictionVolume } from './prediction-volume.js';
@@ -50,7 +49,7 @@ function filesOf(output: string): Map<string, { mtime: string; lines: string[] }
  * A node that is down is left out, with a warning: its logs wait for it on its disk.
  */
 export async function swarmPredictionLogs(ctx: StepContext, docker: Docker, since = ''): Promise<PredictionLogSource[]> {
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const { champion } = await registry.aliases();
   const image = champion ? (await registry.tags(champion)).reference : undefined;
   if (!image) {

@@ -3,7 +3,6 @@ import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
 import { engineError, followStream } from '../image/docker.js';
 import { registryAuth, type RegistryAuth } from '../image/push.js';
-import { openRegistry } from '../registry/registry.js';
 
 /** The image registry's credentials from the environment, for pulls by the engine (or a swarm's nodes). */
 export const pullAuth = (ctx: StepContext): RegistryAuth | undefined =>
@@ -14,7 +13,7 @@ export const pullAuth = (ctx: StepContext): RegistryAuth | undefined =>
  * is one, else the local tag. Pulled when the engine lacks it.
  */
 export async function versionImage(ctx: StepContext, docker: Docker, version: string): Promise<{ image: string; pushed: boolean }> {
-  const tags = await openRegistry(ctx).tags(version);
+  const tags = await ctx.registry.tags(version);
   const image = tags.reference ?? tags.image;
   if (!image) throw configError(`${version} has no prediction image yet`, `build one with \`mlops build --version ${version}\``);
   const present = await docker

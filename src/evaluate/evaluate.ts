@@ -8,7 +8,6 @@ import { readSplit } from '../model/dataset.js';
 import { loadPredictor, type Predictor } from '../model/predictor.js';
 import { readPreprocess, type PreprocessSpec } from '../model/preprocess.js';
 import { readExtract } from '../model/train.js';
-import { openRegistry } from '../registry/registry.js';
 import { skippedText } from '../report.js';
 import { evaluationOf, predictAll, testRows } from './test-predictions.js';
 import type { EvaluateOutputs, ModelEvaluation, TestPredictions } from '../step-outputs.js';
@@ -119,7 +118,7 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   Object.assign(result.metrics, latency(candidate, test));
   candidate.dispose();
   await scoreBaselines(ctx, test, result, predictions);
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const championVersion = await registry.resolve('champion');
   if (championVersion) {
     const { dir } = await registry.open(championVersion);

@@ -6,7 +6,6 @@ import { imageTargets, type Config } from '../config/schema.js';
 import type { StepContext } from '../context.js';
 import { configError } from '../errors.js';
 import { gitSha } from '../lineage.js';
-import { openRegistry } from '../registry/registry.js';
 import { buildContext } from './context.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError, type StreamEvent } from './docker.js';
 import { dockerName } from '../docker-name.js';
@@ -90,7 +89,7 @@ export const buildStep = forContainers((ctx, version) => buildImage(ctx, { versi
  * server, the model and the serving config on `image.base`, with OCI and mlops labels.
  */
 export async function buildImage(ctx: StepContext, options: { version?: string } = {}): Promise<BuildOutputs> {
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const { manifest, dir } = await registry.open(options.version ?? 'champion');
   const base = ctx.config.image.base;
   const image = `${imageRepository(ctx.config)}:${manifest.version}`;

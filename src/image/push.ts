@@ -3,7 +3,6 @@ import { writeArtifact } from '../artifacts.js';
 import { pushFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
-import { openRegistry } from '../registry/registry.js';
 import { registerSecret } from '../secrets.js';
 import { forContainers } from './build.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError } from './docker.js';
@@ -70,7 +69,7 @@ export const pushStep = forContainers(pushImage);
 export async function pushImage(ctx: StepContext, ref = 'champion'): Promise<PushOutputs | undefined> {
   const registryName = ctx.config.image.registry;
   if (!registryName) return undefined;
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const { manifest } = await registry.open(ref);
   const image = (await registry.tags(manifest.version)).image;
   if (!image)

@@ -3,7 +3,6 @@ import { monitorReportFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
 import { describeError } from '../errors.js';
 import { alertFor, notifyFailure } from '../notify/notify.js';
-import { openRegistry, type Registry } from '../registry/registry.js';
 import { MONITOR_STEP, sendMonitorAlerts } from './alerts.js';
 import { judge } from './judge.js';
 import { batchSources, logSources } from './log-sources.js';
@@ -48,9 +47,8 @@ export async function monitor(ctx: StepContext, options: MonitorOptions = {}): P
 }
 
 async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise<MonitorReport> {
-  const { config } = ctx;
+  const { config, registry } = ctx;
   const window = timeWindow(options.window ?? config.monitoring.window, options.until);
-  const registry = openRegistry(ctx);
   // Scored batches are traffic of their versions too, unless the logs to read were named.
   const sources = [...(await logSources(ctx, window, options.logs)), ...(options.logs?.length ? [] : await batchSources(registry))];
   const stats: { version: VersionStats; redacted: string[] }[] = [];
@@ -80,15 +78,15 @@ async function monitorWindow(ctx: StepContext, options: MonitorOptions): Promise
   // The alerts first, so that the report says which breaches reached nobody (they never throw).
   const report: MonitorReport = { ...judged, unalerted: await sendMonitorAlerts(ctx, judged) };
   await writeArtifact(ctx, monitorReportFile, report);
-  await recordHistory(ctx, registry, report);
+  await recordHistory(ctx, report);
   return report;
 }
 
 /** Best effort, like the run ledger on the registry branch: the report and the alerts stand without it. */
-async function recordHistory(ctx: StepContext, registry: Registry, report: MonitorReport): Promise<void> {
+async function recordHistory(ctx: StepContext, report: MonitorReport): Promise<void> {
   const entries = historyEntries(report);
   if (!entries.length) return;
-  await registry
+  await ctx.registry
     .recordMonitoring(entries)
     .catch((err: unknown) =>
       ctx.log.warn(`monitor: could not add this run to the monitoring history on the registry: ${describeError(err)}`),

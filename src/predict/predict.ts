@@ -13,7 +13,6 @@ import { count } from '../format.js';
 import { preferredBackend } from '../model/backend.js';
 import { loadPredictor } from '../model/predictor.js';
 import { versionReference } from '../monitor/version-reference.js';
-import { openRegistry } from '../registry/registry.js';
 import type { PredictOutputs } from '../step-outputs.js';
 import { batchLogLine } from './batch-log.js';
 import { checkBatch, predictionColumns } from './batch-input.js';
@@ -46,7 +45,7 @@ export async function predictBatch(ctx: StepContext, inputs: PredictInputs = {})
   const settings = predictSettings(ctx);
   const started = performance.now();
   const window = resolveWindow(inputs.asOf ?? settings.as_of, settings.days);
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const ref = inputs.version ?? settings.version;
   const versions = await registry.versions();
   if (/^v\d+$/.test(ref) && !versions.includes(ref))

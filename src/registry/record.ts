@@ -3,7 +3,6 @@ import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile, recordFile } from '../artifact-files.js';
 import { stepDir, type StepContext } from '../context.js';
 import { championGuard } from '../gate/champion-guard.js';
-import { openRegistry } from './registry.js';
 import type { RecordOutputs } from '../step-outputs.js';
 
 /**
@@ -22,7 +21,7 @@ export async function record(ctx: StepContext): Promise<RecordOutputs | undefine
     join(stepDir(ctx, 'gate'), 'decision.json'),
   ];
   const metrics = Object.fromEntries(Object.entries(evaluation.metrics).filter(([k]) => k !== 'confusion'));
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const manifest = await registry.register(files, {
     runId: ctx.runId,
     summary: { metrics, passed: decision.passed, forced: decision.forced, championBefore: decision.championVersion },

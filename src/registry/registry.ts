@@ -4,9 +4,9 @@ import { basename, join, resolve as resolvePath } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { runSchema } from '../artifact-files.js';
 import type { Config } from '../config/schema.js';
-import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { readJson, writeAtomic, writeJson } from '../json-file.js';
+import type { Logger } from '../log.js';
 import type { HistoryEntry } from '../monitor/report.js';
 import { redact } from '../secrets.js';
 import type { RunRecord } from '../step-outputs.js';
@@ -224,10 +224,10 @@ export type PromotionGuard = (champion: { version: string; dir: string } | undef
 export interface RegistryContext {
   config: { registry: Config['registry'] };
   /** `registry.path` is relative to it; for git-branch, it is also a folder of the repository checkout. */
-  configDir: StepContext['configDir'];
+  configDir: string;
   /** The run's environment: git-branch runs git with it. */
-  env: StepContext['env'];
-  log?: StepContext['log'];
+  env: NodeJS.ProcessEnv;
+  log?: Logger;
 }
 
 /** The configured registry, its path resolved against the config's folder. */

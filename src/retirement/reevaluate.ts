@@ -14,7 +14,6 @@ import { preferredBackend } from '../model/backend.js';
 import { loadPredictor } from '../model/predictor.js';
 import { notifyRecovered, sendAlert } from '../notify/notify.js';
 import { runPipeline } from '../pipeline.js';
-import { openRegistry, type Registry } from '../registry/registry.js';
 import { retire, retiredAmong } from './retirement.js';
 import { ruleText } from '../report.js';
 import { score } from '../evaluate/evaluate.js';
@@ -24,7 +23,8 @@ import type { ReevaluateOutputs, RuleResult, Verdict } from '../step-outputs.js'
 const DAY = 86_400_000;
 
 /** The versions in production: the champion, and every version a running server serves. */
-async function production(ctx: StepContext, registry: Registry): Promise<string[]> {
+async function production(ctx: StepContext): Promise<string[]> {
+  const { registry } = ctx;
   const champion = await registry.resolve('champion');
   const serving = hasFleet(ctx) ? (await (await openFleet(ctx)).list()).filter((s) => s.running) : [];
   const versions = [...new Set([...(champion ? [champion] : []), ...serving.map((s) => s.version)])];
@@ -33,8 +33,8 @@ async function production(ctx: StepContext, registry: Registry): Promise<string[
 }
 
 /** Scores a version on the rows from the end of its training window to `asOf`, with the gate's value thresholds. */
-async function judge(ctx: StepContext, registry: Registry, version: string, asOf: string): Promise<Verdict> {
-  const { dir } = await registry.open(version);
+async function judge(ctx: StepContext, version: string, asOf: string): Promise<Verdict> {
+  const { dir } = await ctx.registry.open(version);
   const { lineage } = await readModelCard(dir);
   const days = Math.round((Date.parse(asOf) - Date.parse(lineage.asOf)) / DAY);
   if (days < 1) return { version, skipped: `no days after its training window (as_of ${lineage.asOf}) yet` };
@@ -80,15 +80,15 @@ export async function reevaluate(
 ): Promise<ReevaluateOutputs> {
   const now = options.now ?? new Date();
   const asOf = resolveWindow(options.asOf ?? ctx.config.data.window.as_of, 1, now).asOf;
-  const registry = openRegistry(ctx);
+  const { registry } = ctx;
   const { max_age_days } = ctx.config.retirement;
   const retrain = options.retrain ?? ctx.config.retirement.retrain;
   const verdicts: Verdict[] = [];
-  for (const version of await production(ctx, registry)) {
+  for (const version of await production(ctx)) {
     const { manifest } = await registry.open(version);
     const age = (now.getTime() - Date.parse(manifest.createdAt)) / DAY;
     const tooOld = age > max_age_days;
-    const verdict: Verdict = tooOld ? { version, skipped: 'past its age limit' } : await judge(ctx, registry, version, asOf);
+    const verdict: Verdict = tooOld ? { version, skipped: 'past its age limit' } : await judge(ctx, version, asOf);
     const failures = failed(verdict.rules ?? []);
     const reason = tooOld
       ? `registered ${age.toFixed(1)} days ago, past retirement.max_age_days (${max_age_days})`
@@ -132,7 +132,7 @@ async function retrainNow(ctx: StepContext): Promise<string> {
   if (ctx.env.GITHUB_ACTIONS) return dispatchWorkflow(ctx, ctx.config.retirement.workflow);
   const run = createContext(
     { config: ctx.config, dir: ctx.configDir, file: ctx.configFile, env: ctx.env },
-    { runId: newRunId(), log: ctx.log, progress: ctx.progress },
+    { runId: newRunId(), log: ctx.log, progress: ctx.progress, registry: ctx.registry },
   );
   // A retirement asks for a new model, whatever the champion was trained on.
   const outcome = await runPipeline(run, { retrain: true }).then(

@@ -6,7 +6,6 @@ import type { StepContext } from '../context.js';
 import { configError, describeError, MlopsError } from '../errors.js';
 import { readJson, removeAbandonedTemps, writeJson } from '../json-file.js';
 import { thisProcess } from '../processes.js';
-import { openRegistry } from '../registry/registry.js';
 import type { RunRecord, RunStatus, StepRecord, StepStatus } from '../step-outputs.js';
 
 const file = (runDir: string) => join(runDir, 'run.json');
@@ -97,7 +96,7 @@ export class Ledger {
     Object.assign(this.run, { status, finishedAt: new Date().toISOString() });
     await this.save();
     // A registry that keeps the runs' ledgers (on the git-branch registry, its branch) gets a copy: best effort.
-    const registry = openRegistry(this.ctx);
+    const { registry } = this.ctx;
     await registry
       .archiveRun(this.run)
       .catch((err: unknown) => this.ctx.log.warn(`could not record the run on ${registry.runArchive}: ${describeError(err)}`));

@@ -3,7 +3,6 @@ import type { StepContext } from '../context.js';
 import { describeError } from '../errors.js';
 import { cleanCommit } from '../lineage.js';
 import { readModelCard } from '../model/model-card.js';
-import { openRegistry } from '../registry/registry.js';
 
 /**
  * The champion's version when this run would train it again: the same clean data, config and code
@@ -13,7 +12,7 @@ import { openRegistry } from '../registry/registry.js';
  */
 export async function unchangedChampion(ctx: StepContext, dataHash: string): Promise<string | undefined> {
   try {
-    const registry = openRegistry(ctx);
+    const { registry } = ctx;
     if (!(await registry.resolve('champion'))) return undefined;
     const { manifest, dir } = await registry.open('champion');
     const { lineage } = await readModelCard(dir);

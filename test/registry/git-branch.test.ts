@@ -196,15 +196,20 @@ describe('the registry on a git branch', () => {
 
   it('records finished runs on the branch, and a failure to do so only warns', async () => {
     await git(root, 'clone', '--quiet', remote, 'run');
-    const ctx = (runId: string, overrides: { remote?: string } = {}) =>
-      ({
+    const ctx = (runId: string, overrides: { remote?: string } = {}) => {
+      const config = { project: 'penguins', ...registryConfig(overrides) };
+      const configDir = join(root, 'run');
+      const registry = openRegistry({ config, configDir, log, env: process.env });
+      return {
         runId,
         runDir: join(root, 'work/runs', runId),
-        config: { project: 'penguins', ...registryConfig(overrides) },
-        configDir: join(root, 'run'),
+        config,
+        configDir,
         log,
         env: process.env,
-      }) as unknown as StepContext;
+        registry,
+      } as unknown as StepContext;
+    };
     await (await Ledger.open(ctx('20260101-000000-aaaaaa'), {})).finish('succeeded');
     const clone = await branchClone();
     expect(JSON.parse(await readFile(join(clone, 'runs/20260101-000000-aaaaaa.json'), 'utf8'))).toMatchObject({ status: 'succeeded' });
