@@ -43,7 +43,7 @@ export function registerDeploy(cli: Command): void {
     .action(async (opts: { version: string; release?: ReleaseModeName; replicas?: number }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
       if (opts.replicas) ctx.config.deploy.replicas = opts.replicas;
-      const version = (await ctx.registry.open(opts.version)).manifest.version;
+      const { version } = await ctx.registry.manifest(opts.version);
       process.stdout.write(released(await rollout(ctx, version, opts.release ?? ctx.config.deploy.release)));
     });
 

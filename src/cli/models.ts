@@ -20,7 +20,7 @@ export function registerModels(cli: Command): void {
       if (versions.length === 0) return void process.stdout.write('no versions yet: `mlops run` records the first blessed model\n');
       const lines = ['version  aliases            created (UTC)        run                       accuracy  rmse'];
       for (const version of versions) {
-        const { manifest } = await registry.open(version);
+        const manifest = await registry.manifest(version);
         const retired = (await registry.tags(version)).retired_at ? ['retired'] : [];
         const names = [
           ...Object.entries(aliases)

@@ -70,7 +70,7 @@ export async function pushImage(ctx: StepContext, ref = 'champion'): Promise<Pus
   const registryName = ctx.config.image.registry;
   if (!registryName) return undefined;
   const { registry } = ctx;
-  const { manifest } = await registry.open(ref);
+  const manifest = await registry.manifest(ref);
   const image = (await registry.tags(manifest.version)).image;
   if (!image)
     throw configError(`${manifest.version} has no prediction image yet`, `build one with \`mlops build --version ${manifest.version}\``);

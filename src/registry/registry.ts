@@ -29,9 +29,9 @@ export type { RegistryStore } from './store.js';
 
 /**
  * The model registry: immutable versions (`versions/v<N>/`), each with a manifest of sha256
- * checksums verified on every read, and aliases (`champion`, `previous`) in `aliases.json`. Every
- * write goes to a temporary name and is renamed into place, so a crash never leaves half a
- * version. Every file is checked against its schema (schemas.ts) on write and on read: one that
+ * checksums verified whenever a version is opened to load its model, and aliases (`champion`,
+ * `previous`) in `aliases.json`. Every write goes to a temporary name and is renamed into place,
+ * so a crash never leaves half a version. Every file is checked against its schema (schemas.ts) on write and on read: one that
  * does not match is a data error (`file_invalid`) naming the file and its first bad key.
  *
  * Where the folder lives is the store's business (store.ts): every method runs inside the store's
@@ -68,9 +68,18 @@ export class Registry {
     return this.store.read((root) => resolveRef(root, ref));
   }
 
-  /** The manifest of a version after checking every file against its checksum; the folder of its files. */
+  /** The manifest of a version after checking every file against its checksum; the folder of its files: to load its model. */
   open(ref: string): Promise<{ manifest: VersionManifest; dir: string }> {
     return this.store.read((root) => openVersion(root, ref));
+  }
+
+  /**
+   * The manifest of a version or alias, its files unchecked: what is known of a version (its name,
+   * run, metrics), for which reading every file of its model again would be waste. Loading the model
+   * goes through `open`.
+   */
+  manifest(ref: string): Promise<VersionManifest> {
+    return this.store.read(async (root) => (await readManifest(root, ref)).manifest);
   }
 
   /**
@@ -80,7 +89,7 @@ export class Registry {
   tag(ref: string, tags: VersionTags): Promise<VersionTags> {
     return this.store.transact(
       async (root) => {
-        const { manifest } = await openVersion(root, ref);
+        const { manifest } = await readManifest(root, ref);
         const given = Object.fromEntries(Object.entries(tags).filter(([, v]) => v !== undefined));
         const merged = { ...(await readTags(root, manifest.version)), ...given };
         await writeJson(join(versionDir(root, manifest.version), 'tags.json'), tagsFileSchema, merged);
@@ -307,7 +316,8 @@ async function resolveRef(root: string, ref: string): Promise<string | undefined
   return (await readAliases(root))[ref];
 }
 
-async function openVersion(root: string, ref: string): Promise<{ manifest: VersionManifest; dir: string }> {
+/** A version's manifest, checked against its schema and its folder's name; its files are not read. */
+async function readManifest(root: string, ref: string): Promise<{ manifest: VersionManifest; dir: string }> {
   const version = await resolveRef(root, ref);
   if (!version) throw configError(`the registry has no "${ref}"`, 'see `mlops models list`');
   const dir = versionDir(root, version);
@@ -328,10 +338,15 @@ async function openVersion(root: string, ref: string): Promise<{ manifest: Versi
         hint: 'a version folder was copied or renamed by hand; restore it from a backup',
       },
     );
+  return { manifest, dir };
+}
+
+async function openVersion(root: string, ref: string): Promise<{ manifest: VersionManifest; dir: string }> {
+  const { manifest, dir } = await readManifest(root, ref);
   await verifyModelFolder(
     dir,
     manifest,
-    `registry version ${version}`,
+    `registry version ${manifest.version}`,
     'the file was changed or damaged; restore it, or roll back to another version',
   );
   return { manifest, dir };

@@ -85,7 +85,7 @@ export async function reevaluate(
   const retrain = options.retrain ?? ctx.config.retirement.retrain;
   const verdicts: Verdict[] = [];
   for (const version of await production(ctx)) {
-    const { manifest } = await registry.open(version);
+    const manifest = await registry.manifest(version);
     const age = (now.getTime() - Date.parse(manifest.createdAt)) / DAY;
     const tooOld = age > max_age_days;
     const verdict: Verdict = tooOld ? { version, skipped: 'past its age limit' } : await judge(ctx, version, asOf);

@@ -46,6 +46,16 @@ describe('the folder registry', () => {
     expect(err!.message).toBe('checksum mismatch in registry version v1: weights.bin is corrupted');
   });
 
+  it("names an alias's version from its manifest alone: only opening the version to load it reads the model files", async () => {
+    await registry.register(files, { runId: 'r1', summary: { accuracy: 0.9 } });
+    await registry.promote('v1');
+    await writeFile(join(root, 'registry/versions/v1/weights.bin'), Buffer.from([9, 9, 9, 9]));
+    expect(await registry.manifest('champion')).toMatchObject({ version: 'v1', runId: 'r1', summary: { accuracy: 0.9 } });
+    expect(await registry.tag('champion', { image: 'penguins-server:v1' })).toEqual({ image: 'penguins-server:v1' });
+    expect((await failure(registry.open('champion')))!.code).toBe('checksum_mismatch');
+    expect((await failure(registry.manifest('v7')))!.message).toContain('"v7" points at version v7, which is missing');
+  });
+
   it('promotes a champion, keeps the one before as previous, and rolls back and forth', async () => {
     for (let i = 0; i < 3; i++) await registry.register(files, { runId: `r${i}`, summary: {} });
     await registry.promote('v1');
