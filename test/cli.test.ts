@@ -61,6 +61,28 @@ describe('mlops', () => {
     expect(mlops('scale', 'zero').stderr).toContain('expected a whole number of tasks, 1 or more; got "zero"');
   });
 
+  it("holds --replicas and --release to the config's rules, with the error the same key in the file gets", async () => {
+    const swarm = (await readFile('mlops.config.yaml', 'utf8')).replace('target: local', 'target: swarm');
+    /** `mlops deploy` on the swarm config, its `release: direct` line replaced by `lines`. */
+    const deploy = async (lines: string, ...flags: string[]) => {
+      const file = join(root, `swarm-${flags.length ? 'flags' : 'file'}.yaml`);
+      await writeFile(file, swarm.replace('  release: direct\n', `${lines}\n`));
+      return mlops('deploy', '--config', file, ...flags);
+    };
+
+    const tooMany = await deploy('  release: direct', '--replicas', '9');
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr.trim()).toBe('error[config]: deploy.replicas: 9 is over deploy.swarm.max_replicas (8): raise that too, got 9');
+    expect(tooMany.stderr).toBe((await deploy('  release: direct\n  replicas: 9')).stderr);
+
+    const shadow = await deploy('  release: direct', '--release', 'shadow');
+    expect(shadow.code).toBe(2);
+    expect(shadow.stderr).toMatch(
+      /^error\[config\]: deploy\.release: a shadow stage holds one server out of rotation, .*: deploy\.target swarm releases directly/,
+    );
+    expect(shadow.stderr).toBe((await deploy('  release: shadow')).stderr);
+  });
+
   it('exits 5, a transient failure worth a retry, when the warehouse cannot be reached', async () => {
     const file = join(root, 'postgres.yaml');
     await writeFile(file, (await readFile('mlops.config.yaml', 'utf8')).replace('kind: duckdb', 'kind: postgres'));

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/load.js';
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import { createContext, type StepContext } from '../context.js';
 import { createLogger, onRunner } from '../log.js';
 
@@ -12,8 +12,11 @@ export interface GlobalOptions {
 /** The CLI's environment, read here only: commands hand it to the core, in the step context or as is. */
 export const cliEnv = (): NodeJS.ProcessEnv => process.env;
 
-/** Builds a step context from the global options; commands stay one-liners over src/. */
-export async function contextFrom(options: GlobalOptions, runId?: string): Promise<StepContext> {
+/**
+ * Builds a step context from the global options; commands stay one-liners over src/. A command's
+ * flags that stand for config keys come as `overrides`, validated with the file (load.ts).
+ */
+export async function contextFrom(options: GlobalOptions, runId?: string, overrides?: ConfigOverrides): Promise<StepContext> {
   const log = createLogger({ debug: options.debug, format: options.logFormat, annotate: onRunner(cliEnv()) });
-  return createContext(await loadConfig(options.config, cliEnv()), { runId, log });
+  return createContext(await loadConfig(options.config, cliEnv(), overrides), { runId, log });
 }

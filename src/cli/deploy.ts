@@ -41,10 +41,10 @@ export function registerDeploy(cli: Command): void {
     .addOption(new Option('--release <mode>', 'how it goes live (default deploy.release)').choices(releaseModes))
     .option('--replicas <n>', 'swarm: the tasks it runs (default deploy.replicas)', count)
     .action(async (opts: { version: string; release?: ReleaseModeName; replicas?: number }, cmd: Command) => {
-      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
-      if (opts.replicas) ctx.config.deploy.replicas = opts.replicas;
+      const overrides = { deploy: { replicas: opts.replicas, release: opts.release } };
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), undefined, overrides);
       const { version } = await ctx.registry.manifest(opts.version);
-      process.stdout.write(released(await rollout(ctx, version, opts.release ?? ctx.config.deploy.release)));
+      process.stdout.write(released(await rollout(ctx, version, ctx.config.deploy.release)));
     });
 
   cli

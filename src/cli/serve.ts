@@ -14,16 +14,14 @@ export function registerServe(cli: Command): void {
     .option('--registry <alias>', 'follow this registry alias and swap in new versions (model-load mode)', 'champion')
     .option('--prediction-log <file>', 'write the prediction log here instead of serving.log.path (one file per server)')
     .action(async (opts: { port?: number; modelDir?: string; registry: string; predictionLog?: string }, cmd: Command) => {
-      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>());
+      const overrides = { serving: { port: opts.port, log: { path: opts.predictionLog && resolve(opts.predictionLog) } } };
+      const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), undefined, overrides);
       const adminToken = ctx.env.MLOPS_ADMIN_TOKEN || undefined;
       if (adminToken) registerSecret(adminToken);
       const server = await startServer({
-        serving: opts.predictionLog
-          ? { ...ctx.config.serving, log: { ...ctx.config.serving.log, path: resolve(opts.predictionLog) } }
-          : ctx.config.serving,
+        serving: ctx.config.serving,
         configDir: ctx.configDir,
         logger: ctx.log,
-        port: opts.port,
         adminToken,
         backend: preferredBackend(ctx.env),
         source: opts.modelDir

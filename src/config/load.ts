@@ -30,24 +30,32 @@ const envOverrides = [
   { path: ['image', 'base'], env: 'MLOPS_IMAGE_BASE', when: () => true },
 ];
 
+/**
+ * Settings a command's flags give (`mlops deploy --replicas 3` is `{ deploy: { replicas: 3 } }`),
+ * laid over the file's before it is validated: a flag meets the rules the key meets in the file,
+ * with the same error. An undefined value leaves the file's setting.
+ */
+export type ConfigOverrides = { [key: string]: ConfigOverrides | string | number | boolean | undefined };
+
 type Raw = {
   data?: { source?: { kind?: unknown } };
   predict?: { source?: { kind?: unknown }; sink?: { kind?: unknown } };
 } & Record<string, unknown>;
 
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv): Promise<LoadedConfig> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv, overrides?: ConfigOverrides): Promise<LoadedConfig> {
   const path = resolve(file);
-  const config = parseConfig(await readYamlFile(path), env);
+  const config = parseConfig(await readYamlFile(path), env, overrides);
   return { config, file: path, dir: dirname(path), env };
 }
 
-/** Validates a parsed config object, applying the overrides from the environment. */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv): Config {
+/** Validates a parsed config object, applying the overrides from the environment, then those of the command's flags. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv, overrides: ConfigOverrides = {}): Config {
   const input = structuredClone(raw) as Raw;
   for (const { path, env: name, when } of envOverrides) {
     const value = env[name];
     if (value && typeof input === 'object' && when(input)) setPath(input, path, value);
   }
+  if (typeof input === 'object' && input !== null) layOver(input, overrides);
   const result = configSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     const messages = result.error.issues.map((issue) => describeIssue(issue, input, knownKeys));
@@ -85,6 +93,13 @@ function stableJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+function layOver(input: Record<string, unknown>, overrides: ConfigOverrides, path: string[] = []): void {
+  for (const [key, value] of Object.entries(overrides)) {
+    if (typeof value === 'object') layOver(input, value, [...path, key]);
+    else if (value !== undefined) setPath(input, [...path, key], value);
+  }
 }
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
