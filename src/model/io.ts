@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MlopsError } from '../errors.js';
@@ -45,11 +44,4 @@ export async function loadModel(dir: string, backend?: BackendName): Promise<tf.
       hint: 'the files are missing or corrupt; retrain, or use another registry version',
     });
   }
-}
-
-/** sha256 of a file, for checksums in the model card and the registry. */
-export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
 }

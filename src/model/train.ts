@@ -14,7 +14,7 @@ import { divergenceCause } from './divergence.js';
 import { families } from './families.js';
 import type { Model, ModelFamily } from './family.js';
 import type { EpochStats } from './fit-loop.js';
-import { sha256File } from './io.js';
+import { sha256File } from '../registry/model-files.js';
 import { writeModelCard, type ModelCard } from './model-card.js';
 import { decodeOutputs } from './predictor.js';
 import { targetScale, writePreprocess, type PreprocessSpec } from './preprocess.js';

@@ -12,7 +12,11 @@ export const modelFiles = ['model.json', 'weights.bin', 'preprocess.json', 'meta
 /** What of model.json names other files: the weight files the loader reads. */
 const weightsSchema = z.object({ weightsManifest: z.array(z.object({ paths: z.array(z.string()) })) });
 
-export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+/** sha256 of a file, for the checksums of the model card and of the registry's manifests. */
+export const sha256File = async (path: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 /**
  * Checks a model folder against its manifest before the model is loaded: every file of the model
@@ -25,7 +29,7 @@ export async function verifyModelFolder(dir: string, manifest: VersionManifest, 
   const unlisted = modelFiles.filter((name) => !Object.hasOwn(manifest.files, name));
   if (unlisted.length > 0) throw refuse(`the manifest of ${what} does not list ${unlisted.join(', ')}: every model file must be listed`);
   for (const [name, expected] of Object.entries(manifest.files)) {
-    const actual = await readFile(join(dir, name)).then(sha256, () => 'missing');
+    const actual = await sha256File(join(dir, name)).catch(() => 'missing');
     if (actual !== expected) throw refuse(`checksum mismatch in ${what}: ${name} is ${actual === 'missing' ? 'missing' : 'corrupted'}`);
   }
   const { weightsManifest } = await readJson(join(dir, 'model.json'), weightsSchema);

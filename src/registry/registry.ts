@@ -11,7 +11,7 @@ import type { HistoryEntry } from '../monitor/report.js';
 import { redact } from '../secrets.js';
 import type { RunRecord } from '../step-outputs.js';
 import { FolderStore } from './folder-store.js';
-import { sha256, verifyModelFolder } from './model-files.js';
+import { sha256File, verifyModelFolder } from './model-files.js';
 import { GitStore } from './git-store.js';
 import {
   aliasesSchema,
@@ -280,7 +280,7 @@ async function addVersion(
     for (const file of files) {
       const name = basename(file);
       await copyFile(file, join(staging, name));
-      manifest.files[name] = sha256(await readFile(join(staging, name)));
+      manifest.files[name] = await sha256File(join(staging, name));
     }
     const earlier = await registeredBefore(root, versions, manifest);
     if (earlier) return earlier;
