@@ -100,7 +100,7 @@ export function decisionLines(decision: Decision): string[] {
 /** The closing summary of `mlops run`. */
 export function runSummary(runId: string, runDir: string, result: PipelineResult | UnchangedRun): string {
   const e = result.extract;
-  const data = `data      ${count(e.rows.read)} rows read, ${count(e.rows.quarantined)} quarantined; train ${count(e.split.train)}, validation ${count(e.split.validation)}, test ${count(e.split.test)} (as_of ${e.window.asOf})`;
+  const data = `data      ${count(e.rows.read)} rows read, ${count(e.rows.quarantined)} quarantined; ${splitText(e)} (as_of ${e.window.asOf})`;
   if ('unchanged' in result)
     return [
       `run ${runId}`,
@@ -112,7 +112,7 @@ export function runSummary(runId: string, runDir: string, result: PipelineResult
   return [
     `run ${runId}`,
     data,
-    `training  ${t.epochs} epochs on ${t.backend}, best epoch ${t.bestEpoch}, ${count(t.samplesPerSecond)} samples/s`,
+    `training  ${trainedText(t)}, ${count(t.samplesPerSecond)} samples/s`,
     '',
     ...metricsTable(ev),
     '',
@@ -134,25 +134,34 @@ function releaseLines({ record, build, push, deploy }: PipelineResult): string[]
   ];
 }
 
+/**
+ * What an extract read and how a model trained, in the words every report of them shares: the
+ * lines `mlops extract`, `mlops train` and `mlops run` print, and the job summaries (actions/summary.ts).
+ */
+export const windowText = (out: ExtractOutputs) => `${out.window.windowStart} to ${out.window.asOf}`;
+const splitText = (out: ExtractOutputs) =>
+  `train ${count(out.split.train)}, validation ${count(out.split.validation)}, test ${count(out.split.test)}`;
+export const trainedText = (out: TrainOutputs) => `${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch}`;
+
 /** What `mlops extract` prints. */
-export function extractSummary(out: ExtractOutputs, dir: string): string {
+export function extractLines(out: ExtractOutputs, dir: string): string[] {
   return [
-    `window      ${out.window.windowStart} to ${out.window.asOf} (as_of=${out.window.asOf}, source ${out.source})`,
+    `window      ${windowText(out)} (as_of=${out.window.asOf}, source ${out.source})`,
     `rows        ${count(out.rows.read)} read, ${count(out.rows.clean)} clean, ${count(out.rows.quarantined)} quarantined`,
-    `split       train ${count(out.split.train)}, validation ${count(out.split.validation)}, test ${count(out.split.test)}`,
+    `split       ${splitText(out)}`,
     `features    ${out.features.join(', ')} -> ${out.label} (${out.task})`,
     `data hash   ${out.dataHash}`,
     `artifacts   ${dir}`,
-  ].join('\n');
+  ];
 }
 
 /** What `mlops train` prints. */
-export function trainSummary(out: TrainOutputs): string {
+export function trainLines(out: TrainOutputs): string[] {
   return [
-    `training    ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch} (val_loss ${out.valLoss.toFixed(4)}), ${count(out.samplesPerSecond)} samples/s`,
+    `training    ${trainedText(out)} (val_loss ${out.valLoss.toFixed(4)}), ${count(out.samplesPerSecond)} samples/s`,
     ...(out.threshold ? [`threshold   ${thresholdText(out.threshold)}`] : []),
     `model       ${out.modelDir}`,
-  ].join('\n');
+  ];
 }
 
 /** `mlops status`: the recent runs as a table; an interrupted run says where it stopped and how to resume it. */

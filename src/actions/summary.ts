@@ -13,7 +13,9 @@ import {
   scoredModels,
   skippedBaselines,
   skippedText,
+  trainedText,
   verdict,
+  windowText,
 } from '../report.js';
 import type {
   BuildOutputs,
@@ -52,7 +54,7 @@ export function extractSummary(out: ExtractOutputs, contract: ContractReport): s
   const reasons = Object.entries(contract.rules).slice(0, 10);
   return [
     `### extract: ${count(out.rows.read)} rows, ${count(out.rows.quarantined)} quarantined`,
-    `Window ${out.window.windowStart} to ${out.window.asOf} from ${out.source}; data hash \`${out.dataHash.slice(0, 12)}\`.`,
+    `Window ${windowText(out)} from ${out.source}; data hash \`${out.dataHash.slice(0, 12)}\`.`,
     table(
       ['rows', 'count'],
       [
@@ -80,7 +82,7 @@ export function extractSummary(out: ExtractOutputs, contract: ContractReport): s
 export function trainSummary(out: TrainOutputs, history: EpochLog[], search?: SearchRecord): string {
   const series = (key: 'loss' | 'valLoss') => `[${history.map((h) => h[key].toFixed(4)).join(', ')}]`;
   return [
-    `### train: ${out.epochs} epochs on ${out.backend}, best epoch ${out.bestEpoch}`,
+    `### train: ${trainedText(out)}`,
     `Validation loss ${out.valLoss.toFixed(4)}; ${count(out.samplesPerSecond)} samples/s.`,
     ...(search ? [searchTable(search)] : []),
     ...(out.stability ? [stabilityTable(out.stability)] : []),

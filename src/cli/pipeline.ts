@@ -8,7 +8,7 @@ import { train } from '../model/train.js';
 import { rekick, runPipeline, type PredictRun } from '../pipeline.js';
 import { predictLines } from '../predict/report.js';
 import { stepNames, type StepName } from '../step-names.js';
-import { decisionLines, extractSummary, metricsTable, runSummary, statusTable, trainSummary } from '../report.js';
+import { decisionLines, extractLines, metricsTable, runSummary, statusTable, trainLines } from '../report.js';
 import { asItStands } from '../runs/interrupted.js';
 import { listRuns } from '../runs/ledger.js';
 import { recentRuns } from '../runs/recent.js';
@@ -73,15 +73,11 @@ export function registerPipeline(cli: Command): void {
     .action(async (opts: { asOf?: string; runId?: string; json?: boolean }, cmd: Command) => {
       const ctx = await contextFrom(cmd.optsWithGlobals<GlobalOptions>(), opts.runId);
       const out = await extract(ctx, { asOf: opts.asOf });
-      print(opts.json, out, () => extractSummary(out, stepDir(ctx, 'extract')));
+      print(opts.json, out, () => extractLines(out, stepDir(ctx, 'extract')).join('\n'));
     });
 
-  stepCommand(
-    cli,
-    'train',
-    "fit the preprocessing on the train split and train the model, from a run's extract output",
-    train,
-    trainSummary,
+  stepCommand(cli, 'train', "fit the preprocessing on the train split and train the model, from a run's extract output", train, (out) =>
+    trainLines(out).join('\n'),
   );
   stepCommand(cli, 'evaluate', "score a run's model on its test split, per slice, and the champion on the same rows", evaluate, (out) =>
     metricsTable(out).join('\n'),

@@ -10,7 +10,7 @@ import { MlopsError } from '../../src/errors.js';
 import { readPreprocess } from '../../src/model/preprocess.js';
 import { train, type ModelCard } from '../../src/model/train.js';
 import { runPredict } from '../../src/predict/run.js';
-import { runSummary, trainSummary } from '../../src/report.js';
+import { runSummary, trainLines } from '../../src/report.js';
 import type { PipelineResult } from '../../src/step-outputs.js';
 import type { RunningServer } from '../../serving/server.js';
 import { championServer, contextFor, trainedRun } from '../helpers/model.js';
@@ -108,7 +108,7 @@ describe('imbalanced classes: model.class_weight and model.threshold on a 1:20 b
     expect(t.metrics.macro_f1).toBeGreaterThanOrEqual(t.atDefault.macro_f1!);
     expect(defaults.train.threshold).toBeUndefined();
 
-    const printed = trainSummary(weighted.train);
+    const printed = trainLines(weighted.train).join('\n');
     expect(printed).toContain(`decision threshold ${+t.value.toPrecision(4)} on P(yes) (f1, chosen on ${t.rows} validation rows)`);
     expect(printed).toContain(`recall ${t.metrics.recall!.toFixed(4)}`);
     expect(printed).toContain(`; at 0.5: accuracy ${t.atDefault.accuracy!.toFixed(4)}`);
