@@ -345,3 +345,29 @@ describe('the environment overrides what differs between a laptop and a workflow
     expect(redact(`POST ${url} failed`)).toBe('POST *** failed');
   });
 });
+
+describe("a command's flags override the file's settings, under the same rules", () => {
+  it('lays a flag over its key, keeps the rest of the section, and leaves the key alone when the flag is not given', () => {
+    const file = { ...minimal(), deploy: { target: 'swarm', replicas: 3, swarm: { max_replicas: 4 } } };
+    expect(parseConfig(file, {}, { deploy: { replicas: 4, release: undefined } }).deploy).toMatchObject({
+      target: 'swarm',
+      replicas: 4,
+      release: 'direct',
+      swarm: { max_replicas: 4 },
+    });
+    expect(parseConfig(file, {}, { deploy: { replicas: undefined } }).deploy.replicas).toBe(3);
+  });
+
+  it('applies after the environment: the flag is the more specific', () => {
+    const config = parseConfig(minimal(), { MLOPS_DEPLOY_TARGET: 'docker' }, { deploy: { target: 'local' } });
+    expect(config.deploy.target).toBe('local');
+  });
+
+  it('refuses a flag that breaks a rule as the file would be refused', () => {
+    const file = { ...minimal(), deploy: { target: 'swarm' } };
+    expect(() => parseConfig(file, {}, { deploy: { replicas: 9 } })).toThrow(
+      'deploy.replicas: 9 is over deploy.swarm.max_replicas (8): raise that too',
+    );
+    expect(() => parseConfig(minimal(), {}, { serving: { port: Number('abc') } })).toThrow(/^serving\.port: /);
+  });
+});
