@@ -1,6 +1,8 @@
 import type { Logger } from '../src/log.js';
+import type { DiscoveryName } from '../src/serving-spec.js';
 
-export type BackendSource = 'registered' | 'docker';
+/** Who put a backend in the pool: its registration (PUT /backends/:id), or a discovery, which owns what it found. */
+export type BackendSource = 'registered' | DiscoveryName;
 
 /** What a prediction server is: where it listens, what it serves, its share of new requests. */
 export interface BackendSpec {

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import type { Logger } from '../src/log.js';
+import { LABEL, projectFilter } from '../src/deploy/labels.js';
+import type { DiscoveryName } from '../src/serving-spec.js';
 import type { BackendPool, BackendSpec } from './backends.js';
 import { engineOutage } from './engine-outage.js';
 
@@ -9,21 +11,24 @@ const RECONNECT_MS = 1000;
 /** Signals that stop a server (by number, as the engine reports them); others, e.g. SIGHUP, leave it in rotation. */
 const STOPPING_SIGNALS = new Set(['2', '9', '15']);
 
+/**
+ * The backend a server's labels describe, on `host` (its node's address), found by `source` (a
+ * discovery), or why they describe none.
+ */
+export function backendFromLabels(labels: Record<string, string>, source: DiscoveryName, host = '127.0.0.1'): BackendSpec | string {
+  const port = labels[LABEL.port] ?? '';
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+    return `label ${LABEL.port} is ${JSON.stringify(port)}, expected the port the server listens on`;
+  const weight = labels[LABEL.weight] ?? '1';
+  if (!/^\d+$/.test(weight)) return `label ${LABEL.weight} is ${JSON.stringify(weight)}, expected a whole number >= 0`;
+  // Containers run with NetworkMode host: the server's port is its host's.
+  return { url: `http://${host}:${port}`, version: labels[LABEL.version] ?? 'unknown', weight: Number(weight), source };
+}
+
 export interface DiscoveryOptions {
   docker: Docker;
   project: string;
   logger: Logger;
-}
-
-/** The backend a server container's labels describe, on `host` (its node's address), or why they describe none. */
-export function backendFromLabels(labels: Record<string, string>, host = '127.0.0.1'): BackendSpec | string {
-  const port = labels['mlops.port'] ?? '';
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
-    return `label mlops.port is ${JSON.stringify(port)}, expected the port the server listens on`;
-  const weight = labels['mlops.weight'] ?? '1';
-  if (!/^\d+$/.test(weight)) return `label mlops.weight is ${JSON.stringify(weight)}, expected a whole number >= 0`;
-  // Containers run with NetworkMode host: the server's port is its host's.
-  return { url: `http://${host}:${port}`, version: labels['mlops.model.version'] ?? 'unknown', weight: Number(weight), source: 'docker' };
 }
 
 interface ContainerEvent {
@@ -53,7 +58,7 @@ function eachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void)
  * once per outage, and the backends already known keep serving.
  */
 export function discoverContainers(pool: BackendPool, { docker, project, logger }: DiscoveryOptions): { close(): void } {
-  const label = [`mlops.project=${project}`, 'mlops.role=server'];
+  const label = projectFilter(project, 'server');
   const abort = new AbortController();
   /** Container id → backend id, for the containers this discovery put in the pool. */
   const found = new Map<string, string>();
@@ -76,7 +81,7 @@ export function discoverContainers(pool: BackendPool, { docker, project, logger 
 
   const add = (container: Docker.ContainerInfo) => {
     const id = container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12);
-    const spec = backendFromLabels(container.Labels);
+    const spec = backendFromLabels(container.Labels, 'docker');
     if (typeof spec === 'string') return ignore(container.Id, id, spec);
     if (pool.get(id)?.source === 'registered') return ignore(container.Id, id, `a registered backend is called ${id} too`);
     found.set(container.Id, id);

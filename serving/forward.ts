@@ -4,9 +4,6 @@ import type { Backend, BackendPool } from './backends.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import type { Release } from './release.js';
 
-/** Request bodies are buffered, so a failed request can be sent again; this bounds them. */
-export const MAX_BODY_BYTES = 8 * 2 ** 20;
-
 /** Headers about one connection, not the request: never passed on. */
 const HOP_BY_HOP = [
   'connection',
@@ -105,10 +102,18 @@ function json(res: ServerResponse, status: number, body: object, headers: Record
 export function createForwarder(
   pool: BackendPool,
   metrics: ProxyMetrics,
-  /** How long a client waits at most, retry included (deploy.proxy.upstream_timeout_ms). */
-  timeoutMs: number,
-  /** The staged release in progress, if any: a shadow to mirror predictions to, or a canary to send some to. */
-  release: () => Release | undefined = () => undefined,
+  {
+    timeoutMs,
+    maxBodyBytes,
+    release = () => undefined,
+  }: {
+    /** How long a client waits at most, retry included (deploy.proxy.upstream_timeout_ms). */
+    timeoutMs: number;
+    /** Request bodies are buffered, so a failed request can be sent again; this bounds them (serving.max_body_bytes). */
+    maxBodyBytes: number;
+    /** The staged release in progress, if any: a shadow to mirror predictions to, or a canary to send some to. */
+    release?: () => Release | undefined;
+  },
 ): { forward(req: IncomingMessage, res: ServerResponse): Promise<void>; close(): void } {
   const agents = {
     http: new http.Agent({ keepAlive: true, scheduling: 'lifo' }),
@@ -159,9 +164,10 @@ export function createForwarder(
   async function forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD';
-    const body = hasBody ? await readBody(req, MAX_BODY_BYTES) : undefined;
+    const body = hasBody ? await readBody(req, maxBodyBytes) : undefined;
     // The rest of the body is never read, so the connection cannot carry another request.
-    if (hasBody && !body) return json(res, 413, { error: `the body is over ${MAX_BODY_BYTES} bytes` }, { connection: 'close' });
+    if (hasBody && !body)
+      return json(res, 413, { error: `the body is over serving.max_body_bytes (${maxBodyBytes} bytes)` }, { connection: 'close' });
     const deadline = performance.now() + timeoutMs;
     const path = req.url ?? '/';
     const idempotent = !hasBody || /^\/predict(\?|$)/.test(path);

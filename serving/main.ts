@@ -1,38 +1,35 @@
 /**
  * The prediction image's entry point, bundled to /app/server.js by `mlops build`: serves the model
- * baked into /app/model with the serving config the image was built with (/app/serving.json), on
- * PORT when set (plus its task slot less one, as a deploy.target swarm task: tasks share the host's
- * network), on MLOPS_HOST when set (a swarm task's proxy is on another host), with its prediction
- * log at MLOPS_PREDICTION_LOG when set (deploy.target docker and swarm give each server a file of
- * its own on the project's volume). Logs are JSON lines on stderr; a
- * failure is one line and exit code 1, no stack.
+ * baked into /app/model as its spec says (serving-spec.ts). The deploy side hands the spec in
+ * MLOPS_SERVER_SPEC; without one, the image's own /app/serving.json is the spec, on PORT when set
+ * (`docker run -e PORT=...`). A swarm task adds its slot less one to the port (tasks share the
+ * host's network). Logs are JSON lines on stderr; a failure (a bad spec too) is one line and exit
+ * code 1, no stack.
  */
 import { readFile } from 'node:fs/promises';
-import type { Config } from '../src/config/schema.js';
-import { describeError } from '../src/errors.js';
+import { configError, describeError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { preferredBackend } from '../src/model/backend.js';
 import { registerSecret } from '../src/secrets.js';
-import { closeOnSignal, slotOffset, startServer } from './server.js';
+import { parseSpec, SERVER_SPEC_VARIABLE, serverSpec } from '../src/serving-spec.js';
+import { closeOnSignal, slotOffset, specOptions, startServer } from './server.js';
 
 const app = new URL('./', import.meta.url).pathname;
 const env = process.env; // the container's, read here only
 const logger = createLogger({ format: 'json' });
 try {
-  const { serving } = JSON.parse(await readFile(`${app}serving.json`, 'utf8')) as { serving: Config['serving'] };
-  if (env.MLOPS_PREDICTION_LOG) serving.log.path = env.MLOPS_PREDICTION_LOG;
+  const handed = env[SERVER_SPEC_VARIABLE];
+  const spec = handed
+    ? parseSpec(serverSpec, handed, SERVER_SPEC_VARIABLE)
+    : parseSpec(serverSpec, await readFile(`${app}serving.json`, 'utf8'), `${app}serving.json`);
+  if (!handed && env.PORT) {
+    spec.port = Number(env.PORT);
+    if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 65535)
+      throw configError(`PORT is ${JSON.stringify(env.PORT)}: expected a port, 0 to 65535`, 'set PORT to the port to listen on');
+  }
   const adminToken = env.MLOPS_ADMIN_TOKEN || undefined;
   if (adminToken) registerSecret(adminToken);
-  const server = await startServer({
-    serving,
-    configDir: process.cwd(), // the image's working directory, writable by its user: the prediction log goes there
-    logger,
-    port: (env.PORT ? Number(env.PORT) : serving.port) + slotOffset(env),
-    host: env.MLOPS_HOST || undefined,
-    adminToken,
-    backend: preferredBackend(env),
-    source: { kind: 'dir', dir: `${app}model` },
-  });
+  const server = await startServer({ ...specOptions(spec, slotOffset(env)), logger, adminToken, backend: preferredBackend(env) });
   await closeOnSignal(server);
   logger.info('prediction server stopped');
 } catch (err) {

@@ -3,11 +3,15 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
+import type Docker from 'dockerode';
+import { servingKeys } from '../src/config/schema.js';
 import { configError } from '../src/errors.js';
+import type { ProxySpec } from '../src/serving-spec.js';
 import type { Logger } from '../src/log.js';
 import { adminAuth } from './admin-auth.js';
 import { BackendPool } from './backends.js';
 import { closable } from './closable.js';
+import { discoveries } from './discoveries.js';
 import { createDashboard } from './dashboard/dashboard.js';
 import type { RunsProvider } from './dashboard/routes.js';
 import type { SamplingOptions } from './dashboard/sampler.js';
@@ -23,13 +27,18 @@ export interface ProxyOptions {
   healthIntervalMs?: number;
   /** How long a client waits at most for a backend's answer, a retry included (10 s by default). */
   upstreamTimeoutMs?: number;
-  /** Also follow the servers an engine runs: discoverContainers (labelled containers) or discoverTasks (a swarm's). */
+  /** Also follow the servers an engine runs: one of discoveries.ts. */
   discover?: (pool: BackendPool, logger: Logger) => { close(): void };
+  /** Larger request bodies are refused with 413: the proxy buffers them, to send one again (serving.max_body_bytes). */
+  maxBodyBytes?: number;
   /** The recent runs and gate decisions for /dashboard; without a run ledger the page says so. */
   runs?: RunsProvider;
   /** How often /dashboard samples traffic and drift, and how much history it keeps (5 s, 1 h by default). */
   dashboard?: Partial<SamplingOptions>;
 }
+
+/** The servers' own default limit (serving.max_body_bytes), for a proxy started without a spec. */
+const DEFAULT_MAX_BODY_BYTES = servingKeys.shape.max_body_bytes.parse(undefined);
 
 const problem = (c: Context, status: 400 | 404 | 409 | 503, error: string) => c.json({ error }, status);
 
@@ -104,14 +113,16 @@ export function createProxy(options: ProxyOptions): {
 
   const admin = adminAuth(options.adminToken, 'registration is off: set MLOPS_ADMIN_TOKEN to turn it on');
   // Discovery owns the backends it found: their labels decide, and it would undo a change made here.
-  const dockerOwned = (c: Context, id: string) =>
-    pool.get(id)?.source === 'docker'
-      ? problem(c, 409, `backend ${id} is a discovered container: change its labels or stop it instead`)
+  const discovered = (c: Context, id: string) => {
+    const source = pool.get(id)?.source;
+    return source && source !== 'registered'
+      ? problem(c, 409, `backend ${id} was found by ${source} discovery: change its labels or stop it instead`)
       : undefined;
+  };
   app.put('/backends/:id', admin, async (c) => {
     const id = c.req.param('id');
     if (!ID.test(id)) return problem(c, 400, 'id: expected 1 to 128 letters, digits, ".", "_" or "-"');
-    const conflict = dockerOwned(c, id);
+    const conflict = discovered(c, id);
     if (conflict) return conflict;
     const parsed = await parseBody(c, registration, 'backend');
     if ('problem' in parsed) return parsed.problem;
@@ -120,7 +131,7 @@ export function createProxy(options: ProxyOptions): {
   });
   app.delete('/backends/:id', admin, (c) => {
     const id = c.req.param('id');
-    const conflict = dockerOwned(c, id);
+    const conflict = discovered(c, id);
     if (conflict) return conflict;
     return pool.remove(id) ? c.body(null, 204) : problem(c, 404, `no backend ${id}`);
   });
@@ -149,7 +160,11 @@ export function createProxy(options: ProxyOptions): {
     return c.json({ error: 'internal error' }, 500);
   });
   const routes = getRequestListener(app.fetch);
-  const forwarder = createForwarder(pool, metrics, options.upstreamTimeoutMs ?? 10_000, () => release);
+  const forwarder = createForwarder(pool, metrics, {
+    timeoutMs: options.upstreamTimeoutMs ?? 10_000,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    release: () => release,
+  });
   /** The proxy's own paths go to its routes; every other request is forwarded, on node:http's own objects (the hot path). */
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (OWN_PATHS.test(req.url ?? '/')) return void routes(req, res);
@@ -174,6 +189,22 @@ export function createProxy(options: ProxyOptions): {
       await drained();
       forwarder.close();
     },
+  };
+}
+
+/**
+ * What a proxy started from its spec is: its address, health checks, limits, and the discovery the
+ * spec names, following the engine `docker` opens.
+ */
+export function specOptions(spec: ProxySpec, docker: () => Docker): Omit<ProxyOptions, 'logger'> & { port: number; host: string } {
+  const { discovery } = spec;
+  return {
+    port: spec.port,
+    host: spec.host,
+    healthIntervalMs: spec.health_interval_seconds * 1000,
+    upstreamTimeoutMs: spec.upstream_timeout_ms,
+    maxBodyBytes: spec.max_body_bytes,
+    discover: discovery && ((pool, logger) => discoveries[discovery.name](pool, { docker: docker(), project: discovery.project, logger })),
   };
 }
 

@@ -11,6 +11,7 @@ import { closable } from './closable.js';
 import { createMetrics } from './metrics.js';
 import { ModelStore, type ModelSource } from './model-store.js';
 import { PredictionLog } from './prediction-log.js';
+import type { ServerSpec } from '../src/serving-spec.js';
 
 export interface ServerOptions {
   serving: Config['serving'];
@@ -85,6 +86,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   };
 }
+
+/**
+ * What a server started from its spec is: the model folder served as is (model-in-image), on the
+ * spec's port plus `offset` (a swarm task's), with a relative prediction log path under the working folder.
+ */
+export const specOptions = (spec: ServerSpec, offset = 0): Pick<ServerOptions, 'serving' | 'configDir' | 'port' | 'host' | 'source'> => ({
+  serving: spec.serving,
+  configDir: process.cwd(),
+  port: spec.port + offset,
+  host: spec.host,
+  source: { kind: 'dir', dir: spec.model_dir },
+});
 
 /** Resolves once SIGTERM (or SIGINT) has closed the server (or proxy): stop accepting, finish in-flight requests, flush the log. */
 export function closeOnSignal(server: Pick<RunningServer, 'close'>): Promise<void> {

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { listNodes, listTasks, nodeAddress, nodeName, type SwarmNode, type SwarmTask } from '../src/deploy/swarm-api.js';
 import type { BackendPool, BackendSpec } from './backends.js';
+import { LABEL, projectFilter } from '../src/deploy/labels.js';
 import { backendFromLabels, type DiscoveryOptions } from './docker-discovery.js';
 import { engineOutage } from './engine-outage.js';
 
@@ -13,11 +14,11 @@ const POLL_MS = 500;
  */
 export function backendFromTask(service: Docker.Service, task: SwarmTask, node: SwarmNode): BackendSpec | string {
   const labels = (service.Spec?.Labels ?? {}) as Record<string, string>;
-  const [first, slots, slot] = [Number(labels['mlops.port']), Number(labels['mlops.slots']), task.Slot ?? 0];
-  if (!(slot >= 1 && slot <= slots)) return `task slot ${slot} is outside the service's ${slots} ports (label mlops.slots)`;
+  const [first, slots, slot] = [Number(labels[LABEL.port]), Number(labels[LABEL.slots]), task.Slot ?? 0];
+  if (!(slot >= 1 && slot <= slots)) return `task slot ${slot} is outside the service's ${slots} ports (label ${LABEL.slots})`;
   const address = nodeAddress(node);
   if (!address) return `node ${nodeName(node)} reports no address`;
-  return backendFromLabels({ ...labels, 'mlops.port': String(first + slot - 1) }, address);
+  return backendFromLabels({ ...labels, [LABEL.port]: String(first + slot - 1) }, 'swarm', address);
 }
 
 /**
@@ -39,7 +40,7 @@ export function discoverTasks(pool: BackendPool, { docker, project, logger }: Di
   const sync = async () => {
     let services: Docker.Service[], tasks: SwarmTask[], nodes: SwarmNode[];
     try {
-      const label = [`mlops.project=${project}`, 'mlops.role=server'];
+      const label = projectFilter(project, 'server');
       [services, tasks, nodes] = await Promise.all([
         docker.listServices({ filters: { label }, abortSignal: signal } as Docker.ServiceListOptions),
         listTasks(docker, { 'desired-state': ['running'] }, signal),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baselineNames, deployTargets, metricNames } from './config/schema.js';
+import { baselineNames, metricNames } from './config/schema.js';
 import type { Window } from './data/window.js';
 import type { MonitorReport } from './monitor/report.js';
 import { manifestSchema } from './registry/schemas.js';
@@ -249,7 +249,7 @@ export const deployFile = artifact<DeployOutputs>(
   'deploy',
   'deploy.json',
   z.object({
-    target: z.enum(deployTargets),
+    target: z.string().min(1),
     version: z.string(),
     proxy: z.string(),
     server: z.object({ id: z.string(), version: z.string(), port: z.number(), url: z.string(), running: z.boolean(), since: z.string() }),

@@ -49,3 +49,35 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
   for (const key of path) node = node && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined;
   return node;
 }
+
+/** The keys the schema accepts at a path, found by walking the schema itself. */
+export const knownKeys =
+  (schema: z.ZodType) =>
+  (path: PropertyKey[]): string[] => {
+    type Def = {
+      type: string;
+      shape?: Record<string, Node>;
+      innerType?: Node;
+      valueType?: Node;
+      element?: Node;
+      options?: Node[];
+      in?: Node;
+    };
+    type Node = { _zod: { def: Def } };
+    const unwrap = (node: Node): Node[] => {
+      const def = node._zod.def;
+      if (def.innerType) return unwrap(def.innerType);
+      if (def.in) return unwrap(def.in);
+      if (def.options) return def.options.flatMap(unwrap);
+      return [node];
+    };
+    let nodes = unwrap(schema as unknown as Node);
+    for (const key of path) {
+      nodes = nodes.flatMap((n) => {
+        const def = n._zod.def;
+        const next = def.shape?.[String(key)] ?? def.valueType ?? def.element;
+        return next ? unwrap(next) : [];
+      });
+    }
+    return [...new Set(nodes.flatMap((n) => Object.keys(n._zod.def.shape ?? {})))];
+  };

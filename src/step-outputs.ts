@@ -1,4 +1,4 @@
-import type { BaselineName, Config, DeployTarget, MetricName, PredictSinkConfig } from './config/schema.js';
+import type { BaselineName, Config, MetricName, PredictSinkConfig } from './config/schema.js';
 import type { SplitName } from './data/split.js';
 import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
@@ -44,7 +44,7 @@ export interface ContractReport {
 }
 
 export interface DeployOutputs {
-  target: DeployTarget;
+  target: string;
   version: string;
   /** Where clients send predictions. */
   proxy: string;

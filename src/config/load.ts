@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { configError } from '../errors.js';
-import { describeIssue } from '../schema-issue.js';
+import { describeIssue, knownKeys } from '../schema-issue.js';
 import { registerSecret } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
 import { readYamlFile } from './yaml-file.js';
@@ -58,7 +58,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv, overrides: Con
   if (typeof input === 'object' && input !== null) layOver(input, overrides);
   const result = configSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
-    const messages = result.error.issues.map((issue) => describeIssue(issue, input, knownKeys));
+    const messages = result.error.issues.map((issue) => describeIssue(issue, input, knownKeys(configSchema)));
     throw configError(messages.join('; '));
   }
   const config = result.data;
@@ -109,34 +109,4 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
     node = node[key] as Record<string, unknown>;
   }
   node[path.at(-1)!] = value;
-}
-
-/** The keys the schema accepts at a path, found by walking the schema itself. */
-function knownKeys(path: PropertyKey[]): string[] {
-  type Def = {
-    type: string;
-    shape?: Record<string, Node>;
-    innerType?: Node;
-    valueType?: Node;
-    element?: Node;
-    options?: Node[];
-    in?: Node;
-  };
-  type Node = { _zod: { def: Def } };
-  const unwrap = (node: Node): Node[] => {
-    const def = node._zod.def;
-    if (def.innerType) return unwrap(def.innerType);
-    if (def.in) return unwrap(def.in);
-    if (def.options) return def.options.flatMap(unwrap);
-    return [node];
-  };
-  let nodes = unwrap(configSchema as unknown as Node);
-  for (const key of path) {
-    nodes = nodes.flatMap((n) => {
-      const def = n._zod.def;
-      const next = def.shape?.[String(key)] ?? def.valueType ?? def.element;
-      return next ? unwrap(next) : [];
-    });
-  }
-  return [...new Set(nodes.flatMap((n) => Object.keys(n._zod.def.shape ?? {})))];
 }

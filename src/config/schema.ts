@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { stepNames } from '../step-names.js';
+import { deployTargets, stagesRefused, targetSupport } from '../target-support.js';
 import { searchSchema } from './search-schema.js';
 
 /**
@@ -347,12 +348,6 @@ const image = z.strictObject({
 
 const port = z.number().int().min(1).max(65535);
 
-/** The targets a release can go to, each a Fleet of its own (src/deploy/targets.ts). */
-export const deployTargets = ['local', 'docker', 'swarm'] as const;
-export type DeployTarget = (typeof deployTargets)[number];
-/** The targets that run the image `mlops build` makes: a run builds and pushes it only for them. */
-export const imageTargets: ReadonlySet<string> = new Set<DeployTarget>(['docker', 'swarm']);
-
 export const releaseModes = ['direct', 'shadow', 'canary'] as const;
 export type ReleaseModeName = (typeof releaseModes)[number];
 /** How long a shadow or canary stage lasts: until min_requests reached the new server, or duration (seconds) passed. */
@@ -361,6 +356,17 @@ const stage = {
   min_requests: z.number().int().positive().optional(),
 };
 
+export const proxyKeys = z.strictObject({
+  /** Clients send predictions here; the proxy balances them over the healthy servers. */
+  port: port.default(8000),
+  /** The address it listens on: 127.0.0.1 keeps it to the machine, 0.0.0.0 serves the network. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** How often the proxy checks each server's /ready. */
+  health_interval_seconds: z.number().positive().default(1),
+  /** The longest a client waits for a server's answer, one retry on another server included; then 504. */
+  upstream_timeout_ms: z.number().int().positive().default(10_000),
+});
+
 const deployKeys = z.strictObject({
   /**
    * Where a blessed model is released: `local` runs prediction servers as processes on 127.0.0.1
@@ -368,19 +374,14 @@ const deployKeys = z.strictObject({
    * service of `replicas` tasks spread over the nodes of the swarm DOCKER_HOST manages, `none` only
    * records it.
    */
-  target: z.enum([...deployTargets, 'none']).default('local'),
-  proxy: z
-    .strictObject({
-      /** Clients send predictions here; the proxy balances them over the healthy servers. */
-      port: port.default(8000),
-      /** The address it listens on: 127.0.0.1 keeps it to the machine, 0.0.0.0 serves the network. */
-      host: z.string().min(1).default('127.0.0.1'),
-      /** How often the proxy checks each server's /ready. */
-      health_interval_seconds: z.number().positive().default(1),
-      /** The longest a client waits for a server's answer, one retry on another server included; then 504. */
-      upstream_timeout_ms: z.number().int().positive().default(10_000),
+  // The targets are those of target-support.ts, read at each parse: a registered one counts too.
+  target: z
+    .string()
+    .refine((t) => t === 'none' || targetSupport(t) !== undefined, {
+      error: () => `expected one of ${[...deployTargets(), 'none'].join(', ')}`,
     })
-    .prefault({}),
+    .default('local'),
+  proxy: proxyKeys.prefault({}),
   /** swarm: the tasks of each version; `mlops scale <n>` changes it on the live one. */
   replicas: z.number().int().min(1).default(2),
   swarm: z
@@ -462,12 +463,8 @@ const deploy = deployKeys.superRefine((d, ctx) => {
       message: `${d.replicas} is over deploy.swarm.max_replicas (${d.swarm.max_replicas}): raise that too`,
     });
   if (d.release === 'direct') return;
-  if (d.target === 'swarm')
-    ctx.addIssue({
-      code: 'custom',
-      path: ['release'],
-      message: `a ${d.release} stage holds one server out of rotation, and a swarm version is a service of several tasks: deploy.target swarm releases directly`,
-    });
+  const refused = stagesRefused(d.target, d.release);
+  if (refused) ctx.addIssue({ code: 'custom', path: ['release'], message: refused });
   const stage = d[d.release];
   if (stage.duration === undefined && stage.min_requests === undefined)
     ctx.addIssue({
@@ -483,7 +480,7 @@ const deploy = deployKeys.superRefine((d, ctx) => {
 export const logAcks = ['queue', 'write'] as const;
 export type LogAck = (typeof logAcks)[number];
 
-const serving = z.strictObject({
+export const servingKeys = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8080),
   /** Most records one `{"instances": [...]}` request may carry. */
   max_batch: z.number().int().positive().default(1024),
@@ -581,7 +578,7 @@ export const configSchema = z
     registry: registry.prefault({}),
     image: image.prefault({}),
     deploy: deploy.prefault({}),
-    serving: serving.prefault({}),
+    serving: servingKeys.prefault({}),
     monitoring: monitoring.prefault({}),
     retirement: retirement.prefault({}),
     predict: predict.optional(),

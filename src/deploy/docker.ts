@@ -12,6 +12,10 @@ import { EngineFleet } from './engine-fleet.js';
 import { serverLogs } from './server-logs.js';
 import { versionImage } from './version-image.js';
 import { dockerName } from '../docker-name.js';
+import { IMAGE_MODEL_DIR } from '../image/context.js';
+import { SERVER_SPEC_VARIABLE, serverSpecFor } from '../serving-spec.js';
+import { builtInSupport } from '../target-support.js';
+import { LABEL, projectFilter, projectLabels } from './labels.js';
 import type { Server } from '../step-outputs.js';
 
 type Labels = Record<string, string>;
@@ -31,7 +35,8 @@ export class DockerFleet extends EngineFleet<Server> implements Fleet {
   }
 
   readonly target = 'docker';
-  protected readonly discovery = 'docker';
+  readonly supports = builtInSupport.docker;
+  readonly discovery = 'docker';
   readonly predictionStore: string;
 
   constructor(ctx: StepContext, docker: Docker) {
@@ -46,19 +51,19 @@ export class DockerFleet extends EngineFleet<Server> implements Fleet {
   }
 
   async list(): Promise<Server[]> {
-    const filters = { label: [`mlops.project=${this.ctx.config.project}`, 'mlops.role=server'] };
+    const filters = { label: projectFilter(this.ctx.config.project, 'server') };
     const found = await this.engine('listing the servers', () => this.docker.listContainers({ all: true, filters }));
     const servers = await Promise.all(
       found.map(async (c) => {
         const info = await this.docker.getContainer(c.Id).inspect();
         const labels = c.Labels as Labels;
-        const port = Number(labels['mlops.port']);
+        const [port, version] = [Number(labels[LABEL.port]), labels[LABEL.version]!];
         const running = info.State.Running;
         return {
           id: c.Names[0]!.replace(/^\//, ''),
-          version: labels['mlops.model.version']!,
+          version,
           port,
-          url: `http://127.0.0.1:${port}`,
+          url: this.serverUrl(version, port),
           running,
           since: running ? info.State.StartedAt : info.State.FinishedAt,
         };
@@ -70,28 +75,24 @@ export class DockerFleet extends EngineFleet<Server> implements Fleet {
   async start(version: string, port: number): Promise<Server> {
     const name = dockerName(this.ctx.config.project, version, port);
     const { image } = await versionImage(this.ctx, this.docker, version);
-    const labels: Labels = {
-      'mlops.project': this.ctx.config.project,
-      'mlops.role': 'server',
-      'mlops.port': String(port),
-      'mlops.model.version': version,
-    };
+    const labels: Labels = { ...projectLabels(this.ctx.config.project, 'server'), [LABEL.port]: String(port), [LABEL.version]: version };
     await this.engine(`starting ${name}`, async () => {
       const existing = this.docker.getContainer(name);
       // A stopped container of this version and port (kept for rollback) starts again as it was.
       const kept = await existing.inspect().catch(() => undefined);
       if (kept) return existing.start();
       const predictions = await predictionMount(this.ctx, this.docker, name);
+      const spec = serverSpecFor(this.ctx.config, { port, model_dir: IMAGE_MODEL_DIR, prediction_log: predictions.log });
       const container = await this.docker.createContainer({
         name,
         Image: image,
-        Env: [`PORT=${port}`, `MLOPS_PREDICTION_LOG=${predictions.log}`],
+        Env: [`${SERVER_SPEC_VARIABLE}=${JSON.stringify(spec)}`],
         Labels: labels,
         HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'unless-stopped' }, Binds: [predictions.bind] },
       });
       await container.start();
     });
-    return { id: name, version, port, url: `http://127.0.0.1:${port}`, running: true, since: new Date().toISOString() };
+    return { id: name, version, port, url: this.serverUrl(version, port), running: true, since: new Date().toISOString() };
   }
 
   async liveness(server: Server): Promise<Liveness> {
@@ -103,7 +104,8 @@ export class DockerFleet extends EngineFleet<Server> implements Fleet {
     return { exited: true, reason: logs.trim() ? lastWords(logs) : `exit code ${info.State.ExitCode}` };
   }
 
-  readonly stages = true;
+  /** Containers run on the host's network. */
+  serverUrl = (_version: string, port: number) => `http://127.0.0.1:${port}`;
   port = (version: string, servers: Server[]) => hostPort(this.ctx, version, servers);
 
   async ready(server: Server): Promise<boolean> {

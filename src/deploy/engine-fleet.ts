@@ -5,7 +5,8 @@ import type { Server } from '../step-outputs.js';
 import { execRequest } from './docker-exec.js';
 import type { HostRequest } from './host-request.js';
 import type { ProxyClient } from './proxy-client.js';
-import { ensureProxyContainer, proxyContainerName, removeProxyContainer, type ProxyDiscovery } from './proxy-container.js';
+import type { DiscoveryName } from '../serving-spec.js';
+import { ensureProxyContainer, proxyContainerName, removeProxyContainer } from './proxy-container.js';
 import { versionImage } from './version-image.js';
 
 /**
@@ -15,7 +16,7 @@ import { versionImage } from './version-image.js';
 export abstract class EngineFleet<S extends Server> {
   readonly request: HostRequest;
   /** How the proxy finds this fleet's servers. */
-  protected abstract readonly discovery: ProxyDiscovery;
+  abstract readonly discovery: DiscoveryName;
 
   constructor(
     protected readonly ctx: StepContext,

@@ -1,7 +1,8 @@
-import type { DeployTarget } from '../config/schema.js';
 import { MlopsError } from '../errors.js';
 import { pollUntil } from '../poll.js';
+import type { DiscoveryName } from '../serving-spec.js';
 import type { Server } from '../step-outputs.js';
+import type { TargetSupport } from '../target-support.js';
 import type { HostRequest } from './host-request.js';
 import type { ProxyClient } from './proxy-client.js';
 
@@ -19,13 +20,23 @@ export interface PredictionLogSource {
 export const ROTATION_TIMEOUT_MS = 30_000;
 
 /**
- * What a deploy target does; the rollout (rollout.ts) is the same for every target. `S` is the
- * target's own record of a server: what its list() and start() return is what its other methods
- * are handed back.
+ * What a deploy target does: the whole of it, as the rollout (rollout.ts), the proxy and the config
+ * see it; they are the same for every target. `S` is the target's own record of a server: what its
+ * list() and start() return is what its other methods are handed back.
  */
 export interface Fleet<S extends Server = Server> {
-  readonly target: DeployTarget;
+  /** Its name, deploy.target's value. */
+  readonly target: string;
+  /** What it supports, its entry in target-support.ts: staged releases, scaling, an image. */
+  readonly supports: TargetSupport;
+  /**
+   * How its proxy finds the servers (serving/discoveries.ts); none where admit() registers them
+   * with the proxy, as a process's are.
+   */
+  readonly discovery?: DiscoveryName;
   readonly request: HostRequest;
+  /** The url the proxy knows a server of `version` on `port` by, before it starts: a staged release holds it. */
+  serverUrl(version: string, port: number): string;
   /**
    * The project's proxy, started (from the version's image, for containers) unless it runs
    * already, and knowing the servers that run (a proxy started afresh, after a reboot say, learns them).
@@ -51,8 +62,6 @@ export interface Fleet<S extends Server = Server> {
   liveness(server: S): Promise<Liveness>;
   /** Whether it answers /ready and passes Docker's HEALTHCHECK, where there is one: every task of it, for a service. */
   ready(server: S): Promise<boolean>;
-  /** Whether the proxy can hold a server of this fleet out of rotation for a shadow or canary stage: one url per server. */
-  readonly stages: boolean;
   /** Changes how many tasks serve, for fleets whose servers have several (swarm); waits until the proxy balances over them. */
   scale?(proxy: ProxyClient, server: S, replicas: number): Promise<void>;
   /**

@@ -7,6 +7,8 @@ import type { StepContext } from '../context.js';
 import { withFileLock } from '../file-lock.js';
 import { readJson, removeAbandonedTemps, writeJson } from '../json-file.js';
 import { lastWords, processState, terminate } from '../processes.js';
+import { serverSpec, serverSpecFor } from '../serving-spec.js';
+import { builtInSupport } from '../target-support.js';
 import { ROTATION_TIMEOUT_MS, type Fleet, type Liveness, type PredictionLogSource } from './fleet.js';
 import { answersOk, type HostRequest } from './host-request.js';
 import { hostPort } from './ports.js';
@@ -33,6 +35,9 @@ const localState = z.array(
 /** A local server as local.json keeps it: a Server with its process and its own output. */
 export type LocalServer = z.output<typeof localState>[number];
 
+/** A server's spec, beside its output. */
+const specFile = (logFile: string) => logFile.replace(/\.log$/, '.spec.json');
+
 /** Local servers' ids, `<version>-<port>`: their prediction logs share a folder with other logs. */
 const SERVER_ID = /^v\d+-\d+$/;
 
@@ -45,6 +50,7 @@ const SERVER_ID = /^v\d+-\d+$/;
  */
 export class LocalFleet implements Fleet<LocalServer> {
   readonly target = 'local';
+  readonly supports = builtInSupport.local;
   private readonly file: string;
   private readonly logDir: string;
   readonly predictionStore: string;
@@ -132,15 +138,16 @@ export class LocalFleet implements Fleet<LocalServer> {
     const logs = join(deployDir(this.ctx), 'logs');
     await mkdir(logs, { recursive: true });
     const logFile = join(logs, `${id}.log`);
-    const predictions = join(this.logDir, `${id}.jsonl`);
-    const args = ['--config', this.ctx.configFile, '--log-format', 'json', 'serve', '--model-dir', dir, '--port', String(port)];
-    const spawn = { args: [...args, '--prediction-log', predictions], logFile, env: this.ctx.env };
+    // The server runs as its spec says, the config as this process has it: it does not read the file again.
+    const spec = serverSpecFor(this.ctx.config, { port, model_dir: dir, prediction_log: join(this.logDir, `${id}.jsonl`) });
+    await writeJson(specFile(logFile), serverSpec, spec);
+    const spawn = { args: ['--log-format', 'json', 'serve', '--spec', specFile(logFile)], logFile, env: this.ctx.env };
     const { child: identity, settled } = await spawnRecorded(childRecordsDir(this.ctx), `server ${id}`, spawn);
     const server: LocalServer = {
       id,
       version,
       port,
-      url: `http://127.0.0.1:${port}`,
+      url: this.serverUrl(version, port),
       running: true,
       since: new Date().toISOString(),
       ...identity,
@@ -157,7 +164,7 @@ export class LocalFleet implements Fleet<LocalServer> {
     return { exited: true, reason: lastWords(await readFile(server.logFile, 'utf8').catch(() => '')) };
   }
 
-  readonly stages = true;
+  serverUrl = (_version: string, port: number) => `http://127.0.0.1:${port}`;
   port = (version: string, servers: LocalServer[]) => hostPort(this.ctx, version, servers);
   /** A process has no health check beyond /ready. */
   ready = (server: LocalServer) => answersOk(this.request, `${server.url}/ready`);
@@ -182,6 +189,7 @@ export class LocalFleet implements Fleet<LocalServer> {
   async remove(server: LocalServer): Promise<void> {
     await this.update((all) => all.filter((s) => s.id !== server.id));
     await rm(server.logFile, { force: true });
+    await rm(specFile(server.logFile), { force: true });
   }
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import type { StepContext } from '../context.js';
+import { projectFilter, projectLabels } from './labels.js';
 import { PREDICTIONS_DIR } from '../image/context.js';
 import { parseJson } from '../json-file.js';
 import { lastWords } from '../processes.js';
@@ -21,7 +22,7 @@ export const predictionVolume = (ctx: StepContext) => dockerName(ctx.config.proj
 export async function predictionMount(ctx: StepContext, docker: Docker, server: string): Promise<{ bind: string; log: string }> {
   const name = predictionVolume(ctx);
   // Creating a volume that exists returns it as it is.
-  await docker.createVolume({ Name: name, Labels: { 'mlops.project': ctx.config.project, 'mlops.role': 'predictions' } });
+  await docker.createVolume({ Name: name, Labels: projectLabels(ctx.config.project, 'predictions') });
   return { bind: `${name}:${PREDICTIONS_DIR}`, log: `${PREDICTIONS_DIR}/${server}.jsonl` };
 }
 
@@ -45,7 +46,7 @@ const listing = z.array(z.object({ name: z.string(), mtime: z.string() }));
  * engine there is nothing to read with (undefined).
  */
 async function createReader(ctx: StepContext, docker: Docker, cmd?: string[]): Promise<Docker.Container | undefined> {
-  const images = await docker.listImages({ filters: { label: [`mlops.project=${ctx.config.project}`] } });
+  const images = await docker.listImages({ filters: { label: projectFilter(ctx.config.project) } });
   const image = images.sort((a, b) => b.Created - a.Created)[0];
   if (!image) {
     ctx.log.warn(`no image of ${ctx.config.project} is left on the Docker engine to read the volume ${predictionVolume(ctx)} with`);
@@ -56,7 +57,7 @@ async function createReader(ctx: StepContext, docker: Docker, cmd?: string[]): P
     Image: image.Id,
     Entrypoint: ['node'],
     Cmd: cmd,
-    Labels: { 'mlops.project': ctx.config.project, 'mlops.role': 'log-reader' },
+    Labels: projectLabels(ctx.config.project, 'log-reader'),
     HostConfig: { NetworkMode: 'none', Binds: [`${predictionVolume(ctx)}:${PREDICTIONS_DIR}:ro`] },
   });
 }

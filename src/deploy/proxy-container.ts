@@ -6,12 +6,11 @@ import { demux, execRequest } from './docker-exec.js';
 import { ProxyClient } from './proxy-client.js';
 import { pollUntil } from '../poll.js';
 import { dockerName } from '../docker-name.js';
+import { PROXY_SPEC_VARIABLE, proxySpecFor, type DiscoveryName } from '../serving-spec.js';
+import { LABEL, projectLabels } from './labels.js';
 
 /** The proxy container's name: one per project and Docker host. */
 export const proxyContainerName = (ctx: StepContext) => dockerName(ctx.config.project, 'proxy');
-
-/** How the proxy finds the servers through the engine: containers by their labels, or a swarm's service tasks. */
-export type ProxyDiscovery = 'docker' | 'swarm';
 
 /**
  * deploy.target docker's and swarm's proxy: a container of a prediction image running /app/proxy.js
@@ -28,18 +27,17 @@ export async function ensureProxyContainer(
   ctx: StepContext,
   docker: Docker,
   image: string,
-  discovery: ProxyDiscovery,
+  discovery: DiscoveryName,
 ): Promise<ProxyClient> {
-  const { port, host, health_interval_seconds, upstream_timeout_ms } = ctx.config.deploy.proxy;
+  const { port, host } = ctx.config.deploy.proxy;
   const name = proxyContainerName(ctx);
   const url = `http://127.0.0.1:${port}`;
   const client = new ProxyClient(url, '', execRequest(docker, name));
   const want = {
-    'mlops.project': ctx.config.project,
-    'mlops.role': 'proxy',
-    'mlops.port': String(port),
-    'mlops.host': host,
-    'mlops.discovery': discovery,
+    ...projectLabels(ctx.config.project, 'proxy'),
+    [LABEL.port]: String(port),
+    [LABEL.host]: host,
+    [LABEL.discovery]: discovery,
   };
   const existing = await docker
     .getContainer(name)
@@ -56,12 +54,7 @@ export async function ensureProxyContainer(
       Entrypoint: ['node', '/app/proxy.js'],
       User: '0',
       Env: [
-        `PORT=${port}`,
-        `MLOPS_PROXY_HOST=${host}`,
-        `MLOPS_PROJECT=${ctx.config.project}`,
-        `MLOPS_DISCOVERY=${discovery}`,
-        `MLOPS_HEALTH_INTERVAL_SECONDS=${health_interval_seconds}`,
-        `MLOPS_UPSTREAM_TIMEOUT_MS=${upstream_timeout_ms}`,
+        `${PROXY_SPEC_VARIABLE}=${JSON.stringify(proxySpecFor(ctx.config, { discovery: { name: discovery, project: ctx.config.project } }))}`,
       ],
       Labels: want,
       HostConfig: {
@@ -73,7 +66,7 @@ export async function ensureProxyContainer(
     await container.start();
   }
   await waitForProxy(ctx, docker, name, client);
-  ctx.log.info(`proxy container ${name} on ${host}:${port}, discovering containers by label`);
+  ctx.log.info(`proxy container ${name} on ${host}:${port}, finding the servers by ${discovery} discovery`);
   return client;
 }
 

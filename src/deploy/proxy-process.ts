@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { readJson, writeJson } from '../json-file.js';
 import { lastWords, processState, terminate, type ProcessIdentity } from '../processes.js';
 import { registerSecret } from '../secrets.js';
+import { proxySpec, proxySpecFor } from '../serving-spec.js';
 import type { HostRequest } from './host-request.js';
 import { spawnRecorded } from './child-records.js';
 import { childRecordsDir, deployDir } from './paths.js';
@@ -60,9 +61,11 @@ export async function ensureProxyProcess(ctx: StepContext, request: HostRequest)
   registerSecret(token);
   await mkdir(deployDir(ctx), { recursive: true });
   const logFile = join(deployDir(ctx), 'proxy.log');
-  const args = ['--config', ctx.configFile, '--log-format', 'json', 'proxy', '--port', String(port), '--host', host];
+  // The proxy runs as its spec says, the config as this process has it; /dashboard lists this config's runs.
+  const specFile = join(deployDir(ctx), 'proxy.spec.json');
+  await writeJson(specFile, proxySpec, proxySpecFor(ctx.config, { runs_dir: dirname(ctx.runDir) }));
   const { child: proxy, settled } = await spawnRecorded(childRecordsDir(ctx), 'the local proxy', {
-    args,
+    args: ['--log-format', 'json', 'proxy', '--spec', specFile],
     logFile,
     env: { ...ctx.env, MLOPS_ADMIN_TOKEN: token },
   });

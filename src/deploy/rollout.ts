@@ -11,6 +11,7 @@ import { releaseStrategy } from './release/modes.js';
 import { judge, releaseTags } from './release/verdict.js';
 import { hasFleet, openFleet } from './targets.js';
 import type { DeployOutputs, ReleaseReport, Server } from '../step-outputs.js';
+import { stagesRefused, stagingTargets } from '../target-support.js';
 
 /**
  * Stopped servers beyond the newest `retire.keep`, or older than `retire.ttl_hours`, are removed;
@@ -49,11 +50,9 @@ export async function rollout(
   const { registry } = ctx;
   await assertNotRetired(registry, version);
   const fleet = await openFleet(ctx);
-  if (mode !== 'direct' && !fleet.stages)
-    throw configError(
-      `a ${mode} stage holds one server out of rotation, and deploy.target ${fleet.target} runs each version as several`,
-      'release directly (deploy.release direct), or stage on the local or docker target',
-    );
+  const refused = stagesRefused(fleet.target, mode);
+  if (refused)
+    throw configError(refused, `release directly (deploy.release direct), or stage on deploy.target ${stagingTargets().join(' or ')}`);
   const proxy = await fleet.proxy(version);
   const servers = await fleet.list();
   const live = servers.filter((s) => s.running);
@@ -65,7 +64,7 @@ export async function rollout(
   const task = ctx.progress.start(`deploy ${version} (${fleet.target}, ${release.mode})`, { total: 4 });
   const began = performance.now();
   const port = await fleet.port(version, servers);
-  await release.hold(proxy, `http://127.0.0.1:${port}`);
+  await release.hold(proxy, fleet.serverUrl(version, port));
   let report: ReleaseReport | undefined;
   const server = await fleet.start(version, port).catch(async (err: unknown) => {
     await release.end(proxy);

@@ -5,6 +5,7 @@ import { PREDICTIONS_DIR } from '../image/context.js';
 import { pollUntil } from '../poll.js';
 import { demux } from './docker-exec.js';
 import type { PredictionLogSource } from './fleet.js';
+import { projectLabels } from './labels.js';
 import { predictionVolume } from './prediction-volume.js';
 import { serverLogs, type LogFile } from './server-logs.js';
 import { listNodes, listTasks, nodeName, taskLogs, type SwarmTask } from './swarm-api.js';
@@ -64,7 +65,7 @@ export async function swarmPredictionLogs(ctx: StepContext, docker: Docker, sinc
   const name = `${predictionVolume(ctx)}-reader-${randomBytes(3).toString('hex')}`;
   const service = await docker.createService(pullAuth(ctx) ?? {}, {
     Name: name,
-    Labels: { 'mlops.project': ctx.config.project, 'mlops.role': 'log-reader' },
+    Labels: projectLabels(ctx.config.project, 'log-reader'),
     TaskTemplate: {
       ContainerSpec: {
         Image: image,

@@ -2,7 +2,10 @@ import type Docker from 'dockerode';
 import type { StepContext } from '../context.js';
 import { configError, MlopsError } from '../errors.js';
 import { openDocker, pingEngine } from '../image/docker.js';
-import { PREDICTIONS_DIR } from '../image/context.js';
+import { IMAGE_MODEL_DIR, PREDICTIONS_DIR } from '../image/context.js';
+import { SERVER_SPEC_VARIABLE, serverSpecFor, type ServerSpec } from '../serving-spec.js';
+import { builtInSupport } from '../target-support.js';
+import { LABEL, projectFilter, projectLabels } from './labels.js';
 import { lastWords } from '../processes.js';
 import { pollUntil } from '../poll.js';
 import { dockerName } from '../docker-name.js';
@@ -55,8 +58,8 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
   }
 
   readonly target = 'swarm';
-  protected readonly discovery = 'swarm';
-  readonly stages = false;
+  readonly supports = builtInSupport.swarm;
+  readonly discovery = 'swarm';
   readonly predictionStore: string;
 
   constructor(ctx: StepContext, docker: Docker) {
@@ -69,7 +72,7 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
   }
 
   async list(): Promise<SwarmServer[]> {
-    const filters = { label: [`mlops.project=${this.ctx.config.project}`, 'mlops.role=server'] };
+    const filters = { label: projectFilter(this.ctx.config.project, 'server') };
     const services = await this.engine('listing the services', () => this.docker.listServices({ filters }));
     return services.map((s) => this.server(s)).sort((a, b) => b.since.localeCompare(a.since));
   }
@@ -77,17 +80,17 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
   private server(service: Docker.Service): SwarmServer {
     const spec = service.Spec!;
     const labels = spec.Labels as Labels;
-    const port = Number(labels['mlops.port']);
+    const [port, version] = [Number(labels[LABEL.port]), labels[LABEL.version]!];
     const replicas = spec.Mode?.Replicated?.Replicas ?? 0;
     return {
       id: spec.Name!,
-      version: labels['mlops.model.version']!,
+      version,
       port,
-      url: `swarm://${spec.Name}`,
+      url: this.serverUrl(version, port),
       running: replicas > 0,
       since: service.UpdatedAt ?? service.CreatedAt ?? '',
       replicas,
-      slots: Number(labels['mlops.slots']),
+      slots: Number(labels[LABEL.slots]),
     };
   }
 
@@ -115,7 +118,7 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
       .getService(name)
       .inspect()
       .catch(() => undefined)) as { Spec: Docker.ServiceSpec } | undefined;
-    const slots = kept ? Number(kept.Spec.Labels?.['mlops.slots']) : swarm.max_replicas;
+    const slots = kept ? Number(kept.Spec.Labels?.[LABEL.slots]) : swarm.max_replicas;
     if (replicas > slots)
       throw configError(
         `${replicas} tasks of ${version} need ${replicas} ports, and ${name} has ${slots}`,
@@ -125,7 +128,7 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
       // A version kept for rollback comes back as it was, with deploy.replicas tasks, in rotation.
       await this.update(name, (spec) => {
         spec.Mode = { Replicated: { Replicas: replicas } };
-        spec.Labels = { ...spec.Labels, 'mlops.weight': '1' };
+        spec.Labels = { ...spec.Labels, [LABEL.weight]: '1' };
       });
     } else {
       const { image, pushed } = await versionImage(this.ctx, this.docker, version);
@@ -142,13 +145,28 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
       id: name,
       version,
       port,
-      url: `swarm://${name}`,
+      url: this.serverUrl(version, port),
       running: true,
       since: new Date().toISOString(),
       replicas,
       slots,
     };
   }
+
+  /** The spec of every task of a service whose first port is `port`: Swarm fills in the task's own names. */
+  private taskSpec(port: number): ServerSpec {
+    return serverSpecFor(this.ctx.config, {
+      port,
+      // The proxy reaches a task from the manager, at its node's address.
+      host: '0.0.0.0',
+      model_dir: IMAGE_MODEL_DIR,
+      // Each task writes a log of its own, which outlives it on its node's volume.
+      prediction_log: `${PREDICTIONS_DIR}/{{.Service.Name}}-{{.Task.Slot}}-{{.Task.ID}}.jsonl`,
+    });
+  }
+
+  /** Swarm knows a version's service by its name; the proxy, its tasks by their nodes' addresses. */
+  serverUrl = (version: string, port: number) => `swarm://${dockerName(this.ctx.config.project, version, port)}`;
 
   private spec(name: string, version: string, port: number, image: string): object {
     const { project } = this.ctx.config;
@@ -158,31 +176,23 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
     return {
       Name: name,
       Labels: {
-        'mlops.project': project,
-        'mlops.role': 'server',
-        'mlops.model.version': version,
-        'mlops.port': String(port),
-        'mlops.slots': String(swarm.max_replicas),
-        'mlops.weight': '1',
+        ...projectLabels(project, 'server'),
+        [LABEL.version]: version,
+        [LABEL.port]: String(port),
+        [LABEL.slots]: String(swarm.max_replicas),
+        [LABEL.weight]: '1',
       },
       TaskTemplate: {
         ContainerSpec: {
           Image: image,
-          Env: [
-            `PORT=${port}`,
-            'MLOPS_TASK_SLOT={{.Task.Slot}}',
-            // The proxy reaches a task from the manager, at its node's address.
-            'MLOPS_HOST=0.0.0.0',
-            // Each task writes a log of its own, which outlives it on its node's volume.
-            `MLOPS_PREDICTION_LOG=${PREDICTIONS_DIR}/{{.Service.Name}}-{{.Task.Slot}}-{{.Task.ID}}.jsonl`,
-          ],
-          Labels: { 'mlops.project': project, 'mlops.role': 'swarm-task' },
+          Env: [`${SERVER_SPEC_VARIABLE}=${JSON.stringify(this.taskSpec(port))}`, 'MLOPS_TASK_SLOT={{.Task.Slot}}'],
+          Labels: projectLabels(project, 'swarm-task'),
           Mounts: [
             {
               Type: 'volume',
               Source: volume,
               Target: PREDICTIONS_DIR,
-              VolumeOptions: { Labels: { 'mlops.project': project, 'mlops.role': 'predictions' } },
+              VolumeOptions: { Labels: projectLabels(project, 'predictions') },
             },
           ],
           StopGracePeriod: this.stopSeconds * SECOND,
@@ -258,7 +268,7 @@ export class SwarmFleet extends EngineFleet<SwarmServer> implements Fleet<SwarmS
 
   /** Weight 0 on the service: the proxy drains its tasks (requests in flight finish) before Swarm stops them. */
   async evict(proxy: ProxyClient, server: SwarmServer): Promise<void> {
-    await this.update(server.id, (spec) => void (spec.Labels = { ...spec.Labels, 'mlops.weight': '0' }));
+    await this.update(server.id, (spec) => void (spec.Labels = { ...spec.Labels, [LABEL.weight]: '0' }));
     await pollUntil(
       10_000,
       async () => (await SwarmFleet.backends(proxy, server)).every((b) => b.weight === 0),

@@ -2,14 +2,16 @@ import type { Pack } from 'tar-stream';
 import type Docker from 'dockerode';
 import { readArtifactIfAny, writeArtifact } from '../artifacts.js';
 import { buildFile, recordFile } from '../artifact-files.js';
-import { imageTargets, type Config } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import type { StepContext } from '../context.js';
+import { LABEL } from '../deploy/labels.js';
 import { configError } from '../errors.js';
 import { gitSha } from '../lineage.js';
 import { buildContext } from './context.js';
 import { engineError, followStream, openDocker, pingEngine, StreamError, type StreamEvent } from './docker.js';
 import { dockerName } from '../docker-name.js';
 import type { BuildOutputs } from '../step-outputs.js';
+import { targetSupport } from '../target-support.js';
 
 /** The image's repository: `image.name`, else `<project>-server`, under `image.registry` when set. */
 export function imageRepository(config: Config): string {
@@ -28,13 +30,13 @@ function labels(ctx: StepContext, version: string, runId: string, metrics: Recor
     'org.opencontainers.image.revision': gitSha(ctx.configDir, ctx.env),
     'org.opencontainers.image.created': new Date().toISOString(),
     ...(source ? { 'org.opencontainers.image.source': source } : {}),
-    'mlops.project': ctx.config.project,
-    'mlops.model.version': version,
-    'mlops.run_id': runId,
+    [LABEL.project]: ctx.config.project,
+    [LABEL.version]: version,
+    [LABEL.runId]: runId,
     ...Object.fromEntries(
       Object.entries(metrics)
         .filter(([, v]) => typeof v === 'number')
-        .map(([k, v]) => [`mlops.metric.${k}`, String(v)]),
+        .map(([k, v]) => [LABEL.metric(k), String(v)]),
     ),
   };
 }
@@ -75,7 +77,7 @@ export async function runBuild(
  */
 export function forContainers<T>(work: (ctx: StepContext, version: string) => Promise<T>) {
   return async (ctx: StepContext): Promise<T | undefined> => {
-    if (!imageTargets.has(ctx.config.deploy.target)) return undefined;
+    if (!targetSupport(ctx.config.deploy.target)?.image) return undefined;
     const recorded = await readArtifactIfAny(ctx, recordFile);
     return recorded && work(ctx, recorded.version);
   };
@@ -95,7 +97,7 @@ export async function buildImage(ctx: StepContext, options: { version?: string }
   const image = `${imageRepository(ctx.config)}:${manifest.version}`;
   const docker = openDocker(ctx.env);
   await pingEngine(docker, `building ${image}`);
-  const tar = await buildContext({ base, port: ctx.config.serving.port, modelDir: dir, serving: ctx.config.serving });
+  const tar = await buildContext({ base, modelDir: dir, serving: ctx.config.serving });
   const imageLabels = labels(ctx, manifest.version, manifest.runId, (manifest.summary.metrics ?? {}) as Record<string, unknown>);
   const task = ctx.progress.start(`build ${image}`);
   let step = 0;

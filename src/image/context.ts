@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { pack, type Pack } from 'tar-stream';
 import { packageRoot } from '../package-root.js';
+import type { Config } from '../config/schema.js';
+import { SERVER_SPEC_VARIABLE, type ServerSpec } from '../serving-spec.js';
 
 /** Serving's sources: TypeScript under vitest or tsx, the compiled JavaScript in dist/ otherwise (a bundled action too). */
 const here = import.meta.url;
@@ -42,10 +44,14 @@ async function tfjsWasmFiles(): Promise<string[]> {
 }
 
 /**
- * `docker build`'s health check, with no curl in the image: node asks /health on the container's
- * PORT, shifted by a swarm task's slot as the server's is (slotOffset). A script for the container, not a read of this process's environment (test/structure.test.ts).
+ * `docker build`'s health check, with no curl in the image: node asks /health on the port of the
+ * container's spec (MLOPS_SERVER_SPEC, else PORT), shifted by a swarm task's slot as the server's is
+ * (slotOffset). A script for the container, not a read of this process's environment (test/structure.test.ts).
  */
-const HEALTHCHECK = `const { env } = process;\nconst port = Number(env.PORT ?? 8080) + (env.MLOPS_TASK_SLOT ? Number(env.MLOPS_TASK_SLOT) - 1 : 0);\nfetch('http://127.0.0.1:' + port + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
+const HEALTHCHECK = `const { env } = process;\nconst first = env.${SERVER_SPEC_VARIABLE} ? JSON.parse(env.${SERVER_SPEC_VARIABLE}).port : Number(env.PORT ?? 8080);\nconst port = first + (env.MLOPS_TASK_SLOT ? Number(env.MLOPS_TASK_SLOT) - 1 : 0);\nfetch('http://127.0.0.1:' + port + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));\n`;
+
+/** Where the image has its model: the servers' specs name it. */
+export const IMAGE_MODEL_DIR = '/app/model';
 
 /** The image's working folder, its user's own: the prediction log goes there. */
 export const WORKDIR = '/var/lib/mlops';
@@ -57,11 +63,10 @@ export const PREDICTIONS_DIR = `${WORKDIR}/predictions`;
 
 export interface ContextOptions {
   base: string;
-  port: number;
   /** The model version folder to bake in (model-in-image). */
   modelDir: string;
-  /** Written to /app/serving.json: the `serving` section of the config, nothing secret. */
-  serving: unknown;
+  /** The `serving` section of the config, in the image's default spec (/app/serving.json): nothing secret. */
+  serving: Config['serving'];
 }
 
 /**
@@ -76,8 +81,8 @@ export async function buildContext(options: ContextOptions): Promise<Pack> {
     'COPY app/ /app/',
     `WORKDIR ${WORKDIR}`,
     'USER 1000:1000',
-    `ENV NODE_ENV=production PORT=${options.port}`,
-    `EXPOSE ${options.port}`,
+    `ENV NODE_ENV=production PORT=${options.serving.port}`,
+    `EXPOSE ${options.serving.port}`,
     'HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 CMD ["node", "/app/healthcheck.js"]',
     'ENTRYPOINT ["node", "/app/server.js"]',
     '',
@@ -93,7 +98,9 @@ export async function buildContext(options: ContextOptions): Promise<Pack> {
   for (const { path, contents } of await bundleServer()) add(`app/${path.slice('/app/'.length)}`, contents);
   add('app/package.json', '{ "type": "module" }\n');
   add('app/healthcheck.js', HEALTHCHECK);
-  add('app/serving.json', `${JSON.stringify({ serving: options.serving }, null, 2)}\n`);
+  // The spec a container runs with when the deploy side hands it none (`docker run` by hand).
+  const spec: ServerSpec = { serving: options.serving, port: options.serving.port, host: '127.0.0.1', model_dir: IMAGE_MODEL_DIR };
+  add('app/serving.json', `${JSON.stringify(spec, null, 2)}\n`);
   for (const file of await tfjsWasmFiles()) add(`app/${file.split('/').pop()}`, await readFile(file));
   for (const file of await readdir(options.modelDir)) add(`app/model/${file}`, await readFile(join(options.modelDir, file)));
   tar.finalize();

@@ -40,7 +40,7 @@ describe('a swarm task as the proxy finds it', () => {
       url: 'http://10.77.0.12:9102',
       version: 'v2',
       weight: 1,
-      source: 'docker',
+      source: 'swarm',
     });
   });
 

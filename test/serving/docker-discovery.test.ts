@@ -35,15 +35,15 @@ const predict = (url: string) => fetch(`${url}/predict`, { method: 'POST', heade
 
 describe('labels of a prediction server container', () => {
   it('name its port, model version and weight', () => {
-    expect(backendFromLabels({ 'mlops.port': '8101', 'mlops.model.version': 'v4', 'mlops.weight': '9' })).toEqual({
+    expect(backendFromLabels({ 'mlops.port': '8101', 'mlops.model.version': 'v4', 'mlops.weight': '9' }, 'docker')).toEqual({
       url: 'http://127.0.0.1:8101',
       version: 'v4',
       weight: 9,
       source: 'docker',
     });
-    expect(backendFromLabels({ 'mlops.port': '8101' })).toMatchObject({ version: 'unknown', weight: 1 });
-    expect(backendFromLabels({})).toBe('label mlops.port is "", expected the port the server listens on');
-    expect(backendFromLabels({ 'mlops.port': '8101', 'mlops.weight': '-1' })).toContain('label mlops.weight is "-1"');
+    expect(backendFromLabels({ 'mlops.port': '8101' }, 'docker')).toMatchObject({ version: 'unknown', weight: 1 });
+    expect(backendFromLabels({}, 'docker')).toBe('label mlops.port is "", expected the port the server listens on');
+    expect(backendFromLabels({ 'mlops.port': '8101', 'mlops.weight': '-1' }, 'docker')).toContain('label mlops.weight is "-1"');
   });
 });
 
@@ -166,7 +166,7 @@ describe.skipIf(!engine)('Docker label discovery (real Docker engine)', () => {
       headers: { authorization: 'Bearer docker-test-token' },
     });
     expect(res.status).toBe(409);
-    expect((await res.json()).error).toContain('discovered container');
+    expect((await res.json()).error).toContain('found by docker discovery');
     await server.container.kill();
   }, 60_000);
 });

@@ -310,13 +310,16 @@ describe('the prediction proxy', () => {
     expect(seen.headers).toMatchObject({ 'x-custom': 'kept', host: new URL(echo.url).host, 'content-length': '5' });
   });
 
-  it('refuses a body over 8 MiB with 413', async () => {
-    const p = await proxy();
+  it("refuses a body over the servers' limit (serving.max_body_bytes) with 413, and forwards one at the limit", async () => {
+    const p = await proxy({ maxBodyBytes: 64 });
     const echo = await stub('echo');
     await register(p.url, 'echo', { url: echo.url, version: 'v1' });
-    const res = await fetch(`${p.url}/predict`, { method: 'POST', body: 'x'.repeat(9 * 2 ** 20) });
-    expect(res.status).toBe(413);
-    expect((await res.json()).error).toContain('over');
+    const over = await fetch(`${p.url}/predict`, { method: 'POST', body: 'x'.repeat(65) });
+    expect(over.status).toBe(413);
+    expect((await over.json()).error).toBe('the body is over serving.max_body_bytes (64 bytes)');
+    const at = await fetch(`${p.url}/predict`, { method: 'POST', body: 'x'.repeat(64) });
+    expect(at.status).toBe(200);
+    expect((await at.json()).body).toBe('x'.repeat(64));
   });
 
   it('exports Prometheus metrics: requests by backend, version and status, retries, upstream latency, backend health', async () => {
