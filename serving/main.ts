@@ -12,7 +12,7 @@ import { createLogger } from '../src/log.js';
 import { preferredBackend } from '../src/model/backend.js';
 import { registerSecret } from '../src/secrets.js';
 import { parseSpec, SERVER_SPEC_VARIABLE, serverSpec } from '../src/serving-spec.js';
-import { closeOnSignal, slotOffset, specOptions, startServer } from './server.js';
+import { closeOnSignal, slotOffset, serverOptions, startServer } from './server.js';
 
 const app = new URL('./', import.meta.url).pathname;
 const env = process.env; // the container's, read here only
@@ -29,7 +29,7 @@ try {
   }
   const adminToken = env.MLOPS_ADMIN_TOKEN || undefined;
   if (adminToken) registerSecret(adminToken);
-  const server = await startServer({ ...specOptions(spec, slotOffset(env)), logger, adminToken, backend: preferredBackend(env) });
+  const server = await startServer({ ...serverOptions(spec, slotOffset(env)), logger, adminToken, backend: preferredBackend(env) });
   await closeOnSignal(server);
   logger.info('prediction server stopped');
 } catch (err) {

@@ -10,7 +10,7 @@ import { configError, describeError } from '../src/errors.js';
 import { openDocker } from '../src/image/docker.js';
 import { createLogger } from '../src/log.js';
 import { parseSpec, PROXY_SPEC_VARIABLE, proxySpec } from '../src/serving-spec.js';
-import { specOptions, startProxy } from './proxy.js';
+import { proxyOptions, startProxy } from './proxy.js';
 import { closeOnSignal } from './server.js';
 
 const env = process.env; // the container's, read here only
@@ -19,7 +19,7 @@ try {
   const handed = env[PROXY_SPEC_VARIABLE];
   if (!handed)
     throw configError(`${PROXY_SPEC_VARIABLE} is not set: the proxy runs as its spec says`, 'deploy again: the deployer sets it');
-  const proxy = await startProxy({ ...specOptions(parseSpec(proxySpec, handed, PROXY_SPEC_VARIABLE), () => openDocker(env)), logger });
+  const proxy = await startProxy({ ...proxyOptions(parseSpec(proxySpec, handed, PROXY_SPEC_VARIABLE), () => openDocker(env)), logger });
   await closeOnSignal(proxy);
   logger.info('prediction proxy stopped');
 } catch (err) {

@@ -196,7 +196,7 @@ export function createProxy(options: ProxyOptions): {
  * What a proxy started from its spec is: its address, health checks, limits, and the discovery the
  * spec names, following the engine `docker` opens.
  */
-export function specOptions(spec: ProxySpec, docker: () => Docker): Omit<ProxyOptions, 'logger'> & { port: number; host: string } {
+export function proxyOptions(spec: ProxySpec, docker: () => Docker): Omit<ProxyOptions, 'logger'> & { port: number; host: string } {
   const { discovery } = spec;
   return {
     port: spec.port,

@@ -91,7 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
  * What a server started from its spec is: the model folder served as is (model-in-image), on the
  * spec's port plus `offset` (a swarm task's), with a relative prediction log path under the working folder.
  */
-export const specOptions = (spec: ServerSpec, offset = 0): Pick<ServerOptions, 'serving' | 'configDir' | 'port' | 'host' | 'source'> => ({
+export const serverOptions = (spec: ServerSpec, offset = 0): Pick<ServerOptions, 'serving' | 'configDir' | 'port' | 'host' | 'source'> => ({
   serving: spec.serving,
   configDir: process.cwd(),
   port: spec.port + offset,

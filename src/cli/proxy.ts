@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { recentRuns } from '../runs/recent.js';
 import { registerSecret } from '../secrets.js';
 import { parseSpec, proxySpec, proxySpecFor, type ProxySpec } from '../serving-spec.js';
-import { specOptions, startProxy } from '../../serving/proxy.js';
+import { proxyOptions, startProxy } from '../../serving/proxy.js';
 import { closeOnSignal } from '../../serving/server.js';
 import { cliEnv, contextFrom, loggerFrom, type GlobalOptions } from './context.js';
 
@@ -41,7 +41,7 @@ export function registerProxy(cli: Command): void {
         ? { spec: parseSpec(proxySpec, await readFile(opts.spec, 'utf8'), opts.spec), log: loggerFrom(globals) }
         : await fromConfig(opts, globals);
       const proxy = await startProxy({
-        ...specOptions(spec, () => openDocker(env)),
+        ...proxyOptions(spec, () => openDocker(env)),
         logger: log,
         adminToken,
         runs: spec.runs_dir === undefined ? undefined : () => recentRuns(spec.runs_dir!),

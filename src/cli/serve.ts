@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { preferredBackend } from '../model/backend.js';
 import { registerSecret } from '../secrets.js';
 import { parseSpec, serverSpec } from '../serving-spec.js';
-import { closeOnSignal, specOptions, startServer, type ServerOptions } from '../../serving/server.js';
+import { closeOnSignal, serverOptions, startServer, type ServerOptions } from '../../serving/server.js';
 import { cliEnv, contextFrom, loggerFrom, type GlobalOptions } from './context.js';
 
 interface ServeFlags {
@@ -41,7 +41,7 @@ export function registerServe(cli: Command): void {
 type Started = Pick<ServerOptions, 'serving' | 'configDir' | 'port' | 'host' | 'source' | 'poll'>;
 
 async function fromSpec(file: string, log: Logger): Promise<{ options: Started; log: Logger }> {
-  return { options: specOptions(parseSpec(serverSpec, await readFile(file, 'utf8'), file)), log };
+  return { options: serverOptions(parseSpec(serverSpec, await readFile(file, 'utf8'), file)), log };
 }
 
 async function fromConfig(opts: ServeFlags, globals: GlobalOptions): Promise<{ options: Started; log: Logger }> {

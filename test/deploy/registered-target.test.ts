@@ -17,7 +17,7 @@ import { serverSpecFor } from '../../src/serving-spec.js';
 import type { Server } from '../../src/step-outputs.js';
 import type { TargetSupport } from '../../src/target-support.js';
 import { startProxy } from '../../serving/proxy.js';
-import { specOptions, startServer, type RunningServer } from '../../serving/server.js';
+import { serverOptions, startServer, type RunningServer } from '../../serving/server.js';
 import { predict, underLoad } from '../helpers/load.js';
 import { isolatedConfig, trainedRun } from '../helpers/model.js';
 import { freePort } from '../helpers/ports.js';
@@ -76,7 +76,7 @@ class InProcessFleet implements Fleet {
     const id = `${version}-${port}`;
     const prediction_log = join(this.ctx.config.workdir, `${id}.jsonl`);
     const spec = serverSpecFor(this.ctx.config, { port, model_dir: dir, prediction_log });
-    const running = await startServer({ ...specOptions(spec), logger: memoryLogger() });
+    const running = await startServer({ ...serverOptions(spec), logger: memoryLogger() });
     const server = { id, version, port, url: this.serverUrl(version, port), running: true, since: new Date().toISOString() };
     state.servers.set(id, { server, running });
     return server;
