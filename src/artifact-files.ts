@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { baselineNames, metricNames } from './config/schema.js';
 import type { Window } from './data/window.js';
 import type { MonitorReport } from './monitor/report.js';
+import { importanceSchema } from './model/model-card.js';
 import { manifestSchema } from './registry/schemas.js';
 import type {
   BatchCounts,
@@ -154,6 +155,7 @@ export const evaluationFile = artifact<EvaluateOutputs>(
     championSkipped: z.strictObject({ version: z.string(), reason: z.string() }).optional(),
     baselines: z.object({ constant: baselineEvaluation, linear: baselineEvaluation.optional() }).optional(),
     threshold: z.number().optional(),
+    importance: importanceSchema.optional(),
   }),
 );
 

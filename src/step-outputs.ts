@@ -4,6 +4,7 @@ import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
 import type { Metrics } from './evaluate/metrics.js';
 import type { BackendName } from './model/backend.js';
+import type { Importance } from './model/model-card.js';
 import type { HostProcess } from './processes.js';
 import type { VersionManifest } from './registry/schemas.js';
 
@@ -141,6 +142,8 @@ export interface EvaluateOutputs extends ModelEvaluation {
   baselines?: Baselines<{ metrics: Metrics } | { skipped: string }>;
   /** Binary, with model.threshold: the candidate's decision threshold, at which its metrics are. */
   threshold?: number;
+  /** The candidate's permutation importance on the test rows, as in its model card. */
+  importance?: Importance;
 }
 
 /** Something per baseline model: the constant one always, the linear one unless it could not be trained. */

@@ -5,10 +5,12 @@ import { stepDir, type StepContext } from '../context.js';
 import { preferredBackend } from '../model/backend.js';
 import type { Dataset } from '../model/dataset.js';
 import { readSplit } from '../model/dataset.js';
+import { writeModelCard } from '../model/model-card.js';
 import { loadPredictor, type Predictor } from '../model/predictor.js';
 import { readPreprocess, type PreprocessSpec } from '../model/preprocess.js';
 import { readExtract } from '../model/train.js';
 import { skippedText } from '../report.js';
+import { importanceOptions, permutationImportance } from './importance.js';
 import { evaluationOf, predictAll, testRows } from './test-predictions.js';
 import type { EvaluateOutputs, ModelEvaluation, TestPredictions } from '../step-outputs.js';
 
@@ -100,8 +102,8 @@ async function scoreBaselines(ctx: StepContext, test: Dataset, evaluation: Evalu
 }
 
 /**
- * The evaluate step: the trained model on the test split, per slice, its latency, and the champion
- * on the same rows, and the baselines; `evaluation.json` holds the metrics, `predictions.json` the per-row predictions
+ * The evaluate step: the trained model on the test split, per slice, its latency, its permutation
+ * importance (also written into its model card), the champion on the same rows, and the baselines; `evaluation.json` holds the metrics, `predictions.json` the per-row predictions
  * the gate resamples.
  */
 export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
@@ -116,6 +118,13 @@ export async function evaluate(ctx: StepContext): Promise<EvaluateOutputs> {
   const result: EvaluateOutputs = { rows: test.rows, sliceColumn, ...evaluationOf(predictions, 'candidate') };
   if (candidate.spec.label.threshold !== undefined) result.threshold = candidate.spec.label.threshold;
   Object.assign(result.metrics, latency(candidate, test));
+  const began = performance.now();
+  result.importance = permutationImportance(candidate, test, importanceOptions(ctx.config));
+  const { repeats, rows } = result.importance;
+  const seconds = ((performance.now() - began) / 1000).toFixed(1);
+  ctx.log.info(`evaluate: permutation importance of ${features.length} columns x ${repeats} shuffles on ${rows} rows in ${seconds} s`);
+  // The card travels with the model into the registry and the image: what it relies on goes with it.
+  await writeModelCard(candidateDir(ctx), { ...candidate.card, importance: result.importance });
   candidate.dispose();
   await scoreBaselines(ctx, test, result, predictions);
   const { registry } = ctx;

@@ -108,6 +108,21 @@ const threshold = z.object({
   atDefault: z.record(metricName, lossyNumber),
 });
 
+/**
+ * Permutation importance on the test split (the evaluate step adds it): how much `metric` gets worse,
+ * in its better direction, when one input column is shuffled, over seeded repeats; most important first.
+ */
+export const importanceSchema = z.object({
+  metric: metricName,
+  /** The metric unshuffled, and the rows and repeats it was measured on. */
+  score: lossyNumber,
+  rows: z.number().int().nonnegative(),
+  repeats: z.number().int().positive(),
+  seed: z.number().int(),
+  columns: z.array(z.object({ column: z.string().min(1), drop: lossyNumber, std: lossyNumber })),
+});
+export type Importance = z.output<typeof importanceSchema>;
+
 export const modelCardSchema = z.object({
   format: z.literal('mlops-model-card/1'),
   project: z.string().min(1),
@@ -140,6 +155,7 @@ export const modelCardSchema = z.object({
   threshold: threshold.optional(),
   /** model.class_weight: each class's weight in training's loss. */
   classWeights: z.record(z.string(), z.number()).optional(),
+  importance: importanceSchema.optional(),
   /** sha256 of every file of the model, by name. */
   checksums: z.record(
     z.string().regex(/^(?!\.\.?$)[^/\\]+$/, 'expected a file name in the model folder, without a path'),
