@@ -23,7 +23,7 @@ export interface AppOptions {
   draining: () => boolean;
 }
 
-const problem = (c: Context, status: 404 | 422 | 503, error: string, extra: object = {}) => c.json({ error, ...extra }, status);
+const problem = (c: Context, status: 400 | 404 | 422 | 503, error: string, extra: object = {}) => c.json({ error, ...extra }, status);
 
 export function createApp(options: AppOptions): Hono {
   const { store, log, metrics, serving, logger } = options;
@@ -69,7 +69,14 @@ export function createApp(options: AppOptions): Hono {
   app.post('/predict', requestId(), logPredictions(log, store, serving.log.ack), jsonBody(serving.max_body_bytes), (c) => {
     const model = store.current; // read once: this request finishes on this model even if a swap happens
     if (!model) return problem(c, 503, 'no model loaded yet');
-    const prediction = predict(model, c.get('body'), c.get('requestId'), serving, metrics);
+    const explain = c.req.query('explain');
+    if (explain !== undefined && explain !== 'true' && explain !== 'false')
+      return problem(c, 400, `explain: expected true or false, got ${JSON.stringify(explain.slice(0, 40))}`);
+    if (explain === 'true' && !model.predictor.explain)
+      return problem(c, 422, `model ${model.version} cannot explain its predictions`, {
+        hint: `its family (${model.predictor.card.family}) has no gradients; ask without explain=true`,
+      });
+    const prediction = predict(model, c.get('body'), c.get('requestId'), serving, metrics, explain === 'true');
     if (!prediction.ok) return problem(c, 422, 'invalid input', { fields: prediction.fields });
     c.set('prediction', prediction.entry);
     return c.body(prediction.json, 200, { 'content-type': 'application/json' });

@@ -1,6 +1,7 @@
 import type { Config } from '../src/config/schema.js';
 import { transform } from '../src/model/preprocess.js';
-import { outputJson } from '../src/model/output-json.js';
+import type { Explanation } from '../src/model/explain.js';
+import { f32, outputJson } from '../src/model/output-json.js';
 import type { Metrics } from './metrics.js';
 import type { ServedModel } from './model-store.js';
 import { outlierScores } from '../src/model/outliers.js';
@@ -13,16 +14,24 @@ export type Predicted = Omit<PredictionEntry, 'time' | 'latencyMs'>;
 /** The response's JSON text and the log entry, or the fields that cannot be predicted (a 422). */
 export type Prediction = { ok: true; json: string; entry: Predicted } | { ok: false; fields: FieldError[] };
 
+const explanationJson = ({ output, baseline, attributions }: Explanation) =>
+  `{"output":${JSON.stringify(output)},"baseline":${f32(baseline)},"attributions":{${Object.entries(attributions)
+    .map(([k, v]) => `${JSON.stringify(k)}:${Number.isFinite(v) ? f32(v) : 'null'}`)
+    .join(',')}}}`;
+
 /**
  * Predicts the records of a request body on `model`: validates them, feeds the drift monitor and
- * the prediction metrics, and returns the response as JSON text with what the prediction log keeps of it.
+ * the prediction metrics, and returns the response as JSON text with what the prediction log keeps
+ * of it. With `explain` (the model must have `predictor.explain`), each record also carries its
+ * attributions, which the log keeps only with serving.explain.log.
  */
 export function predict(
   model: ServedModel,
   body: { text: string; value: unknown },
   requestId: string,
-  serving: Pick<Config['serving'], 'max_batch' | 'outlier_z'>,
+  serving: Pick<Config['serving'], 'max_batch' | 'outlier_z' | 'explain'>,
   metrics: Pick<Metrics, 'predictions' | 'outliers'>,
+  explain = false,
 ): Prediction {
   const { spec } = model.predictor;
   const parsed = parseRecords(spec, body.value, serving.max_batch);
@@ -50,9 +59,14 @@ export function predict(
   for (const [label, n] of perClass) metrics.predictions.inc({ class: label, model_version: model.version }, n);
   if (outliers) metrics.outliers.inc({ model_version: model.version }, outliers);
 
-  const predictions = `[${outputs.json.join(',')}]`;
+  let shown = outputs.json;
+  if (explain) {
+    const explanations = model.predictor.explain!(x, rows, outputs.best, serving.explain.steps);
+    shown = shown.map((j, r) => `${j.slice(0, -1)},"explanation":${explanationJson(explanations[r]!)}}`);
+  }
+  const predictions = `[${(serving.explain.log ? shown : outputs.json).join(',')}]`;
   const tail = `"model_version":${JSON.stringify(model.version)},"request_id":"${requestId}"}`;
-  const json = batch ? `{"predictions":${predictions},${tail}` : `${outputs.json[0]!.slice(0, -1)},${tail}`;
+  const json = batch ? `{"predictions":[${shown.join(',')}],${tail}` : `${shown[0]!.slice(0, -1)},${tail}`;
   const entry = {
     requestId,
     modelVersion: model.version,

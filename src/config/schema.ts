@@ -520,6 +520,15 @@ export const servingKeys = z.strictObject({
       ack: z.enum(logAcks).default('queue'),
     })
     .prefault({}),
+  /** POST /predict?explain=true: per-column attributions of each prediction (integrated gradients against the train means). */
+  explain: z
+    .strictObject({
+      /** Points on the path from the train means to the record; more is closer to exact, and slower. */
+      steps: z.number().int().min(4, { error: 'expected at least 4 steps (50 is the default)' }).max(1000).default(50),
+      /** Whether the prediction log keeps the attributions; off by default, the response alone carries them. */
+      log: z.boolean().default(false),
+    })
+    .prefault({}),
 });
 
 /** A span of time such as `30m`, `1h` or `7d`. */

@@ -26,6 +26,12 @@ export interface Model {
   engine: string;
   /** The outputs for `rows` encoded rows (`rows x width`), row-major, in the encoding it learned. */
   predict(x: Float32Array, rows: number): Float32Array;
+  /**
+   * For each of `rows` encoded rows, the gradient of its output `pick[r]` with respect to its
+   * inputs (`rows x width`), as explanations integrate them. A family without gradients leaves it
+   * out, and its models cannot explain their predictions.
+   */
+  gradients?(x: Float32Array, rows: number, pick: Int32Array): Float32Array;
   /** Writes the model's files into `dir`; `load` reads them back. */
   save(dir: string): Promise<void>;
   dispose(): void;

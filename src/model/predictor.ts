@@ -1,5 +1,6 @@
 import type { BackendName } from './backend.js';
 import type { Value } from './dataset.js';
+import { explainer, type Explainer } from './explain.js';
 import { savedFamily } from './families.js';
 import { readPreprocess, targetScale, transform, type PreprocessSpec } from './preprocess.js';
 import { readModelCard, type ModelCard } from './model-card.js';
@@ -14,6 +15,11 @@ export interface Predictor {
   predict(columns: Record<string, Value[]>, rows: number): Float32Array;
   /** The same, from already transformed rows (`rows x spec.width`). */
   forward(x: Float32Array, rows: number): Float32Array;
+  /**
+   * Explains transformed rows' predictions (`predicted`: each row's class index), integrating
+   * gradients over `steps` points; undefined for a model family without gradients.
+   */
+  explain?: Explainer;
   /** Frees the model's memory; the predictor is unusable after. */
   dispose(): void;
 }
@@ -43,6 +49,7 @@ export async function loadPredictor(dir: string, backend?: BackendName): Promise
     engine: model.engine,
     forward,
     predict: (columns, rows) => forward(transform(spec, columns, rows), rows),
+    explain: model.gradients && explainer(spec, card.reference, model.gradients.bind(model), forward),
     dispose: () => model.dispose(),
   };
 }

@@ -12,9 +12,23 @@ import { withSeed } from '../random.js';
  * layers allow, as serving and evaluation always have; a freshly trained one on TF.js.
  */
 
+/** TF.js's own gradient of each row's picked output through the network, in inference mode (dropout off). */
+function gradients(net: tf.LayersModel, x: Float32Array, rows: number, pick: Int32Array): Float32Array {
+  const outputs = net.outputs[0]!.shape[1]!;
+  return tf.tidy(() => {
+    // One output (a sigmoid head, regression) is always the one picked; oneHot needs two.
+    const mask = outputs > 1 ? tf.oneHot(tf.tensor1d(pick, 'int32'), outputs) : tf.scalar(1);
+    const picked = (input: tf.Tensor) => tf.sum(tf.mul(net.apply(input, { training: false }) as tf.Tensor, mask));
+    return tf
+      .grad(picked)(tf.tensor2d(x, [rows, x.length / rows]))
+      .dataSync() as Float32Array;
+  });
+}
+
 const asModel = (net: tf.LayersModel, fast?: DenseForward): Model => ({
   engine: fast ? 'dense' : 'tfjs',
   predict: fast ?? ((x, rows) => predictRows(net, x, rows)),
+  gradients: (x, rows, pick) => gradients(net, x, rows, pick),
   save: (dir) => saveModel(net, dir),
   dispose: () => net.dispose(),
 });
