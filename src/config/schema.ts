@@ -524,7 +524,7 @@ export const servingKeys = z.strictObject({
   explain: z
     .strictObject({
       /** Points on the path from the train means to the record; more is closer to exact, and slower. */
-      steps: z.number().int().min(4, { error: 'expected at least 4 steps (50 is the default)' }).max(1000).default(50),
+      steps: z.number().int().min(4, { error: 'expected at least 4 steps (20 is the default)' }).max(1000).default(20),
       /** Whether the prediction log keeps the attributions; off by default, the response alone carries them. */
       log: z.boolean().default(false),
     })

@@ -70,7 +70,7 @@ beforeAll(async () => {
       registry: { path: join(root, 'registry') },
       workdir: join(root, 'work'),
       deploy: { target: 'none' },
-      serving: { log: { path: join(root, 'predictions.jsonl') }, explain: { steps: 32 } },
+      serving: { log: { path: join(root, 'predictions.jsonl') } },
     }),
   );
   config = (await loadConfig(file, process.env)).config;
