@@ -60,6 +60,8 @@ export function createApp(options: AppOptions): Hono {
       metrics: model.metrics,
       training: { backend: card.backend, epochs: card.training.epochs, best_epoch: card.training.bestEpoch, lineage: card.lineage },
       inference_engine: engine,
+      importance: card.importance ?? null,
+      explains: Boolean(model.predictor.explain),
       max_batch: serving.max_batch,
     });
   });

@@ -199,7 +199,10 @@ describe('mlops run', () => {
     const list = mlops('models', 'list', '--config', config);
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/v1\s+champion\s/);
-    expect(JSON.parse(mlops('models', 'show', 'champion', '--config', config).stdout)).toMatchObject({ version: 'v1', runId: 'one' });
+    const shown = JSON.parse(mlops('models', 'show', 'champion', '--config', config).stdout);
+    expect(shown).toMatchObject({ version: 'v1', runId: 'one', importance: { metric: 'accuracy', repeats: 5, rows: expect.any(Number) } });
+    // What the model relies on, most first: every input column with its drop and spread.
+    expect(shown.importance.columns[0]).toEqual({ column: expect.any(String), drop: expect.any(Number), std: expect.any(Number) });
     const rollback = mlops('models', 'rollback', '--config', config);
     expect(rollback.code).toBe(2);
     expect(rollback.stderr).toContain('error[config]: there is no previous version to roll back to');

@@ -3,6 +3,7 @@ import type { Logger } from '../../src/log.js';
 import type { BackendPool } from '../backends.js';
 import type { ProxyMetrics } from '../proxy-metrics.js';
 import { scrapeDrift, type DriftPoint } from './drift.js';
+import { championImportance } from './importance.js';
 import { dashboardRoutes, type ReleaseProvider, type RunsProvider } from './routes.js';
 import { DEFAULT_SAMPLING, Sampler, type SamplingOptions } from './sampler.js';
 import { readCounters } from './traffic.js';
@@ -32,7 +33,14 @@ export function createDashboard(options: {
     sampling,
   );
   return {
-    routes: dashboardRoutes({ sampler, pool, runs: options.runs, release: options.release, logger }),
+    routes: dashboardRoutes({
+      sampler,
+      pool,
+      runs: options.runs,
+      release: options.release,
+      importance: championImportance(pool, timeoutMs),
+      logger,
+    }),
     start: () => sampler.start(),
     close: () => sampler.stop(),
   };

@@ -13,6 +13,7 @@ const state = {
   backends: [],
   runs: { available: false, reason: 'loading' },
   release: null,
+  importance: null,
 };
 /** The charts by figure id, for the browser console and the browser test. */
 const charts = {};
@@ -169,6 +170,33 @@ function renderRelease() {
   document.getElementById('release-comparison').textContent = `p99 ratio to the champion ${ratio} · ${compared}`;
 }
 
+/** The champion's permutation importance, from its model card: a bar per column, most relied on first. */
+function renderImportance() {
+  const section = document.getElementById('importance');
+  const c = state.importance;
+  section.hidden = !c;
+  if (!c) return;
+  const { metric, score, rows, repeats, columns } = c.importance;
+  document.getElementById('importance-title').textContent = `What the champion ${c.version} relies on`;
+  document.getElementById('importance-note').textContent =
+    `The drop in ${metric} (${score.toFixed(4)} on ${rows.toLocaleString('en-US')} test rows) when one column's values are shuffled, mean of ${repeats} seeded shuffles.`;
+  const body = document.querySelector('#importance-columns tbody');
+  body.replaceChildren();
+  const top = Math.max(...columns.map((col) => col.drop), 0);
+  for (const col of columns) {
+    const row = body.insertRow();
+    cell(row, col.column);
+    cell(row, col.drop === null ? '–' : col.drop.toFixed(4), 'num');
+    cell(row, col.std === null ? '–' : col.std.toFixed(4), 'num');
+    const bar = document.createElement('meter');
+    bar.min = 0;
+    bar.max = top || 1;
+    bar.value = Math.max(0, col.drop ?? 0);
+    bar.title = `${col.column}: ${metric} drop ${col.drop}`;
+    row.insertCell().append(bar);
+  }
+}
+
 function renderRuns() {
   const note = document.getElementById('runs-note');
   const table = document.getElementById('runs');
@@ -218,6 +246,7 @@ function render(live) {
   for (const f of figures) draw(f);
   renderBackends();
   renderRelease();
+  renderImportance();
   renderRuns();
   renderBatches();
   const status = document.getElementById('status');
@@ -230,12 +259,12 @@ function take(snapshot) {
   Object.assign(state, snapshot);
 }
 
-function add({ sample, backends, runs, release }) {
+function add({ sample, backends, runs, release, importance }) {
   state.samples.push(sample);
   // The same bound as the proxy's history.
   const keep = Math.round(state.historyMs / state.intervalMs);
   if (state.samples.length > keep) state.samples.splice(0, state.samples.length - keep);
-  Object.assign(state, { backends, runs, release });
+  Object.assign(state, { backends, runs, release, importance });
 }
 
 async function poll() {

@@ -8,6 +8,7 @@ import type { RunDigest } from '../../src/runs/recent.js';
 import type { ReleaseComparison } from '../../src/step-outputs.js';
 import type { BackendPool, BackendView } from '../backends.js';
 import { dashboardAssets } from './assets.js';
+import type { ChampionImportance } from './importance.js';
 import type { Sample, Sampler } from './sampler.js';
 
 /** The recent runs with their gate decisions; the proxy has one where it can read the run ledger. */
@@ -24,10 +25,12 @@ export interface DashboardSnapshot {
   runs: RunsView;
   /** The shadow or canary stage in progress, as measured so far; null when none runs. */
   release: ReleaseComparison | null;
+  /** What the champion relies on (permutation importance from its model card); null when unknown. */
+  importance: ChampionImportance | null;
 }
 
 /** Each later event of /dashboard/events. */
-export type DashboardUpdate = Pick<DashboardSnapshot, 'backends' | 'runs' | 'release'> & { sample: Sample };
+export type DashboardUpdate = Pick<DashboardSnapshot, 'backends' | 'runs' | 'release' | 'importance'> & { sample: Sample };
 
 /** The staged release the proxy runs, if any. */
 export type ReleaseProvider = () => ReleaseComparison | undefined;
@@ -91,9 +94,11 @@ export function dashboardRoutes(options: {
   pool: BackendPool;
   runs?: RunsProvider;
   release?: ReleaseProvider;
+  importance?: () => Promise<ChampionImportance | null>;
   logger: Logger;
 }): Hono {
   const { sampler, pool } = options;
+  const importance = () => options.importance?.() ?? Promise.resolve(null);
   const runs = cachedRuns(options.runs, sampler.options.intervalMs, options.logger);
   const release = () => options.release?.() ?? null;
   const snapshot = async (): Promise<DashboardSnapshot> => ({
@@ -102,6 +107,7 @@ export function dashboardRoutes(options: {
     samples: sampler.samples(),
     runs: await runs(),
     release: release(),
+    importance: await importance(),
   });
   let streams = 0;
 
@@ -134,9 +140,9 @@ export function dashboardRoutes(options: {
             // A client that has not taken the last update misses this one rather than queueing them.
             if (writing) return;
             writing = true;
-            void runs()
-              .then((r) => {
-                const update: DashboardUpdate = { sample, backends: pool.list(), runs: r, release: release() };
+            void Promise.all([runs(), importance()])
+              .then(([r, i]) => {
+                const update: DashboardUpdate = { sample, backends: pool.list(), runs: r, release: release(), importance: i };
                 return stream.writeSSE({ event: 'sample', data: JSON.stringify(update) });
               })
               .finally(() => (writing = false));

@@ -1,5 +1,6 @@
 import { count, measure, rate } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
+import type { Importance } from '../model/model-card.js';
 import type { SearchRecord } from '../model/search.js';
 import type { EpochLog } from '../model/train.js';
 import { thresholdText } from '../model/threshold.js';
@@ -48,6 +49,23 @@ export function chart(title: string, x: string[], kind: 'bar' | 'line', values: 
     ...(threshold === undefined ? [] : [`  line ${series(x.map(() => threshold))}`]),
     '```',
   ].join('\n');
+}
+
+/** Permutation importance: a bar per column, most relied on first, and the table with each one's spread. */
+function importanceSection({ metric, score, rows, repeats, columns }: Importance): string {
+  return [
+    `**What the model relies on**: the drop in ${metric} (${measure(score)} unshuffled) when a column is shuffled, mean of ${repeats} seeded shuffles on ${count(rows)} test rows.`,
+    chart(
+      `${metric} drop when the column is shuffled`,
+      columns.map((c) => c.column),
+      'bar',
+      columns.map((c) => c.drop),
+    ),
+    table(
+      ['column', `${metric} drop`, 'std'],
+      columns.map((c) => [c.column, measure(c.drop), measure(c.std)]),
+    ),
+  ].join('\n\n');
 }
 
 export function extractSummary(out: ExtractOutputs, contract: ContractReport): string {
@@ -159,6 +177,7 @@ export function evaluateSummary(out: EvaluateOutputs, classes: string[]): string
     ...(out.threshold !== undefined ? [`${candidateThreshold(out.threshold)}.`] : []),
   ];
   if (out.championSkipped) parts.push(`The champion was not compared: ${skippedText(out.championSkipped)}.`);
+  if (out.importance) parts.push(importanceSection(out.importance));
   const confusion = (out.metrics as { confusion?: number[][] }).confusion;
   if (confusion) {
     const names = confusion.map((_, i) => classes[i] ?? String(i));

@@ -1,5 +1,6 @@
 import { measure } from '../format.js';
 import type { Command } from 'commander';
+import { readModelCard } from '../model/model-card.js';
 import { contextFrom, type GlobalOptions } from './context.js';
 
 const registryFrom = async (cmd: Command) => (await contextFrom(cmd.optsWithGlobals<GlobalOptions>())).registry;
@@ -37,13 +38,15 @@ export function registerModels(cli: Command): void {
 
   models
     .command('show')
-    .description('a version (or alias): its manifest, checksums verified, and its tags')
+    .description('a version (or alias): its manifest, checksums verified, its permutation importance, and its tags')
     .argument('<ref>', 'a version such as v3, or an alias such as champion')
     .action(async (ref: string, _opts: object, cmd: Command) => {
       const registry = await registryFrom(cmd);
       const { manifest, dir } = await registry.open(ref);
+      // What the model relies on, from its card (versions evaluated before there was one have none).
+      const { importance } = await readModelCard(dir);
       // Tags: what was learnt later (image, digest, deployment, retirement).
-      process.stdout.write(JSON.stringify({ ...manifest, dir, tags: await registry.tags(manifest.version) }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ ...manifest, dir, importance, tags: await registry.tags(manifest.version) }, null, 2) + '\n');
     });
 
   models

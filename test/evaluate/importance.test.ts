@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,10 +6,12 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { memoryLogger } from '../../src/log.js';
+import { evaluateSummary } from '../../src/actions/summary.js';
 import { readModelCard } from '../../src/model/model-card.js';
 import { seededRandom } from '../../src/model/random.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { startServer, type RunningServer } from '../../serving/server.js';
+import type { EvaluateOutputs } from '../../src/step-outputs.js';
 import { trainedRun } from '../helpers/model.js';
 
 /**
@@ -40,6 +42,7 @@ let root: string;
 let config: Config;
 let server: RunningServer;
 let modelDir: string;
+let evaluation: EvaluateOutputs;
 const logger = memoryLogger();
 
 beforeAll(async () => {
@@ -76,6 +79,7 @@ beforeAll(async () => {
   config = (await loadConfig(file, process.env)).config;
   const { result } = await trainedRun(config, 'synthetic');
   modelDir = result.train.modelDir;
+  evaluation = result.evaluate;
   server = await startServer({
     serving: config.serving,
     configDir: process.cwd(),
@@ -99,6 +103,13 @@ const record = (i: number) => {
   };
 };
 
+const post = (query: string, body: unknown, id = 'r') =>
+  fetch(`${server.url}/predict${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': id },
+    body: JSON.stringify(body),
+  });
+
 describe('what the model relies on', () => {
   it('ranks the two columns the label depends on first by permutation importance, with a spread over seeded shuffles', async () => {
     const { importance } = await readModelCard(modelDir);
@@ -115,15 +126,16 @@ describe('what the model relies on', () => {
     for (const c of columns.slice(0, 2)) expect(c.drop).toBeGreaterThan(0.1);
     for (const c of columns.slice(2)) expect(Math.abs(c.drop)).toBeLessThan(0.03);
     expect(columns.every((c) => c.std >= 0)).toBe(true);
+    // The evaluation says the same, and its job summary draws it: a bar per column, most relied on first.
+    expect(evaluation.importance).toEqual(importance);
+    const summary = evaluateSummary(evaluation, ['neg', 'pos']);
+    expect(summary).toContain('**What the model relies on**: the drop in accuracy');
+    expect(summary).toMatch(new RegExp(`x-axis \\["${columns[0]!.column}", "${columns[1]!.column}", `));
   });
 
   it('explains each prediction with POST /predict?explain=true: attributions per input column that add up to the prediction', async () => {
     const instances = Array.from({ length: 20 }, (_, i) => record(i));
-    const res = await fetch(`${server.url}/predict?explain=true`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ instances }),
-    });
+    const res = await post('?explain=true', { instances }, 'explained');
     expect(res.status, JSON.stringify(logger.lines)).toBe(200);
     const { predictions } = (await res.json()) as {
       predictions: {
@@ -144,5 +156,25 @@ describe('what the model relies on', () => {
     }
     const ranked = [...total.entries()].sort((a, b) => b[1] - a[1]).map(([c]) => c);
     expect(ranked.slice(0, 2).sort()).toEqual(relevant);
+  });
+
+  it('explains nothing unless asked, keeps attributions out of the prediction log, and answers a bad explain with 400', async () => {
+    const plain = await (await post('', record(1), 'plain')).json();
+    expect(plain).toMatchObject({ label: expect.any(String), probabilities: expect.any(Object) });
+    expect(plain).not.toHaveProperty('explanation');
+    expect(await (await post('?explain=false', record(1))).json()).not.toHaveProperty('explanation');
+
+    const logged = async () =>
+      (await readFile(config.serving.log.path, 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { request_id: string; outputs: object })
+        .find((l) => l.request_id === 'explained');
+    await expect.poll(logged, { timeout: 10_000 }).toBeDefined();
+    expect(JSON.stringify((await logged())!.outputs)).not.toContain('attributions');
+
+    const bad = await post('?explain=yes', record(1));
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'explain: expected true or false, got "yes"' });
   });
 });

@@ -166,6 +166,27 @@ describe("the dashboard's routes", () => {
     expect(times).toEqual([...times].sort((x, y) => x - y));
   });
 
+  it("shows what the champion relies on: its permutation importance, read from its server's model card", async () => {
+    const p = await proxy();
+    const data = (await (await fetch(`${p.url}/dashboard/data`)).json()) as DashboardSnapshot;
+    expect(data.importance).toMatchObject({ version: 'v1', importance: { metric: 'accuracy', repeats: 5 } });
+    const columns = data.importance!.importance.columns;
+    expect(columns.map((c) => c.column).sort()).toEqual(
+      [
+        'island',
+        'clutch_completion',
+        'culmen_length_mm',
+        'culmen_depth_mm',
+        'flipper_length_mm',
+        'body_mass_g',
+        'sex',
+        'delta_15_n',
+        'delta_13_c',
+      ].sort(),
+    );
+    expect(columns.map((c) => c.drop)).toEqual([...columns.map((c) => c.drop)].sort((a, b) => b - a));
+  });
+
   it('shows a shadow or canary stage while it runs, and none once it ended', async () => {
     const p = await proxy();
     const data = async () => ((await (await fetch(`${p.url}/dashboard/data`)).json()) as DashboardSnapshot).release;
@@ -338,6 +359,11 @@ describe.runIf(chromiumInstalled())('the dashboard in headless Chromium', () => 
     const cells = await backend.first().locator('td').allInnerTexts();
     expect(cells.slice(0, 5)).toEqual(['a', 'v1', 'healthy', '1', '100.0 %']);
     expect(cells.at(-1)).toBe(server.url);
+
+    await expect.poll(() => page.locator('#importance-title').innerText()).toBe('What the champion v1 relies on');
+    const relied = await page.locator('#importance-columns tbody tr').first().locator('td').allInnerTexts();
+    expect(relied[0]).toMatch(/^(culmen|flipper|island|body|delta|sex|clutch)/);
+    expect(Number(relied[1])).toBeGreaterThan(0);
 
     const run = await page.locator('#runs tbody tr').first().locator('td').allInnerTexts();
     expect(run).toEqual(['dashboard', expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/), 'succeeded', 'PASSED', 'v1', '']);
