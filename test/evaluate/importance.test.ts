@@ -177,4 +177,22 @@ describe('what the model relies on', () => {
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: 'explain: expected true or false, got "yes"' });
   });
+
+  it('answers explain=true with 422 on a model whose family has no gradients, and predicts without it as before', async () => {
+    // What loadPredictor makes of a family that leaves `gradients` out.
+    const predictor = server.store.current!.predictor;
+    const explain = predictor.explain;
+    predictor.explain = undefined;
+    try {
+      const res = await post('?explain=true', record(2));
+      expect(res.status).toBe(422);
+      expect(await res.json()).toEqual({
+        error: 'model v1 cannot explain its predictions',
+        hint: 'its family (mlp) has no gradients; ask without explain=true',
+      });
+      expect((await post('', record(2))).status).toBe(200);
+    } finally {
+      predictor.explain = explain;
+    }
+  });
 });
