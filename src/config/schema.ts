@@ -232,7 +232,10 @@ export const latencyMetricNames = ['latency_p50_ms', 'latency_p95_ms'] as const;
 export const metricNames = [...classificationMetricNames, ...regressionMetricNames, ...latencyMetricNames] as const;
 export type MetricName = (typeof metricNames)[number];
 /** The metrics a smaller value of is better, unless a threshold's `direction` says otherwise. */
-export const lowerIsBetter: ReadonlySet<MetricName> = new Set<MetricName>(['log_loss', 'rmse', 'mae', 'latency_p50_ms', 'latency_p95_ms']);
+const lowerIsBetter: ReadonlySet<MetricName> = new Set<MetricName>(['log_loss', 'rmse', 'mae', 'latency_p50_ms', 'latency_p95_ms']);
+/** Whether more of `metric` is better: as its gate threshold's `direction` says, else as the metric goes. */
+export const higherIsBetter = (metric: MetricName, direction?: 'higher_is_better' | 'lower_is_better'): boolean =>
+  (direction ?? (lowerIsBetter.has(metric) ? 'lower_is_better' : 'higher_is_better')) === 'higher_is_better';
 /** The trivial models every run also scores on the test rows: the train split's class shares (or mean), and a linear model. */
 export const baselineNames = ['constant', 'linear'] as const;
 export type BaselineName = (typeof baselineNames)[number];

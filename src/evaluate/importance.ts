@@ -1,4 +1,4 @@
-import { lowerIsBetter, stabilityMetrics, type Config, type MetricName } from '../config/schema.js';
+import { higherIsBetter, stabilityMetrics, type Config, type MetricName } from '../config/schema.js';
 import type { Dataset } from '../model/dataset.js';
 import type { Importance } from '../model/model-card.js';
 import type { Predictor } from '../model/predictor.js';
@@ -28,8 +28,13 @@ const BATCH = 4096;
 /** The metric importance is measured on: the first gated one (latencies aside), else accuracy or rmse; and its better direction. */
 export function importanceOptions(config: Config): ImportanceOptions {
   const metric = stabilityMetrics(config)[0] ?? (config.model.task === 'regression' ? 'rmse' : 'accuracy');
-  const direction = config.gates?.thresholds[metric]?.direction ?? (lowerIsBetter.has(metric) ? 'lower_is_better' : 'higher_is_better');
-  return { metric, higherIsBetter: direction === 'higher_is_better', repeats: 5, seed: 1, maxRows: 10_000 };
+  return {
+    metric,
+    higherIsBetter: higherIsBetter(metric, config.gates?.thresholds[metric]?.direction),
+    repeats: 5,
+    seed: 1,
+    maxRows: 10_000,
+  };
 }
 
 /** `n` row indices in a seeded random order (Fisher-Yates). */

@@ -1,5 +1,5 @@
 import type { BaselineName, Config, MetricName } from '../config/schema.js';
-import { latencyMetricNames, lowerIsBetter } from '../config/schema.js';
+import { higherIsBetter, latencyMetricNames } from '../config/schema.js';
 import { readArtifact, writeArtifact } from '../artifacts.js';
 import { decisionFile, evaluationFile, testPredictionsFile } from '../artifact-files.js';
 import type { StepContext } from '../context.js';
@@ -131,7 +131,7 @@ function judge(
   if (t.upper !== undefined) rule('upper', t.upper, value, (v) => v <= t.upper!, undefined, own('high'));
   if (!t.change || !champion) return rules;
   const base = metricValue(champion, metric, against ? `the ${against} baseline's` : "the champion's");
-  const better = (t.direction ?? (lowerIsBetter.has(metric) ? 'lower_is_better' : 'higher_is_better')) === 'higher_is_better';
+  const better = higherIsBetter(metric, t.direction);
   // Both measured in the better direction: the interval's low end is always the one to hold.
   const change = (v: number, b: number) => (better ? v - b : b - v);
   // From a champion's 0, no worse is no change, and a drop has no relative size.

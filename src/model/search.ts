@@ -1,4 +1,4 @@
-import { lowerIsBetter, stabilityMetrics, type Config, type MetricName } from '../config/schema.js';
+import { higherIsBetter, stabilityMetrics, type Config, type MetricName } from '../config/schema.js';
 import { powersOfTwo, type SearchConfig } from '../config/search-schema.js';
 import type { StepContext } from '../context.js';
 import { MlopsError } from '../errors.js';
@@ -194,8 +194,7 @@ export async function searchModel<T extends TrialRun>(
  * (an undefined value last), then by validation loss, then in the order they ran.
  */
 function rank(config: Config, metric: MetricName | undefined, trials: Trial[]): Trial[] {
-  const direction = metric && config.gates?.thresholds[metric]?.direction;
-  const sign = (direction ?? (metric && lowerIsBetter.has(metric) ? 'lower_is_better' : 'higher_is_better')) === 'lower_is_better' ? 1 : -1;
+  const sign = metric && !higherIsBetter(metric, config.gates?.thresholds[metric]?.direction) ? 1 : -1;
   const key = (t: Trial) => {
     const v = metric ? t.metrics![metric]! * sign : 0;
     return [Number.isFinite(v) ? v : Infinity, t.valLoss!, t.trial];
