@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { baselineNames, metricNames } from './config/schema.js';
 import type { Window } from './data/window.js';
 import type { MonitorReport } from './monitor/report.js';
-import { importanceSchema } from './model/model-card.js';
+import { importanceSchema } from './model/card-fields.js';
 import { manifestSchema } from './registry/schemas.js';
 import type {
   BatchCounts,

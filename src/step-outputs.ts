@@ -4,7 +4,7 @@ import type { Window } from './data/window.js';
 import type { ErrorClass } from './errors.js';
 import type { Metrics } from './evaluate/metrics.js';
 import type { BackendName } from './model/backend.js';
-import type { Importance } from './model/model-card.js';
+import type { Importance } from './model/card-fields.js';
 import type { HostProcess } from './processes.js';
 import type { VersionManifest } from './registry/schemas.js';
 

@@ -1,4 +1,4 @@
-import { importanceSchema, type Importance } from '../../src/model/model-card.js';
+import { importanceSchema, type Importance } from '../../src/model/card-fields.js';
 import type { BackendPool } from '../backends.js';
 
 /** What the champion relies on: its permutation importance, from its model card. */

@@ -1,6 +1,6 @@
 import { count, measure, rate } from '../format.js';
 import type { ContractReport, ExtractOutputs } from '../data/extract.js';
-import type { Importance } from '../model/model-card.js';
+import type { Importance } from '../model/card-fields.js';
 import type { SearchRecord } from '../model/search.js';
 import type { EpochLog } from '../model/train.js';
 import { thresholdText } from '../model/threshold.js';

@@ -1,6 +1,6 @@
 import { higherIsBetter, stabilityMetrics, type Config, type MetricName } from '../config/schema.js';
 import type { Dataset } from '../model/dataset.js';
-import type { Importance } from '../model/model-card.js';
+import type { Importance } from '../model/card-fields.js';
 import type { Predictor } from '../model/predictor.js';
 import { featureOffsets, transform } from '../model/preprocess.js';
 import { seededRandom } from '../model/random.js';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import { importanceSchema, lossyNumber, metricName } from './card-fields.js';
 import { readJson, writeJson } from '../json-file.js';
 import type { BackendName } from './backend.js';
 import type { FeatureKind } from './preprocess.js';
@@ -13,12 +14,6 @@ import type { FeatureReference } from './reference.js';
  * the prediction server reads it too.
  */
 
-/** A number a JSON round trip may have turned into null (NaN, an infinity): read back as NaN. */
-const lossyNumber = z.preprocess(
-  (v) => (v === null ? Number.NaN : v),
-  z.custom<number>((v) => typeof v === 'number', 'expected a number'),
-);
-
 const share = z.number().min(0).max(1);
 const featureReference = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('numeric'), edges: z.array(z.number()), shares: z.array(share), missing: share }),
@@ -28,8 +23,6 @@ const featureReference = z.discriminatedUnion('kind', [
 
 const epoch = z.object({ epoch: z.number().int().nonnegative(), loss: lossyNumber, valLoss: lossyNumber, valMetric: lossyNumber });
 
-// Metric names as plain strings: the schema's list would load the config schema into the prediction server.
-const metricName = z.string().min(1);
 /** model.stability: every seed's training and metrics on the validation split, their spread, and the seed released. */
 const stability = z.object({
   /** Where the seeds were scored: the validation split, or the train split when there is none; the test split is the gate's. */
@@ -107,21 +100,6 @@ const threshold = z.object({
   metrics: z.record(metricName, lossyNumber),
   atDefault: z.record(metricName, lossyNumber),
 });
-
-/**
- * Permutation importance on the test split (the evaluate step adds it): how much `metric` gets worse,
- * in its better direction, when one input column is shuffled, over seeded repeats; most important first.
- */
-export const importanceSchema = z.object({
-  metric: metricName,
-  /** The metric unshuffled, and the rows and repeats it was measured on. */
-  score: lossyNumber,
-  rows: z.number().int().nonnegative(),
-  repeats: z.number().int().positive(),
-  seed: z.number().int(),
-  columns: z.array(z.object({ column: z.string().min(1), drop: lossyNumber, std: lossyNumber })),
-});
-export type Importance = z.output<typeof importanceSchema>;
 
 export const modelCardSchema = z.object({
   format: z.literal('mlops-model-card/1'),
