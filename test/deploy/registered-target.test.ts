@@ -21,6 +21,7 @@ import { serverOptions, startServer, type RunningServer } from '../../serving/se
 import { predict, underLoad } from '../helpers/load.js';
 import { isolatedConfig, trainedRun } from '../helpers/model.js';
 import { freePort } from '../helpers/ports.js';
+import { withDeploy } from '../helpers/config.js';
 
 /**
  * A deploy target written here, in the test folder, with no change to src/: its servers and its
@@ -113,24 +114,14 @@ class InProcessFleet implements Fleet {
 registerTarget('in-process', supports, (ctx) => new InProcessFleet(ctx));
 registerTarget('in-process-unstaged', { ...supports, noStages: 'its servers share one url' }, (ctx) => new InProcessFleet(ctx));
 
-const minimal = (deploy: Record<string, unknown>) => ({
-  version: 1,
-  project: 'demo',
-  data: {
-    source: { kind: 'duckdb', query: 'SELECT 1 AS age, 2 AS label' },
-    contract: { columns: { age: { type: 'float' }, label: { type: 'label' } } },
-  },
-  deploy,
-});
-
 describe('a deploy target registered from outside src/', () => {
   it('is one the config accepts, with the rules of what it supports', () => {
-    const staged = parseConfig(minimal({ target: 'in-process', release: 'shadow', shadow: { min_requests: 10 } }), {});
+    const staged = parseConfig(withDeploy({ target: 'in-process', release: 'shadow', shadow: { min_requests: 10 } }), {});
     expect(staged.deploy).toMatchObject({ target: 'in-process', release: 'shadow' });
-    expect(() => parseConfig(minimal({ target: 'in-process-unstaged', release: 'shadow', shadow: { min_requests: 10 } }), {})).toThrow(
+    expect(() => parseConfig(withDeploy({ target: 'in-process-unstaged', release: 'shadow', shadow: { min_requests: 10 } }), {})).toThrow(
       'deploy.release: a shadow stage holds one server out of rotation, and its servers share one url: deploy.target in-process-unstaged releases directly',
     );
-    expect(() => parseConfig(minimal({ target: 'kubernetes' }), {})).toThrow(
+    expect(() => parseConfig(withDeploy({ target: 'kubernetes' }), {})).toThrow(
       'deploy.target: expected one of local, docker, swarm, in-process, in-process-unstaged, none, got "kubernetes"',
     );
   });

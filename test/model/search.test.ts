@@ -13,7 +13,7 @@ import { memoryLogger } from '../../src/log.js';
 import { readModelCard } from '../../src/model/model-card.js';
 import { drawTrials } from '../../src/model/search.js';
 import { train } from '../../src/model/train.js';
-import type { Progress } from '../../src/progress.js';
+import { recordingProgress } from '../helpers/progress.js';
 
 let root: string;
 let base: Config;
@@ -24,12 +24,6 @@ beforeAll(async () => {
   base = (await loadConfig('mlops.config.yaml', process.env)).config;
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
-
-/** A progress that keeps the label of every task started. */
-function recordingProgress(): Progress & { started: string[] } {
-  const started: string[] = [];
-  return { started, start: (label) => (started.push(label), { update() {}, finish() {} }) };
-}
 
 /** The shipped config (3 seeds, max_std 0.05 on accuracy and macro F1) with `search`, extracted into a fresh run. */
 async function prepared(search: Record<string, unknown>, change: (c: Record<string, any>) => void = () => {}) {
@@ -75,7 +69,7 @@ describe('model.search', () => {
     expect(search.released).toBe(best!.trial);
 
     // Progress for every trial, then the winner on the three seeds of model.stability.
-    const trials = progress.started.filter((l) => l.startsWith('search trial'));
+    const trials = progress.lines.filter((l) => l.startsWith('start search trial')).map((l) => l.slice('start '.length));
     expect(trials).toHaveLength(11);
     expect(trials[0]).toMatch(/^search trial 1\/8 \(hidden \[[\d, ]+\], dropout [\d.]+, learning_rate [\d.e-]+, batch_size \d+\): train$/);
     expect(trials.slice(8)).toEqual([1, 2, 3].map((i) => `search trial ${best!.trial}: train seed ${42 + 1000 * (i - 1)} (${i}/3)`));

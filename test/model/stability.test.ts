@@ -13,7 +13,7 @@ import { measure } from '../../src/format.js';
 import { memoryLogger } from '../../src/log.js';
 import { readModelCard } from '../../src/model/model-card.js';
 import { train } from '../../src/model/train.js';
-import type { Progress } from '../../src/progress.js';
+import { recordingProgress } from '../helpers/progress.js';
 
 let root: string;
 let base: Config;
@@ -24,12 +24,6 @@ beforeAll(async () => {
   base = (await loadConfig('mlops.config.yaml', process.env)).config;
 });
 afterAll(() => rm(root, { recursive: true, force: true }));
-
-/** A progress that keeps the label of every task started and every closing line. */
-function recordingProgress(): Progress & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, start: (label) => (lines.push(`start ${label}`), { update() {}, finish: (s) => lines.push(`${label}: ${s}`) }) };
-}
 
 /** Extracts the sample data into a fresh run, with the config changed by `change`. */
 async function prepared(change: (c: Config) => void = () => {}) {
