@@ -14,9 +14,12 @@ export const withDeploy = (deploy: Record<string, unknown>) => ({
 });
 
 /** Why a config with this `deploy` is refused: a config error's message. */
-export function refusal(deploy: Record<string, unknown>): string {
+export const refusal = (deploy: Record<string, unknown>): string => refusalOf(withDeploy(deploy));
+
+/** Why this raw config is refused: a config error's message. */
+export function refusalOf(raw: unknown): string {
   try {
-    parseConfig(withDeploy(deploy), {});
+    parseConfig(raw, {});
   } catch (err) {
     expect(err).toMatchObject({ errorClass: 'config' });
     expect(err).toBeInstanceOf(MlopsError);
