@@ -10,7 +10,8 @@ export interface FuzzPayload {
   type: string;
 }
 
-const features = [
+/** The sample config's input columns. */
+export const sampleFeatures = [
   'island',
   'clutch_completion',
   'culmen_length_mm',
@@ -47,7 +48,7 @@ export function fuzzPayloads(n: number, seed = 2024): FuzzPayload[] {
       case 'obj':
         return Object.fromEntries(
           Array.from({ length: Math.floor(random() * 4) }, (_, i) => [
-            pick([...features, '__proto__', 'constructor', `k${i}`]),
+            pick([...sampleFeatures, '__proto__', 'constructor', `k${i}`]),
             value(depth + 1),
           ]),
         );
@@ -72,7 +73,7 @@ export function fuzzPayloads(n: number, seed = 2024): FuzzPayload[] {
       delta_13_c: -26,
     };
     for (let i = 0; i < Math.floor(random() * 4); i++) {
-      const k = pick([...features, 'extra', '__proto__', 'toString']);
+      const k = pick([...sampleFeatures, 'extra', '__proto__', 'toString']);
       if (random() < 0.3) delete r[k];
       else r[k] = value();
     }
