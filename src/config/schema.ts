@@ -411,8 +411,6 @@ const deployKeys = z.strictObject({
     .default([8100, 8199]),
   /** A new server that is not healthy and ready within this time is removed, and the rollout fails. */
   ready_timeout_seconds: z.number().positive().default(60),
-  /** After traffic moves, old servers finish the requests in flight for this long before they stop. */
-  drain_seconds: z.number().min(0).default(2),
   /**
    * How a blessed model goes live: `direct` swaps it in at once; `shadow` first mirrors live
    * predictions to it (clients see only the champion); `canary` first sends it a share of them.

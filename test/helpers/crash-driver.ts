@@ -39,7 +39,6 @@ async function project(target: CrashTarget, n: number): Promise<{ root: string; 
   config.deploy.proxy.port = await freePort();
   const first = await freePort();
   config.deploy.ports = [first, first + 50];
-  config.deploy.drain_seconds = 0; // no client is served here: old servers need not drain
   await writeFile(join(root, 'mlops.config.yaml'), stringify(config));
   return { root, config: join(root, 'mlops.config.yaml') };
 }
