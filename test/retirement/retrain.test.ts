@@ -27,7 +27,12 @@ const env: NodeJS.ProcessEnv = {
   GITHUB_REF_NAME: 'main',
 };
 const ctx = createContext(
-  { config: { workdir: '.mlops' } as never, file: 'mlops.config.yaml', dir: '.', env },
+  {
+    config: { workdir: '.mlops', registry: { backend: 'folder', path: '.mlops/registry' } } as never,
+    file: 'mlops.config.yaml',
+    dir: '.',
+    env,
+  },
   { runId: 'reevaluate-1', log: memoryLogger() },
 );
 
