@@ -11,7 +11,8 @@ import {
   type Artifact,
 } from './artifact-files.js';
 import type { StepContext } from './context.js';
-import { extract, type ExtractOutputs } from './data/extract.js';
+import { extract } from './data/extract.js';
+import type { ExtractOutputs } from './step-outputs.js';
 import { configError } from './errors.js';
 import { evaluate } from './evaluate/evaluate.js';
 import { gate } from './gate/gate.js';

@@ -1,5 +1,5 @@
 import { count, measure } from './format.js';
-import type { ExtractOutputs } from './data/extract.js';
+import type { ExtractOutputs } from './step-outputs.js';
 import { thresholdText } from './model/threshold.js';
 import { interruption, type RunView } from './runs/interrupted.js';
 import type { Decision, EvaluateOutputs, PipelineResult, RuleResult, TrainOutputs, UnchangedRun } from './step-outputs.js';

@@ -1,7 +1,8 @@
 import * as core from '@actions/core';
 import { readArtifact } from '../artifacts.js';
 import { contractFile } from '../artifact-files.js';
-import { extract, type ExtractOutputs } from '../data/extract.js';
+import { extract } from '../data/extract.js';
+import type { ExtractOutputs } from '../step-outputs.js';
 import type { StepContext } from '../context.js';
 import { readRun } from '../runs/ledger.js';
 import { runAction } from './action.js';

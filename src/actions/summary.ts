@@ -1,5 +1,5 @@
 import { count, measure, rate } from '../format.js';
-import type { ContractReport, ExtractOutputs } from '../data/extract.js';
+import type { ContractReport, ExtractOutputs } from '../step-outputs.js';
 import type { Importance } from '../model/card-fields.js';
 import type { SearchRecord } from '../model/search.js';
 import type { EpochLog } from '../model/train.js';

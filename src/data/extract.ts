@@ -14,7 +14,6 @@ import { splitPlan, type SplitName } from './split.js';
 import { bindWindow, resolveWindow, type Window } from './window.js';
 import type { ContractReport, ExtractOutputs } from '../step-outputs.js';
 
-export type { ContractReport, ExtractOutputs } from '../step-outputs.js';
 
 export interface ExtractInputs {
   /** Overrides `data.window.as_of`: rerunning with the as_of of day D reproduces day D's batch. */

@@ -1,6 +1,6 @@
 import { JSDuckDBValueConverter } from '@duckdb/node-api';
 import { join } from 'node:path';
-import type { ExtractOutputs } from '../data/extract.js';
+import type { ExtractOutputs } from '../step-outputs.js';
 import { ident, literal, openDuck } from '../data/duckdb.js';
 import type { SplitName } from '../data/split.js';
 

@@ -5,7 +5,7 @@ import { extractFile, trainFile } from '../artifact-files.js';
 import { configHash } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { stepDir, type StepContext } from '../context.js';
-import type { ExtractOutputs } from '../data/extract.js';
+import type { ExtractOutputs } from '../step-outputs.js';
 import { MlopsError } from '../errors.js';
 import { gitSha } from '../lineage.js';
 import { preferredBackend, selectBackend } from './backend.js';

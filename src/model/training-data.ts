@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { ExtractOutputs } from '../data/extract.js';
+import type { ExtractOutputs } from '../step-outputs.js';
 import { configError, dataError } from '../errors.js';
 import { classWeightsOf, weightedConstantLoss } from './class-weights.js';
 import { summariser } from './column-summary.js';

@@ -6,7 +6,7 @@ import { alertFor, notifyFailure, notifyRecovered } from '../notify/notify.js';
 import { Ledger } from './ledger.js';
 import { withRetry } from './retry.js';
 import { stepNames, type StepName } from '../step-names.js';
-import type { ExtractOutputs } from '../data/extract.js';
+import type { ExtractOutputs } from '../step-outputs.js';
 import type { Decision, RunRecord } from '../step-outputs.js';
 import { unchangedChampion } from './unchanged.js';
 

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { createContext, stepDir } from '../../src/context.js';
 import { openDuck, rows } from '../../src/data/duckdb.js';
-import { extract, type ContractReport, type ExtractOutputs } from '../../src/data/extract.js';
+import { extract } from '../../src/data/extract.js';
+import type { ContractReport, ExtractOutputs } from '../../src/step-outputs.js';
 import { memoryLogger } from '../../src/log.js';
 import { silentProgress } from '../../src/progress.js';
 
